@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs everything the shop and its tests need on a fresh machine of this kind (Debian,
+# rustup, Node, a local Postgres). Idempotent: each step checks first, so a second run takes
+# seconds. `--dev` also installs cargo-leptos for `cargo leptos watch` (about 20 minutes once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=0.2.130
+CARGO_LEPTOS_VERSION=0.3.10
+DEV=0
+[ "${1:-}" = "--dev" ] && DEV=1
+
+step() { printf '\n==> %s\n' "$*"; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# Chromium for Playwright (never Playwright's own browser download), wrk and brotli for bench/.
+apt_install chromium wrk brotli ca-certificates
+
+# The wasm target. rustup can hang on this network; give it a bounded time and say what to do.
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  step "rustup target add wasm32-unknown-unknown"
+  if ! timeout 300 rustup target add wasm32-unknown-unknown; then
+    echo "rustup could not add the wasm32 target; falling back to Debian's rustc-web" >&2
+    apt_install rustc-web cargo-web rust-web-src lld
+    mkdir -p target && echo "WASM_FALLBACK=debian" > target/.wasm-fallback
+  fi
+fi
+
+# wasm-bindgen's CLI must match the wasm-bindgen crate exactly (pinned in Cargo.toml).
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 4 minutes, once)"
+  # --locked is not used: its lock names a webpki-roots release the registry here lacks.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --quiet
+fi
+
+if [ "$DEV" = 1 ] && ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  step "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (about 20 minutes, once)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --quiet \
+    || cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --quiet
+fi
+
+# Node packages: the build tools (sass, wasm-opt) and Playwright's test runner.
+npm_ci() {
+  local dir=$1
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    step "npm ci in $dir"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+npm_ci tools
+npm_ci end2end
+
+# Postgres is started before every session on this kind of machine; start it if it stopped.
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  step "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+fi
+
+echo "setup: done"
