@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine and runs every test: the cargo tests (unit and integration, against
-# Postgres and the Stripe stand-in) and the Playwright suite in headless Chromium.
+# Sets up a fresh machine and runs every test: the cargo tests (unit tests, and integration
+# tests that run the real server against Postgres and the Stripe stand-in) and the Playwright
+# suite in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -8,13 +9,21 @@ start=$(date +%s)
 
 bash scripts/setup.sh
 
-echo "==> cargo build (binaries the browser tests start)"
-cargo build --locked -p stripe-standin
+# Test databases from earlier runs (each test makes its own).
+psql -h 127.0.0.1 -U postgres -tAc \
+  "select datname from pg_database where datname like 'sf\_test\_%' or datname like 'sf\_e2e\_%'" |
+  while read -r db; do [ -n "$db" ] && psql -h 127.0.0.1 -U postgres -qc "drop database if exists \"$db\" with (force)"; done
+
+echo "==> build: the stand-in, the server and the site the browser tests use"
+cargo build --locked -p stripe-standin -p server
+bash scripts/build-site.sh debug
 
 echo "==> cargo test"
-cargo test --locked --workspace
+# frontend is the wasm crate: built above for wasm32, never with the server's features.
+export TEST_DATABASE_ADMIN_URL=${TEST_DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+cargo test --locked --workspace --exclude frontend
 
 echo "==> playwright (end2end/)"
-(cd end2end && STANDIN_BIN="$ROOT/target/debug/stripe-standin" npx playwright test)
+(cd end2end && STANDIN_BIN="$ROOT/target/debug/stripe-standin" SERVER_BIN="$ROOT/target/debug/server" npx playwright test)
 
 echo "all tests passed in $(( $(date +%s) - start )) s"

@@ -53,7 +53,13 @@ pub struct TestCard {
 }
 
 const fn card(number: &'static str, brand: &'static str, outcome: Outcome) -> TestCard {
-    TestCard { number, brand, funding: "credit", country: "US", outcome }
+    TestCard {
+        number,
+        brand,
+        funding: "credit",
+        country: "US",
+        outcome,
+    }
 }
 
 /// The cards the stand-in knows, by number.
@@ -65,7 +71,11 @@ pub const CARDS: &[TestCard] = &[
     card("378282246310005", "amex", Outcome::Succeed),
     card("3566002020360505", "jcb", Outcome::Succeed),
     card("4000000000000002", "visa", Outcome::Decline(GENERIC)),
-    card("4000000000009995", "visa", Outcome::Decline(INSUFFICIENT_FUNDS)),
+    card(
+        "4000000000009995",
+        "visa",
+        Outcome::Decline(INSUFFICIENT_FUNDS),
+    ),
     card("4000000000000069", "visa", Outcome::Decline(EXPIRED)),
     card("4000000000000127", "visa", Outcome::Decline(INCORRECT_CVC)),
     card("4000002500003155", "visa", Outcome::RequireAuthentication),
@@ -81,8 +91,14 @@ pub const PAYMENT_METHOD_ALIASES: &[(&str, &str)] = &[
     ("pm_card_jcb", "3566002020360505"),
     ("pm_card_visa_chargeDeclined", "4000000000000002"),
     ("pm_card_chargeDeclined", "4000000000000002"),
-    ("pm_card_visa_chargeDeclinedInsufficientFunds", "4000000000009995"),
-    ("pm_card_chargeDeclinedInsufficientFunds", "4000000000009995"),
+    (
+        "pm_card_visa_chargeDeclinedInsufficientFunds",
+        "4000000000009995",
+    ),
+    (
+        "pm_card_chargeDeclinedInsufficientFunds",
+        "4000000000009995",
+    ),
     ("pm_card_chargeDeclinedExpiredCard", "4000000000000069"),
     ("pm_card_chargeDeclinedIncorrectCvc", "4000000000000127"),
     ("pm_card_authenticationRequiredOnSetup", "4000002500003155"),
@@ -134,7 +150,9 @@ fn brand_of(number: &str) -> &'static str {
 pub fn luhn(number: &str) -> bool {
     let mut sum = 0;
     for (i, c) in number.chars().rev().enumerate() {
-        let Some(mut d) = c.to_digit(10) else { return false };
+        let Some(mut d) = c.to_digit(10) else {
+            return false;
+        };
         if i % 2 == 1 {
             d *= 2;
             if d > 9 {
@@ -165,6 +183,9 @@ mod tests {
 
     #[test]
     fn spaces_in_a_typed_number_are_ignored() {
-        assert_eq!(lookup("4000 0000 0000 9995").unwrap().outcome, Outcome::Decline(INSUFFICIENT_FUNDS));
+        assert_eq!(
+            lookup("4000 0000 0000 9995").unwrap().outcome,
+            Outcome::Decline(INSUFFICIENT_FUNDS)
+        );
     }
 }

@@ -20,8 +20,16 @@ pub fn router() -> Router<App> {
     Router::new()
         .route("/_standin/reset", post(reset))
         .route("/_standin/config", get(get_config).post(set_config))
-        .route("/_standin/webhook_endpoints", get(list_endpoints).post(add_endpoint).delete(clear_endpoints))
-        .route("/_standin/delivery_rules", get(list_rules).post(add_rule).delete(clear_rules))
+        .route(
+            "/_standin/webhook_endpoints",
+            get(list_endpoints)
+                .post(add_endpoint)
+                .delete(clear_endpoints),
+        )
+        .route(
+            "/_standin/delivery_rules",
+            get(list_rules).post(add_rule).delete(clear_rules),
+        )
         .route("/_standin/deliveries", get(deliveries))
         .route("/_standin/deliveries/release", post(release))
         .route("/_standin/events/{id}/resend", post(resend))
@@ -76,7 +84,11 @@ struct NewEndpoint {
 
 async fn add_endpoint(State(app): State<App>, Json(new): Json<NewEndpoint>) -> Response {
     if reqwest::Url::parse(&new.url).is_err() {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "url is not a valid URL" }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "url is not a valid URL" })),
+        )
+            .into_response();
     }
     let mut secrets = new.secrets;
     secrets.extend(new.secret);
@@ -135,7 +147,11 @@ async fn resend(State(app): State<App>, Path(id): Path<String>) -> Response {
     let deliveries: Vec<Delivery> = {
         let store = app.store();
         let Some(event) = store.events.get(&id) else {
-            return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("No such event: '{id}'") }))).into_response();
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "error": format!("No such event: '{id}'") })),
+            )
+                .into_response();
         };
         let payload = event.json().to_string();
         store
@@ -161,17 +177,26 @@ impl App {
     pub fn schedule(&self, job: Later) {
         let app = self.clone();
         tokio::spawn(async move {
-            let Later::Settle { payment_intent, after_ms } = job;
+            let Later::Settle {
+                payment_intent,
+                after_ms,
+            } = job;
             tokio::time::sleep(Duration::from_millis(after_ms)).await;
             let deliveries = {
                 let mut store = app.store();
                 let params = crate::params::Params::default();
-                let auth = Auth { key: String::new(), kind: KeyKind::Secret };
+                let auth = Auth {
+                    key: String::new(),
+                    kind: KeyKind::Secret,
+                };
                 let mut tx = Tx {
                     store: &mut store,
                     params: &params,
                     auth: &auth,
-                    request: RequestInfo { id: None, idempotency_key: None },
+                    request: RequestInfo {
+                        id: None,
+                        idempotency_key: None,
+                    },
                     base_url: app.base_url(),
                     deliveries: vec![],
                     later: vec![],

@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use crate::error::ApiError;
 use crate::objects::new_id;
 use crate::params::Params;
-use crate::store::{Config, RequestRecord, Saved, StoredEvent, Store};
+use crate::store::{Config, RequestRecord, Saved, Store, StoredEvent};
 use crate::webhooks::{Delivery, Endpoint};
 
 /// How the stand-in starts.
@@ -66,7 +66,10 @@ impl App {
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
         // A panic while the lock was held leaves plain data behind; keep serving it.
-        self.inner.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn base_url(&self) -> &str {
@@ -115,7 +118,11 @@ pub async fn spawn(options: Options) -> anyhow::Result<Running> {
             tracing::error!(error = %e, "stand-in server stopped");
         }
     });
-    Ok(Running { addr, base_url, app })
+    Ok(Running {
+        addr,
+        base_url,
+        app,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +164,10 @@ pub struct RequestInfo {
 /// Work that finishes later, outside the request (a payment leaving `processing`).
 #[derive(Debug, Clone)]
 pub enum Later {
-    Settle { payment_intent: String, after_ms: u64 },
+    Settle {
+        payment_intent: String,
+        after_ms: u64,
+    },
 }
 
 /// One API call's view of the store: what it read, who called, and what it leaves behind.
@@ -177,8 +187,13 @@ impl Tx<'_> {
     pub fn emit(&mut self, type_: &str, object: Value) -> Result<(), ApiError> {
         let id = new_id("evt");
         let created = objects::now();
-        let endpoints: Vec<Endpoint> =
-            self.store.endpoints.iter().filter(|e| e.wants(type_)).cloned().collect();
+        let endpoints: Vec<Endpoint> = self
+            .store
+            .endpoints
+            .iter()
+            .filter(|e| e.wants(type_))
+            .cloned()
+            .collect();
         let raw = json!({
             "id": id,
             "object": "event",
@@ -192,7 +207,8 @@ impl Tx<'_> {
         });
         let event: stripe_webhook::Event = objects::typed(raw)?;
         let body = objects::json_of(&event);
-        let payload = serde_json::to_string(&body).map_err(|e| ApiError::internal(e.to_string()))?;
+        let payload =
+            serde_json::to_string(&body).map_err(|e| ApiError::internal(e.to_string()))?;
         self.store.events.insert(
             id.clone(),
             StoredEvent {
@@ -204,13 +220,14 @@ impl Tx<'_> {
             },
         );
         let generation = self.store.generation;
-        self.deliveries.extend(endpoints.into_iter().map(|endpoint| Delivery {
-            event_id: id.clone(),
-            event_type: type_.to_string(),
-            payload: payload.clone(),
-            endpoint,
-            generation,
-        }));
+        self.deliveries
+            .extend(endpoints.into_iter().map(|endpoint| Delivery {
+                event_id: id.clone(),
+                event_type: type_.to_string(),
+                payload: payload.clone(),
+                endpoint,
+                generation,
+            }));
         Ok(())
     }
 
@@ -231,18 +248,23 @@ fn publishable_refused() -> ApiError {
 /// Reads the key the way Stripe does: `Authorization: Bearer …`, HTTP Basic with the key as
 /// user name, or (from Stripe.js) a `key` parameter holding a publishable key.
 fn authenticate(headers: &HeaderMap, params: &Params) -> Result<Auth, ApiError> {
-    let from_header = headers.get("authorization").and_then(|h| h.to_str().ok()).and_then(|h| {
-        if let Some(token) = h.strip_prefix("Bearer ") {
-            Some(token.trim().to_string())
-        } else if let Some(basic) = h.strip_prefix("Basic ") {
-            use base64::Engine;
-            let decoded = base64::engine::general_purpose::STANDARD.decode(basic.trim()).ok()?;
-            let text = String::from_utf8(decoded).ok()?;
-            Some(text.split(':').next().unwrap_or_default().to_string())
-        } else {
-            None
-        }
-    });
+    let from_header = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            if let Some(token) = h.strip_prefix("Bearer ") {
+                Some(token.trim().to_string())
+            } else if let Some(basic) = h.strip_prefix("Basic ") {
+                use base64::Engine;
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(basic.trim())
+                    .ok()?;
+                let text = String::from_utf8(decoded).ok()?;
+                Some(text.split(':').next().unwrap_or_default().to_string())
+            } else {
+                None
+            }
+        });
     let key = match (from_header, params.str("key")) {
         (Some(k), _) => k,
         (None, Some(k)) if k.starts_with("pk_") => k.to_string(),
@@ -252,7 +274,11 @@ fn authenticate(headers: &HeaderMap, params: &Params) -> Result<Auth, ApiError> 
             ));
         }
     };
-    let masked = if key.len() > 12 { format!("{}****{}", &key[..8], &key[key.len() - 4..]) } else { "****".into() };
+    let masked = if key.len() > 12 {
+        format!("{}****{}", &key[..8], &key[key.len() - 4..])
+    } else {
+        "****".into()
+    };
     if key.starts_with("sk_live_") || key.starts_with("pk_live_") || key.starts_with("rk_live_") {
         return Err(ApiError::unauthorized(format!(
             "Invalid API Key provided: {masked}. The Stripe stand-in only accepts test-mode keys."
@@ -263,7 +289,9 @@ fn authenticate(headers: &HeaderMap, params: &Params) -> Result<Auth, ApiError> 
     } else if key.starts_with("pk_test_") {
         KeyKind::Publishable
     } else {
-        return Err(ApiError::unauthorized(format!("Invalid API Key provided: {masked}")));
+        return Err(ApiError::unauthorized(format!(
+            "Invalid API Key provided: {masked}"
+        )));
     };
     Ok(Auth { key, kind })
 }
@@ -299,9 +327,12 @@ pub async fn run(
     let (status, json, replayed, deliveries, later) = {
         let mut store = app.store();
         store.forget_old_idempotency_keys();
-        let saved = idempotency_key
-            .as_ref()
-            .and_then(|k| store.idempotency.get(&(auth.key.clone(), k.clone())).cloned());
+        let saved = idempotency_key.as_ref().and_then(|k| {
+            store
+                .idempotency
+                .get(&(auth.key.clone(), k.clone()))
+                .cloned()
+        });
         match saved {
             Some(saved) if saved.fingerprint != fingerprint => {
                 let key = idempotency_key.clone().unwrap_or_default();
@@ -333,7 +364,12 @@ pub async fn run(
                 if let (Some(k), true) = (&idempotency_key, keep) {
                     store.idempotency.insert(
                         (auth.key.clone(), k.clone()),
-                        Saved { fingerprint, status, body: json.clone(), at: std::time::Instant::now() },
+                        Saved {
+                            fingerprint,
+                            status,
+                            body: json.clone(),
+                            at: std::time::Instant::now(),
+                        },
                     );
                 }
                 (status, json, false, deliveries, later)
@@ -357,9 +393,11 @@ pub async fn run(
 }
 
 fn respond(request_id: &str, status: u16, body: Value, replayed: bool) -> Response {
-    let mut response =
-        (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(body))
-            .into_response();
+    let mut response = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        axum::Json(body),
+    )
+        .into_response();
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("request-id", v);

@@ -15,10 +15,18 @@ struct Cli {
     #[arg(long)]
     port_file: Option<std::path::PathBuf>,
     /// A webhook endpoint that receives every event (repeatable).
-    #[arg(long = "webhook-url", env = "STANDIN_WEBHOOK_URL", value_delimiter = ',')]
+    #[arg(
+        long = "webhook-url",
+        env = "STANDIN_WEBHOOK_URL",
+        value_delimiter = ','
+    )]
     webhook_urls: Vec<String>,
     /// The signing secret(s) of those endpoints (repeatable, for a secret roll).
-    #[arg(long = "webhook-secret", env = "STANDIN_WEBHOOK_SECRET", value_delimiter = ',')]
+    #[arg(
+        long = "webhook-secret",
+        env = "STANDIN_WEBHOOK_SECRET",
+        value_delimiter = ','
+    )]
     webhook_secrets: Vec<String>,
     /// The wait before a failed delivery's first retry; it doubles each time.
     #[arg(long, default_value_t = 1_000)]

@@ -17,7 +17,11 @@ use crate::cards::TestCard;
 use crate::error::ApiError;
 
 pub fn new_id(prefix: &str) -> String {
-    let tail: String = rand::rng().sample_iter(&Alphanumeric).take(24).map(char::from).collect();
+    let tail: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect();
     format!("{prefix}_{tail}")
 }
 
@@ -42,8 +46,8 @@ pub fn json_of<T: Serialize>(value: &T) -> Value {
 
 /// Currencies whose amounts are whole units (Stripe's "zero-decimal" list).
 const ZERO_DECIMAL: &[&str] = &[
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf",
-    "xof", "xpf",
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
 ];
 
 pub fn is_zero_decimal(currency: &str) -> bool {
@@ -75,7 +79,9 @@ pub fn parse_currency(raw: &str) -> Result<Currency, ApiError> {
     let lower = raw.to_ascii_lowercase();
     match Currency::from_str(&lower) {
         Ok(Currency::Unknown(_)) | Err(_) => Err(ApiError::invalid(
-            format!("Invalid currency: {raw}. Stripe currently supports these currencies: usd, eur, gbp, jpy, ..."),
+            format!(
+                "Invalid currency: {raw}. Stripe currently supports these currencies: usd, eur, gbp, jpy, ..."
+            ),
             Some("currency"),
             Some("parameter_invalid_string"),
         )),

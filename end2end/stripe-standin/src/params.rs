@@ -26,12 +26,18 @@ impl Params {
     pub fn canonical(&self) -> String {
         let mut sorted: Vec<_> = self.pairs.iter().filter(|(k, _)| k != "key").collect();
         sorted.sort();
-        sorted.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+        sorted
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
     }
 
     /// The top-level names, `metadata[a]` counting as `metadata`.
     fn top_level_names(&self) -> impl Iterator<Item = &str> {
-        self.pairs.iter().map(|(k, _)| k.split('[').next().unwrap_or(k))
+        self.pairs
+            .iter()
+            .map(|(k, _)| k.split('[').next().unwrap_or(k))
     }
 
     /// Stripe refuses parameters it does not know; so does the stand-in, so that a typo in the
@@ -51,7 +57,11 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A value that is present and not empty.
@@ -164,7 +174,12 @@ impl Params {
             r.gte = Some(eq);
             r.lte = Some(eq);
         }
-        for (op, slot) in [("gt", &mut r.gt), ("gte", &mut r.gte), ("lt", &mut r.lt), ("lte", &mut r.lte)] {
+        for (op, slot) in [
+            ("gt", &mut r.gt),
+            ("gte", &mut r.gte),
+            ("lt", &mut r.lt),
+            ("lte", &mut r.lte),
+        ] {
             if let Some(v) = self.i64(&format!("{key}[{op}]"))? {
                 *slot = Some(v);
             }

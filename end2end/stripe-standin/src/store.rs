@@ -21,7 +21,10 @@ pub struct Ordered<T> {
 
 impl<T> Default for Ordered<T> {
     fn default() -> Self {
-        Self { items: HashMap::new(), order: Vec::new() }
+        Self {
+            items: HashMap::new(),
+            order: Vec::new(),
+        }
     }
 }
 
@@ -42,7 +45,10 @@ impl<T> Ordered<T> {
 
     /// Newest first.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
-        self.order.iter().rev().filter_map(|id| self.items.get(id).map(|t| (id.as_str(), t)))
+        self.order
+            .iter()
+            .rev()
+            .filter_map(|id| self.items.get(id).map(|t| (id.as_str(), t)))
     }
 }
 
@@ -97,7 +103,12 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { retry_base_ms: 1_000, retry_max_ms: 60_000, max_attempts: 8, processing_ms: 0 }
+        Self {
+            retry_base_ms: 1_000,
+            retry_max_ms: 60_000,
+            max_attempts: 8,
+            processing_ms: 0,
+        }
     }
 }
 
@@ -124,7 +135,12 @@ impl Store {
     /// Empties everything but the endpoints given on the command line and the configuration.
     pub fn reset(&mut self, keep_endpoints: Vec<Endpoint>, config: Config) {
         let generation = self.generation + 1;
-        *self = Store { endpoints: keep_endpoints, config, generation, ..Store::default() };
+        *self = Store {
+            endpoints: keep_endpoints,
+            config,
+            generation,
+            ..Store::default()
+        };
     }
 
     pub fn forget_old_idempotency_keys(&mut self) {
@@ -153,20 +169,40 @@ pub fn page<'a, T: 'a>(
     let start_after = params.str("starting_after");
     let end_before = params.str("ending_before");
     let (window, more) = if let Some(cursor) = start_after {
-        let pos = all.iter().position(|(id, _)| *id == cursor).ok_or_else(|| {
-            ApiError::invalid(format!("No such object: '{cursor}'"), Some("starting_after"), Some("resource_missing"))
-        })?;
+        let pos = all
+            .iter()
+            .position(|(id, _)| *id == cursor)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    format!("No such object: '{cursor}'"),
+                    Some("starting_after"),
+                    Some("resource_missing"),
+                )
+            })?;
         let rest = &all[pos + 1..];
-        (rest.iter().take(limit).collect::<Vec<_>>(), rest.len() > limit)
+        (
+            rest.iter().take(limit).collect::<Vec<_>>(),
+            rest.len() > limit,
+        )
     } else if let Some(cursor) = end_before {
-        let pos = all.iter().position(|(id, _)| *id == cursor).ok_or_else(|| {
-            ApiError::invalid(format!("No such object: '{cursor}'"), Some("ending_before"), Some("resource_missing"))
-        })?;
+        let pos = all
+            .iter()
+            .position(|(id, _)| *id == cursor)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    format!("No such object: '{cursor}'"),
+                    Some("ending_before"),
+                    Some("resource_missing"),
+                )
+            })?;
         let before = &all[..pos];
         let from = before.len().saturating_sub(limit);
         (before[from..].iter().collect::<Vec<_>>(), from > 0)
     } else {
-        (all.iter().take(limit).collect::<Vec<_>>(), all.len() > limit)
+        (
+            all.iter().take(limit).collect::<Vec<_>>(),
+            all.len() > limit,
+        )
     };
     Ok(json!({
         "object": "list",

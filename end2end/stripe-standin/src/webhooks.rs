@@ -24,12 +24,20 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn new(url: String, secrets: Vec<String>, enabled_events: Vec<String>) -> Self {
-        Self { id: new_id("we"), url, secrets, enabled_events }
+        Self {
+            id: new_id("we"),
+            url,
+            secrets,
+            enabled_events,
+        }
     }
 
     pub fn wants(&self, event_type: &str) -> bool {
         self.enabled_events.is_empty()
-            || self.enabled_events.iter().any(|e| e == "*" || e == event_type)
+            || self
+                .enabled_events
+                .iter()
+                .any(|e| e == "*" || e == event_type)
     }
 }
 
@@ -122,7 +130,10 @@ impl App {
         for delivery in deliveries {
             let action = {
                 let mut store = self.store();
-                let rule = store.rules.iter_mut().find(|r| r.matches(&delivery.event_type));
+                let rule = store
+                    .rules
+                    .iter_mut()
+                    .find(|r| r.matches(&delivery.event_type));
                 let action = rule.map(|r| {
                     if let Some(t) = r.times.as_mut() {
                         *t -= 1;
@@ -131,11 +142,15 @@ impl App {
                 });
                 match action.as_ref().map(|r| &r.action) {
                     Some(Action::Drop) => {
-                        store.deliveries.push(record(&delivery, 0, None, None, "dropped"));
+                        store
+                            .deliveries
+                            .push(record(&delivery, 0, None, None, "dropped"));
                         tracing::info!(event = %delivery.event_id, "delivery dropped by a control rule");
                     }
                     Some(Action::Hold) => {
-                        store.deliveries.push(record(&delivery, 0, None, None, "held"));
+                        store
+                            .deliveries
+                            .push(record(&delivery, 0, None, None, "held"));
                         store.held.push(Held(delivery.clone()));
                     }
                     _ => {}
@@ -143,11 +158,22 @@ impl App {
                 action
             };
             match action {
-                Some(Rule { action: Action::Drop | Action::Hold, .. }) => {}
-                Some(Rule { action: Action::Delay, delay_ms, .. }) => {
+                Some(Rule {
+                    action: Action::Drop | Action::Hold,
+                    ..
+                }) => {}
+                Some(Rule {
+                    action: Action::Delay,
+                    delay_ms,
+                    ..
+                }) => {
                     self.spawn_delivery(delivery, Duration::from_millis(delay_ms.unwrap_or(1_000)));
                 }
-                Some(Rule { action: Action::Duplicate, copies, .. }) => {
+                Some(Rule {
+                    action: Action::Duplicate,
+                    copies,
+                    ..
+                }) => {
                     for _ in 0..=copies.unwrap_or(1) {
                         self.spawn_delivery(delivery.clone(), Duration::ZERO);
                     }
@@ -160,7 +186,10 @@ impl App {
     /// Sends held deliveries one after another in the order asked for; each one that fails goes
     /// on to the usual retries.
     pub fn release(&self, order: ReleaseOrder) -> usize {
-        let mut held: Vec<Delivery> = std::mem::take(&mut self.store().held).into_iter().map(|h| h.0).collect();
+        let mut held: Vec<Delivery> = std::mem::take(&mut self.store().held)
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
         match order {
             ReleaseOrder::Fifo => {}
             ReleaseOrder::Reverse => held.reverse(),
@@ -200,10 +229,16 @@ impl App {
         loop {
             let (base, cap, max) = {
                 let store = self.store();
-                (store.config.retry_base_ms, store.config.retry_max_ms, store.config.max_attempts)
+                (
+                    store.config.retry_base_ms,
+                    store.config.retry_max_ms,
+                    store.config.max_attempts,
+                )
             };
             if attempt > max {
-                self.store().deliveries.push(record(&delivery, attempt - 1, None, None, "gave_up"));
+                self.store()
+                    .deliveries
+                    .push(record(&delivery, attempt - 1, None, None, "gave_up"));
                 tracing::warn!(event = %delivery.event_id, "gave up delivering after {max} attempts");
                 return;
             }
@@ -226,7 +261,10 @@ impl App {
             .http()
             .post(&delivery.endpoint.url)
             .header("content-type", "application/json; charset=utf-8")
-            .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+            .header(
+                "user-agent",
+                "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            )
             .header("stripe-signature", signature)
             .body(delivery.payload.clone())
             .send()
@@ -240,7 +278,13 @@ impl App {
         if store.generation != delivery.generation {
             return true;
         }
-        store.deliveries.push(record(delivery, attempt, status, error, if ok { "delivered" } else { "failed" }));
+        store.deliveries.push(record(
+            delivery,
+            attempt,
+            status,
+            error,
+            if ok { "delivered" } else { "failed" },
+        ));
         if ok && let Some(ev) = store.events.get_mut(&delivery.event_id) {
             ev.pending_webhooks = (ev.pending_webhooks - 1).max(0);
         }
@@ -280,7 +324,8 @@ mod tests {
         let payload = r#"{"id":"evt_1"}"#;
         let secret = "whsec_test".to_string();
         let header = signature_header(payload, std::slice::from_ref(&secret), 1_700_000_000);
-        let expected = stripe_webhook::Webhook::generate_test_header(payload, &secret, Some(1_700_000_000));
+        let expected =
+            stripe_webhook::Webhook::generate_test_header(payload, &secret, Some(1_700_000_000));
         assert_eq!(header, expected);
     }
 

@@ -6,25 +6,30 @@ mod common;
 use std::collections::HashMap;
 
 use common::{SECRET_KEY, client, standin};
+use stripe::StripeRequest;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError};
 use stripe_core::charge::RetrieveCharge;
 use stripe_core::customer::{CreateCustomer, RetrieveCustomer, RetrieveCustomerReturned};
 use stripe_core::payment_intent::{
-    CancelPaymentIntent, ConfirmPaymentIntent, CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods,
-    ListPaymentIntent, RetrievePaymentIntent, UpdatePaymentIntent,
+    CancelPaymentIntent, ConfirmPaymentIntent, CreatePaymentIntent,
+    CreatePaymentIntentAutomaticPaymentMethods, ListPaymentIntent, RetrievePaymentIntent,
+    UpdatePaymentIntent,
 };
 use stripe_core::refund::{CreateRefund, ListRefund, RetrieveRefund};
 use stripe_payment::payment_method::{
-    CreatePaymentMethod, CreatePaymentMethodCard, CreatePaymentMethodCardDetailsParams, CreatePaymentMethodType,
+    CreatePaymentMethod, CreatePaymentMethodCard, CreatePaymentMethodCardDetailsParams,
+    CreatePaymentMethodType,
 };
 use stripe_shared::{ChargeStatus, PaymentIntent, PaymentIntentStatus};
-use stripe::StripeRequest;
 use stripe_types::Currency;
 
 async fn new_intent(client: &stripe::Client, amount: i64, currency: Currency) -> PaymentIntent {
     CreatePaymentIntent::new(amount, currency)
         .automatic_payment_methods(CreatePaymentIntentAutomaticPaymentMethods::new(true))
-        .metadata(HashMap::from([("order_id".to_string(), "ord_1".to_string())]))
+        .metadata(HashMap::from([(
+            "order_id".to_string(),
+            "ord_1".to_string(),
+        )]))
         .receipt_email("shopper@example.com")
         .description("Test order")
         .send(client)
@@ -35,13 +40,15 @@ async fn new_intent(client: &stripe::Client, amount: i64, currency: Currency) ->
 async fn card(client: &stripe::Client, number: &str) -> String {
     CreatePaymentMethod::new()
         .type_(CreatePaymentMethodType::Card)
-        .card(CreatePaymentMethodCard::CardDetailsParams(CreatePaymentMethodCardDetailsParams {
-            number: number.to_string(),
-            exp_month: 12,
-            exp_year: 2040,
-            cvc: Some("123".into()),
-            networks: None,
-        }))
+        .card(CreatePaymentMethodCard::CardDetailsParams(
+            CreatePaymentMethodCardDetailsParams {
+                number: number.to_string(),
+                exp_month: 12,
+                exp_year: 2040,
+                cvc: Some("123".into()),
+                networks: None,
+            },
+        ))
         .send(client)
         .await
         .expect("payment method is created")
@@ -49,9 +56,16 @@ async fn card(client: &stripe::Client, number: &str) -> String {
         .to_string()
 }
 
-async fn pay(client: &stripe::Client, pi: &PaymentIntent, number: &str) -> Result<PaymentIntent, StripeError> {
+async fn pay(
+    client: &stripe::Client,
+    pi: &PaymentIntent,
+    number: &str,
+) -> Result<PaymentIntent, StripeError> {
     let pm = card(client, number).await;
-    ConfirmPaymentIntent::new(pi.id.clone()).payment_method(pm).send(client).await
+    ConfirmPaymentIntent::new(pi.id.clone())
+        .payment_method(pm)
+        .send(client)
+        .await
 }
 
 fn decline(err: StripeError) -> (u16, Option<String>, Option<String>, Option<String>) {
@@ -76,12 +90,24 @@ async fn a_payment_intent_is_created_read_updated_and_listed_through_async_strip
     assert_eq!(pi.amount, 1999);
     assert_eq!(pi.metadata["order_id"], "ord_1");
     assert_eq!(pi.receipt_email.as_deref(), Some("shopper@example.com"));
-    assert!(pi.client_secret.as_deref().unwrap().starts_with(&format!("{}_secret_", pi.id)));
+    assert!(
+        pi.client_secret
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("{}_secret_", pi.id))
+    );
 
-    let read = RetrievePaymentIntent::new(pi.id.clone()).send(&c).await.unwrap();
+    let read = RetrievePaymentIntent::new(pi.id.clone())
+        .send(&c)
+        .await
+        .unwrap();
     assert_eq!(read.id, pi.id);
 
-    let updated = UpdatePaymentIntent::new(pi.id.clone()).amount(2500).send(&c).await.unwrap();
+    let updated = UpdatePaymentIntent::new(pi.id.clone())
+        .amount(2500)
+        .send(&c)
+        .await
+        .unwrap();
     assert_eq!(updated.amount, 2500);
 
     let list = ListPaymentIntent::new().limit(10).send(&c).await.unwrap();
@@ -133,10 +159,18 @@ async fn each_declining_test_card_gives_stripes_code_and_leaves_the_intent_payab
         assert_eq!(status, 402, "{number}");
         assert_eq!(got_code.as_deref(), Some(code), "{number}");
         assert_eq!(got_decline.as_deref(), Some(decline_code), "{number}");
-        assert_eq!(pi_status.as_deref(), Some("requires_payment_method"), "{number}");
+        assert_eq!(
+            pi_status.as_deref(),
+            Some("requires_payment_method"),
+            "{number}"
+        );
 
         let retried = pay(&c, &pi, "4242424242424242").await.unwrap();
-        assert_eq!(retried.status, PaymentIntentStatus::Succeeded, "{number} then 4242");
+        assert_eq!(
+            retried.status,
+            PaymentIntentStatus::Succeeded,
+            "{number} then 4242"
+        );
     }
 }
 
@@ -164,7 +198,11 @@ async fn a_ready_made_payment_method_id_pays_like_its_card() {
         .await
         .unwrap_err();
     assert_eq!(decline(err).2.as_deref(), Some("insufficient_funds"));
-    let ok = ConfirmPaymentIntent::new(pi.id.clone()).payment_method("pm_card_visa").send(&c).await.unwrap();
+    let ok = ConfirmPaymentIntent::new(pi.id.clone())
+        .payment_method("pm_card_visa")
+        .send(&c)
+        .await
+        .unwrap();
     assert_eq!(ok.status, PaymentIntentStatus::Succeeded);
 }
 
@@ -174,13 +212,15 @@ async fn a_mistyped_card_number_is_refused_when_the_payment_method_is_made() {
     let c = client(&s);
     let err = CreatePaymentMethod::new()
         .type_(CreatePaymentMethodType::Card)
-        .card(CreatePaymentMethodCard::CardDetailsParams(CreatePaymentMethodCardDetailsParams {
-            number: "4242424242424241".into(),
-            exp_month: 12,
-            exp_year: 2040,
-            cvc: None,
-            networks: None,
-        }))
+        .card(CreatePaymentMethodCard::CardDetailsParams(
+            CreatePaymentMethodCardDetailsParams {
+                number: "4242424242424241".into(),
+                exp_month: 12,
+                exp_year: 2040,
+                cvc: None,
+                networks: None,
+            },
+        ))
         .send(&c)
         .await
         .unwrap_err();
@@ -195,8 +235,18 @@ async fn the_same_idempotency_key_and_parameters_replay_the_first_result() {
     let req = CreatePaymentIntent::new(1999, Currency::USD)
         .automatic_payment_methods(CreatePaymentIntentAutomaticPaymentMethods::new(true));
 
-    let first = req.customize().request_strategy(RequestStrategy::Idempotent(key.clone())).send(&c).await.unwrap();
-    let second = req.customize().request_strategy(RequestStrategy::Idempotent(key)).send(&c).await.unwrap();
+    let first = req
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key.clone()))
+        .send(&c)
+        .await
+        .unwrap();
+    let second = req
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key))
+        .send(&c)
+        .await
+        .unwrap();
 
     assert_eq!(first.id, second.id);
     let all = ListPaymentIntent::new().send(&c).await.unwrap();
@@ -235,10 +285,23 @@ async fn a_replayed_decline_returns_the_same_error_without_a_second_charge() {
     let pi = new_intent(&c, 1999, Currency::USD).await;
     let key = IdempotencyKey::new("confirm-1").unwrap();
     let req = ConfirmPaymentIntent::new(pi.id.clone()).payment_method("pm_card_chargeDeclined");
-    let a = req.customize().request_strategy(RequestStrategy::Idempotent(key.clone())).send(&c).await.unwrap_err();
-    let b = req.customize().request_strategy(RequestStrategy::Idempotent(key)).send(&c).await.unwrap_err();
+    let a = req
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key.clone()))
+        .send(&c)
+        .await
+        .unwrap_err();
+    let b = req
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key))
+        .send(&c)
+        .await
+        .unwrap_err();
     assert_eq!(decline(a).2, decline(b).2);
-    let charges = stripe_core::charge::ListCharge::new().send(&c).await.unwrap();
+    let charges = stripe_core::charge::ListCharge::new()
+        .send(&c)
+        .await
+        .unwrap();
     assert_eq!(charges.data.len(), 1);
 }
 
@@ -249,22 +312,54 @@ async fn partial_refunds_add_up_and_an_over_refund_is_refused() {
     let pi = new_intent(&c, 1000, Currency::USD).await;
     pay(&c, &pi, "4242424242424242").await.unwrap();
 
-    let r1 = CreateRefund::new().payment_intent(pi.id.as_str()).amount(300).send(&c).await.unwrap();
-    let r2 = CreateRefund::new().payment_intent(pi.id.as_str()).amount(500).send(&c).await.unwrap();
-    let over = CreateRefund::new().payment_intent(pi.id.as_str()).amount(201).send(&c).await.unwrap_err();
-    let rest = CreateRefund::new().payment_intent(pi.id.as_str()).send(&c).await.unwrap();
+    let r1 = CreateRefund::new()
+        .payment_intent(pi.id.as_str())
+        .amount(300)
+        .send(&c)
+        .await
+        .unwrap();
+    let r2 = CreateRefund::new()
+        .payment_intent(pi.id.as_str())
+        .amount(500)
+        .send(&c)
+        .await
+        .unwrap();
+    let over = CreateRefund::new()
+        .payment_intent(pi.id.as_str())
+        .amount(201)
+        .send(&c)
+        .await
+        .unwrap_err();
+    let rest = CreateRefund::new()
+        .payment_intent(pi.id.as_str())
+        .send(&c)
+        .await
+        .unwrap();
 
     assert_eq!((r1.amount, r2.amount, rest.amount), (300, 500, 200));
     assert!(matches!(over, StripeError::Stripe(_, 400)), "{over:?}");
-    let charge = RetrieveCharge::new(r1.charge.unwrap().id().clone()).send(&c).await.unwrap();
+    let charge = RetrieveCharge::new(r1.charge.unwrap().id().clone())
+        .send(&c)
+        .await
+        .unwrap();
     assert_eq!(charge.amount_refunded, 1000);
     assert!(charge.refunded);
-    let again = CreateRefund::new().payment_intent(pi.id.as_str()).send(&c).await.unwrap_err();
+    let again = CreateRefund::new()
+        .payment_intent(pi.id.as_str())
+        .send(&c)
+        .await
+        .unwrap_err();
     match again {
-        StripeError::Stripe(e, 400) => assert_eq!(e.code.unwrap().as_str(), "charge_already_refunded"),
+        StripeError::Stripe(e, 400) => {
+            assert_eq!(e.code.unwrap().as_str(), "charge_already_refunded")
+        }
         other => panic!("{other:?}"),
     }
-    let listed = ListRefund::new().payment_intent(pi.id.as_str()).send(&c).await.unwrap();
+    let listed = ListRefund::new()
+        .payment_intent(pi.id.as_str())
+        .send(&c)
+        .await
+        .unwrap();
     assert_eq!(listed.data.len(), 3);
     let read = RetrieveRefund::new(r1.id.clone()).send(&c).await.unwrap();
     assert_eq!(read.amount, 300);
@@ -275,7 +370,11 @@ async fn an_unpaid_intent_has_nothing_to_refund() {
     let s = standin().await;
     let c = client(&s);
     let pi = new_intent(&c, 1000, Currency::USD).await;
-    let err = CreateRefund::new().payment_intent(pi.id.as_str()).send(&c).await.unwrap_err();
+    let err = CreateRefund::new()
+        .payment_intent(pi.id.as_str())
+        .send(&c)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StripeError::Stripe(_, 400)), "{err:?}");
 }
 
@@ -284,12 +383,18 @@ async fn a_succeeded_intent_cannot_be_canceled_but_an_open_one_can() {
     let s = standin().await;
     let c = client(&s);
     let open = new_intent(&c, 1000, Currency::USD).await;
-    let canceled = CancelPaymentIntent::new(open.id.clone()).send(&c).await.unwrap();
+    let canceled = CancelPaymentIntent::new(open.id.clone())
+        .send(&c)
+        .await
+        .unwrap();
     assert_eq!(canceled.status, PaymentIntentStatus::Canceled);
 
     let paid = new_intent(&c, 1000, Currency::USD).await;
     pay(&c, &paid, "4242424242424242").await.unwrap();
-    let err = CancelPaymentIntent::new(paid.id.clone()).send(&c).await.unwrap_err();
+    let err = CancelPaymentIntent::new(paid.id.clone())
+        .send(&c)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StripeError::Stripe(_, 400)), "{err:?}");
 }
 
@@ -297,10 +402,20 @@ async fn a_succeeded_intent_cannot_be_canceled_but_an_open_one_can() {
 async fn customers_are_created_and_read_back() {
     let s = standin().await;
     let c = client(&s);
-    let created = CreateCustomer::new().email("a@example.com").name("Ada").send(&c).await.unwrap();
-    let read = RetrieveCustomer::new(created.id.clone()).send(&c).await.unwrap();
+    let created = CreateCustomer::new()
+        .email("a@example.com")
+        .name("Ada")
+        .send(&c)
+        .await
+        .unwrap();
+    let read = RetrieveCustomer::new(created.id.clone())
+        .send(&c)
+        .await
+        .unwrap();
     match read {
-        RetrieveCustomerReturned::Customer(cus) => assert_eq!(cus.email.as_deref(), Some("a@example.com")),
+        RetrieveCustomerReturned::Customer(cus) => {
+            assert_eq!(cus.email.as_deref(), Some("a@example.com"))
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -309,7 +424,10 @@ async fn customers_are_created_and_read_back() {
 async fn an_unknown_id_is_a_404_resource_missing() {
     let s = standin().await;
     let c = client(&s);
-    let err = RetrievePaymentIntent::new("pi_doesnotexist").send(&c).await.unwrap_err();
+    let err = RetrievePaymentIntent::new("pi_doesnotexist")
+        .send(&c)
+        .await
+        .unwrap_err();
     match err {
         StripeError::Stripe(e, 404) => assert_eq!(e.code.unwrap().as_str(), "resource_missing"),
         other => panic!("{other:?}"),
@@ -320,7 +438,10 @@ async fn an_unknown_id_is_a_404_resource_missing() {
 async fn an_amount_below_the_currency_minimum_is_refused() {
     let s = standin().await;
     let c = client(&s);
-    let err = CreatePaymentIntent::new(10, Currency::USD).send(&c).await.unwrap_err();
+    let err = CreatePaymentIntent::new(10, Currency::USD)
+        .send(&c)
+        .await
+        .unwrap_err();
     match err {
         StripeError::Stripe(e, 400) => assert_eq!(e.code.unwrap().as_str(), "amount_too_small"),
         other => panic!("{other:?}"),
@@ -332,15 +453,32 @@ async fn a_request_without_a_key_is_401_and_a_publishable_key_cannot_create_inte
     let s = standin().await;
     let http = reqwest::Client::new();
     let url = format!("{}/v1/payment_intents", s.base_url);
-    let none = http.post(&url).form(&[("amount", "1000"), ("currency", "usd")]).send().await.unwrap();
+    let none = http
+        .post(&url)
+        .form(&[("amount", "1000"), ("currency", "usd")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.status(), 401);
     let body: serde_json::Value = none.json().await.unwrap();
     assert_eq!(body["error"]["type"], "invalid_request_error");
 
-    let pk = http.post(&url).bearer_auth("pk_test_abc").form(&[("amount", "1000"), ("currency", "usd")]).send().await.unwrap();
+    let pk = http
+        .post(&url)
+        .bearer_auth("pk_test_abc")
+        .form(&[("amount", "1000"), ("currency", "usd")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(pk.status(), 403);
 
-    let live = http.post(&url).bearer_auth("sk_live_abcdefghijkl").form(&[("amount", "1000"), ("currency", "usd")]).send().await.unwrap();
+    let live = http
+        .post(&url)
+        .bearer_auth("sk_live_abcdefghijkl")
+        .form(&[("amount", "1000"), ("currency", "usd")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), 401);
 }
 
@@ -352,13 +490,35 @@ async fn the_browser_reads_an_intent_only_with_its_client_secret() {
     let http = reqwest::Client::new();
     let url = format!("{}/v1/payment_intents/{}", s.base_url, pi.id);
 
-    let good = http.get(&url).query(&[("key", "pk_test_x"), ("client_secret", pi.client_secret.as_deref().unwrap())]).send().await.unwrap();
-    let bad = http.get(&url).query(&[("key", "pk_test_x"), ("client_secret", "pi_x_secret_wrong")]).send().await.unwrap();
-    let secret_key_in_params = http.get(&url).query(&[("key", SECRET_KEY)]).send().await.unwrap();
+    let good = http
+        .get(&url)
+        .query(&[
+            ("key", "pk_test_x"),
+            ("client_secret", pi.client_secret.as_deref().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let bad = http
+        .get(&url)
+        .query(&[("key", "pk_test_x"), ("client_secret", "pi_x_secret_wrong")])
+        .send()
+        .await
+        .unwrap();
+    let secret_key_in_params = http
+        .get(&url)
+        .query(&[("key", SECRET_KEY)])
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(good.status(), 200);
     assert_eq!(bad.status(), 400);
-    assert_eq!(secret_key_in_params.status(), 401, "a secret key is only read from the Authorization header");
+    assert_eq!(
+        secret_key_in_params.status(),
+        401,
+        "a secret key is only read from the Authorization header"
+    );
 }
 
 #[tokio::test]

@@ -29,25 +29,61 @@ async fn every_event_the_shop_handles_parses_with_async_stripe_and_its_signature
     let http = reqwest::Client::new();
 
     // succeeded after 3D Secure
-    let a = CreatePaymentIntent::new(1000, Currency::USD).send(&c).await.unwrap();
-    ConfirmPaymentIntent::new(a.id.clone()).payment_method("pm_card_authenticationRequired").send(&c).await.unwrap();
+    let a = CreatePaymentIntent::new(1000, Currency::USD)
+        .send(&c)
+        .await
+        .unwrap();
+    ConfirmPaymentIntent::new(a.id.clone())
+        .payment_method("pm_card_authenticationRequired")
+        .send(&c)
+        .await
+        .unwrap();
     let done = http
-        .post(format!("{}/_standin/payment_intents/{}/authenticate", s.base_url, a.id))
-        .form(&[("key", "pk_test_x"), ("client_secret", a.client_secret.as_deref().unwrap()), ("outcome", "complete")])
+        .post(format!(
+            "{}/_standin/payment_intents/{}/authenticate",
+            s.base_url, a.id
+        ))
+        .form(&[
+            ("key", "pk_test_x"),
+            ("client_secret", a.client_secret.as_deref().unwrap()),
+            ("outcome", "complete"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(done.status(), 200);
     // declined, then canceled
-    let b = CreatePaymentIntent::new(1000, Currency::USD).send(&c).await.unwrap();
-    ConfirmPaymentIntent::new(b.id.clone()).payment_method("pm_card_chargeDeclined").send(&c).await.unwrap_err();
-    CancelPaymentIntent::new(b.id.clone()).send(&c).await.unwrap();
+    let b = CreatePaymentIntent::new(1000, Currency::USD)
+        .send(&c)
+        .await
+        .unwrap();
+    ConfirmPaymentIntent::new(b.id.clone())
+        .payment_method("pm_card_chargeDeclined")
+        .send(&c)
+        .await
+        .unwrap_err();
+    CancelPaymentIntent::new(b.id.clone())
+        .send(&c)
+        .await
+        .unwrap();
     // processing on the way to succeeded, then refunded
     control(&s, "config", serde_json::json!({ "processing_ms": 100 })).await;
-    let d = CreatePaymentIntent::new(1000, Currency::JPY).send(&c).await.unwrap();
-    ConfirmPaymentIntent::new(d.id.clone()).payment_method("pm_card_visa").send(&c).await.unwrap();
+    let d = CreatePaymentIntent::new(1000, Currency::JPY)
+        .send(&c)
+        .await
+        .unwrap();
+    ConfirmPaymentIntent::new(d.id.clone())
+        .payment_method("pm_card_visa")
+        .send(&c)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    CreateRefund::new().payment_intent(d.id.as_str()).amount(400).send(&c).await.unwrap();
+    CreateRefund::new()
+        .payment_intent(d.id.as_str())
+        .amount(400)
+        .send(&c)
+        .await
+        .unwrap();
 
     let wanted: BTreeSet<&str> = [
         "payment_intent.created",
@@ -69,7 +105,11 @@ async fn every_event_the_shop_handles_parses_with_async_stripe_and_its_signature
     for delivery in &received {
         let event = Webhook::construct_event(&delivery.body, &delivery.signature, WEBHOOK_SECRET)
             .unwrap_or_else(|e| panic!("delivery rejected: {e:?}\n{}", delivery.body));
-        assert!(!matches!(event.data.object, EventObject::Unknown(_)), "{}", event.type_.as_str());
+        assert!(
+            !matches!(event.data.object, EventObject::Unknown(_)),
+            "{}",
+            event.type_.as_str()
+        );
         assert_eq!(event.api_version, Some(stripe_shared::version::VERSION));
         seen.insert(event.type_.as_str().to_string());
         let again = RetrieveEvent::new(event.id.clone()).send(&c).await.unwrap();
@@ -78,8 +118,19 @@ async fn every_event_the_shop_handles_parses_with_async_stripe_and_its_signature
     for t in &wanted {
         assert!(seen.contains(*t), "no {t} among {seen:?}");
     }
-    let refunded = listed.data.iter().find(|e| e.type_.as_str() == "charge.refunded").unwrap();
-    assert!(refunded.request.as_ref().and_then(|r| r.id.as_ref()).is_some(), "events carry their request");
+    let refunded = listed
+        .data
+        .iter()
+        .find(|e| e.type_.as_str() == "charge.refunded")
+        .unwrap();
+    assert!(
+        refunded
+            .request
+            .as_ref()
+            .and_then(|r| r.id.as_ref())
+            .is_some(),
+        "events carry their request"
+    );
 }
 
 #[tokio::test]
@@ -102,12 +153,27 @@ async fn events_are_paged_newest_first_with_limit_starting_after_and_created_fil
     let first = ListEvent::new().limit(2).send(&c).await.unwrap();
     assert_eq!(first.data.len(), 2);
     assert!(first.has_more);
-    let second = ListEvent::new().limit(2).starting_after(first.data[1].id.as_str()).send(&c).await.unwrap();
-    let third = ListEvent::new().limit(2).starting_after(second.data[1].id.as_str()).send(&c).await.unwrap();
+    let second = ListEvent::new()
+        .limit(2)
+        .starting_after(first.data[1].id.as_str())
+        .send(&c)
+        .await
+        .unwrap();
+    let third = ListEvent::new()
+        .limit(2)
+        .starting_after(second.data[1].id.as_str())
+        .send(&c)
+        .await
+        .unwrap();
     assert_eq!(third.data.len(), 1);
     assert!(!third.has_more);
-    let ids: BTreeSet<String> =
-        first.data.iter().chain(&second.data).chain(&third.data).map(|e| e.id.to_string()).collect();
+    let ids: BTreeSet<String> = first
+        .data
+        .iter()
+        .chain(&second.data)
+        .chain(&third.data)
+        .map(|e| e.id.to_string())
+        .collect();
     assert_eq!(ids.len(), 5, "no event is skipped or repeated across pages");
 
     let future = stripe_types::RangeQueryTs::gt(first.data[0].created + 3600);
@@ -116,15 +182,32 @@ async fn events_are_paged_newest_first_with_limit_starting_after_and_created_fil
     let paged: Vec<_> = {
         use futures::TryStreamExt;
         use stripe::PaginationExt;
-        ListEvent::new().limit(2).paginate().stream(&c).try_collect().await.unwrap()
+        ListEvent::new()
+            .limit(2)
+            .paginate()
+            .stream(&c)
+            .try_collect()
+            .await
+            .unwrap()
     };
-    assert_eq!(paged.len(), 5, "async-stripe's own paginator walks every page");
+    assert_eq!(
+        paged.len(),
+        5,
+        "async-stripe's own paginator walks every page"
+    );
 }
 
 #[tokio::test]
 async fn a_failed_delivery_is_retried_until_the_endpoint_answers_2xx_and_then_stops() {
     let s = standin().await;
-    let hook = receiver(|n| if n < 2 { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK }).await;
+    let hook = receiver(|n| {
+        if n < 2 {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        }
+    })
+    .await;
     connect(&s, &hook).await;
 
     customer(&client(&s), "retry@example.com").await;
@@ -132,7 +215,10 @@ async fn a_failed_delivery_is_retried_until_the_endpoint_answers_2xx_and_then_st
     let got = hook.wait_for(3).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(hook.all().len(), 3, "no attempt after the 2xx");
-    assert!(got.iter().all(|r| r.body == got[0].body), "every attempt carries the same event");
+    assert!(
+        got.iter().all(|r| r.body == got[0].body),
+        "every attempt carries the same event"
+    );
     let log = deliveries(&s).await;
     let outcomes: Vec<&str> = log.iter().map(|d| d["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["failed", "failed", "delivered"]);
@@ -162,7 +248,12 @@ async fn a_duplicate_rule_delivers_the_same_event_twice() {
     let s = standin().await;
     let hook = receiver(|_| StatusCode::OK).await;
     connect(&s, &hook).await;
-    control(&s, "delivery_rules", serde_json::json!({ "action": "duplicate", "copies": 1 })).await;
+    control(
+        &s,
+        "delivery_rules",
+        serde_json::json!({ "action": "duplicate", "copies": 1 }),
+    )
+    .await;
 
     customer(&client(&s), "dup@example.com").await;
 
@@ -177,20 +268,40 @@ async fn held_deliveries_are_released_in_reverse_order() {
     let s = standin().await;
     let hook = receiver(|_| StatusCode::OK).await;
     connect(&s, &hook).await;
-    control(&s, "delivery_rules", serde_json::json!({ "action": "hold" })).await;
+    control(
+        &s,
+        "delivery_rules",
+        serde_json::json!({ "action": "hold" }),
+    )
+    .await;
     let c = client(&s);
     for i in 0..3 {
         customer(&c, &format!("r{i}@example.com")).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(hook.all().is_empty(), "held deliveries wait for the release");
+    assert!(
+        hook.all().is_empty(),
+        "held deliveries wait for the release"
+    );
     let created: Vec<String> = {
-        let mut v: Vec<_> = ListEvent::new().send(&c).await.unwrap().data.into_iter().map(|e| e.id.to_string()).collect();
+        let mut v: Vec<_> = ListEvent::new()
+            .send(&c)
+            .await
+            .unwrap()
+            .data
+            .into_iter()
+            .map(|e| e.id.to_string())
+            .collect();
         v.reverse(); // oldest first
         v
     };
 
-    let released = control(&s, "deliveries/release", serde_json::json!({ "order": "reverse" })).await;
+    let released = control(
+        &s,
+        "deliveries/release",
+        serde_json::json!({ "order": "reverse" }),
+    )
+    .await;
 
     assert_eq!(released["released"], 3);
     hook.wait_for(3).await;
@@ -204,7 +315,12 @@ async fn a_dropped_delivery_never_arrives_but_its_event_can_be_listed() {
     let s = standin().await;
     let hook = receiver(|_| StatusCode::OK).await;
     connect(&s, &hook).await;
-    control(&s, "delivery_rules", serde_json::json!({ "action": "drop", "times": 1 })).await;
+    control(
+        &s,
+        "delivery_rules",
+        serde_json::json!({ "action": "drop", "times": 1 }),
+    )
+    .await;
     let c = client(&s);
 
     customer(&c, "dropped@example.com").await;
@@ -215,7 +331,11 @@ async fn a_dropped_delivery_never_arrives_but_its_event_can_be_listed() {
     assert_eq!(hook.all().len(), 1, "only the second event arrives");
     let listed = ListEvent::new().send(&c).await.unwrap();
     assert_eq!(listed.data.len(), 2);
-    let dropped = listed.data.iter().find(|e| !hook.event_ids().contains(&e.id.to_string())).unwrap();
+    let dropped = listed
+        .data
+        .iter()
+        .find(|e| !hook.event_ids().contains(&e.id.to_string()))
+        .unwrap();
     assert_eq!(dropped.pending_webhooks, 1);
 }
 
@@ -224,7 +344,12 @@ async fn a_delay_rule_holds_back_the_first_attempt() {
     let s = standin().await;
     let hook = receiver(|_| StatusCode::OK).await;
     connect(&s, &hook).await;
-    control(&s, "delivery_rules", serde_json::json!({ "action": "delay", "delay_ms": 700 })).await;
+    control(
+        &s,
+        "delivery_rules",
+        serde_json::json!({ "action": "delay", "delay_ms": 700 }),
+    )
+    .await;
 
     customer(&client(&s), "late@example.com").await;
 

@@ -39,7 +39,16 @@ impl Call {
         access: Access,
         f: impl FnOnce(&mut Tx<'_>) -> Result<Value, ApiError>,
     ) -> Response {
-        run(app, &self.method, &self.uri, &self.headers, &self.body, access, f).await
+        run(
+            app,
+            &self.method,
+            &self.uri,
+            &self.headers,
+            &self.body,
+            access,
+            f,
+        )
+        .await
     }
 }
 
@@ -48,10 +57,18 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Call {
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let body = Bytes::from_request(axum::extract::Request::from_parts(parts.clone(), body), state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        Ok(Call { method: parts.method, uri: parts.uri, headers: parts.headers, body })
+        let body = Bytes::from_request(
+            axum::extract::Request::from_parts(parts.clone(), body),
+            state,
+        )
+        .await
+        .map_err(IntoResponse::into_response)?;
+        Ok(Call {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+        })
     }
 }
 
@@ -71,34 +88,71 @@ pub fn router(app: App) -> Router {
     let v1 = Router::new()
         .route(
             "/v1/payment_intents",
-            post(endpoint!(SecretOnly, payment_intents::create)).get(endpoint!(SecretOnly, payment_intents::list)),
+            post(endpoint!(SecretOnly, payment_intents::create))
+                .get(endpoint!(SecretOnly, payment_intents::list)),
         )
         .route(
             "/v1/payment_intents/{id}",
-            get(endpoint!(ClientSecret, payment_intents::retrieve, id))
-                .post(endpoint!(SecretOnly, payment_intents::update, id)),
+            get(endpoint!(ClientSecret, payment_intents::retrieve, id)).post(endpoint!(
+                SecretOnly,
+                payment_intents::update,
+                id
+            )),
         )
-        .route("/v1/payment_intents/{id}/confirm", post(endpoint!(ClientSecret, payment_intents::confirm, id)))
-        .route("/v1/payment_intents/{id}/cancel", post(endpoint!(SecretOnly, payment_intents::cancel, id)))
-        .route("/v1/payment_methods", post(endpoint!(ClientSecret, payment_methods::create)))
-        .route("/v1/payment_methods/{id}", get(endpoint!(SecretOnly, payment_methods::retrieve, id)))
+        .route(
+            "/v1/payment_intents/{id}/confirm",
+            post(endpoint!(ClientSecret, payment_intents::confirm, id)),
+        )
+        .route(
+            "/v1/payment_intents/{id}/cancel",
+            post(endpoint!(SecretOnly, payment_intents::cancel, id)),
+        )
+        .route(
+            "/v1/payment_methods",
+            post(endpoint!(ClientSecret, payment_methods::create)),
+        )
+        .route(
+            "/v1/payment_methods/{id}",
+            get(endpoint!(SecretOnly, payment_methods::retrieve, id)),
+        )
         .route("/v1/charges", get(endpoint!(SecretOnly, charges::list)))
-        .route("/v1/charges/{id}", get(endpoint!(SecretOnly, charges::retrieve, id)))
-        .route("/v1/refunds", post(endpoint!(SecretOnly, refunds::create)).get(endpoint!(SecretOnly, refunds::list)))
-        .route("/v1/refunds/{id}", get(endpoint!(SecretOnly, refunds::retrieve, id)))
+        .route(
+            "/v1/charges/{id}",
+            get(endpoint!(SecretOnly, charges::retrieve, id)),
+        )
+        .route(
+            "/v1/refunds",
+            post(endpoint!(SecretOnly, refunds::create)).get(endpoint!(SecretOnly, refunds::list)),
+        )
+        .route(
+            "/v1/refunds/{id}",
+            get(endpoint!(SecretOnly, refunds::retrieve, id)),
+        )
         .route(
             "/v1/customers",
-            post(endpoint!(SecretOnly, customers::create)).get(endpoint!(SecretOnly, customers::list)),
+            post(endpoint!(SecretOnly, customers::create))
+                .get(endpoint!(SecretOnly, customers::list)),
         )
         .route(
             "/v1/customers/{id}",
-            get(endpoint!(SecretOnly, customers::retrieve, id)).post(endpoint!(SecretOnly, customers::update, id)),
+            get(endpoint!(SecretOnly, customers::retrieve, id)).post(endpoint!(
+                SecretOnly,
+                customers::update,
+                id
+            )),
         )
         .route("/v1/events", get(endpoint!(SecretOnly, events::list)))
-        .route("/v1/events/{id}", get(endpoint!(SecretOnly, events::retrieve, id)))
+        .route(
+            "/v1/events/{id}",
+            get(endpoint!(SecretOnly, events::retrieve, id)),
+        )
         .route(
             "/_standin/payment_intents/{id}/authenticate",
-            post(endpoint!(ClientSecret, payment_intents::authenticate_3ds, id)),
+            post(endpoint!(
+                ClientSecret,
+                payment_intents::authenticate_3ds,
+                id
+            )),
         )
         .fallback(|method: Method, uri: Uri| async move {
             let e = ApiError::not_found_route(method.as_str(), uri.path());
@@ -113,17 +167,31 @@ pub fn router(app: App) -> Router {
 
     v1.merge(browser)
         .merge(crate::control::router())
-        .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(Any)
+                .allow_headers(Any),
+        )
         .with_state(app)
 }
 
 async fn stripe_js() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
         STRIPE_JS,
     )
 }
 
 async fn demo_page() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], DEMO_PAGE)
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        DEMO_PAGE,
+    )
 }

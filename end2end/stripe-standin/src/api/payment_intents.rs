@@ -15,21 +15,42 @@ use crate::{KeyKind, Later, Tx};
 use super::payment_methods;
 
 const CREATE_PARAMS: &[&str] = &[
-    "amount", "currency", "automatic_payment_methods", "metadata", "receipt_email", "description",
-    "customer", "payment_method", "payment_method_types", "confirm", "return_url",
-    "statement_descriptor", "statement_descriptor_suffix", "capture_method", "setup_future_usage",
-    "payment_method_options", "confirmation_method", "off_session",
+    "amount",
+    "currency",
+    "automatic_payment_methods",
+    "metadata",
+    "receipt_email",
+    "description",
+    "customer",
+    "payment_method",
+    "payment_method_types",
+    "confirm",
+    "return_url",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "capture_method",
+    "setup_future_usage",
+    "payment_method_options",
+    "confirmation_method",
+    "off_session",
 ];
 
 pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
     let p = tx.params;
     p.allow(CREATE_PARAMS)?;
     let amount = p.i64("amount")?.ok_or_else(|| {
-        ApiError::invalid("Missing required param: amount.", Some("amount"), Some("parameter_missing"))
+        ApiError::invalid(
+            "Missing required param: amount.",
+            Some("amount"),
+            Some("parameter_missing"),
+        )
     })?;
     let currency = objects::parse_currency(p.require("currency")?)?;
     objects::check_amount(amount, &currency)?;
-    if let Some(method) = p.str("capture_method").filter(|m| *m != "automatic" && *m != "automatic_async") {
+    if let Some(method) = p
+        .str("capture_method")
+        .filter(|m| *m != "automatic" && *m != "automatic_async")
+    {
         return Err(ApiError::invalid(
             format!("The stand-in supports only automatic capture, not '{method}'."),
             Some("capture_method"),
@@ -47,7 +68,9 @@ pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
     }
     if let Some(bad) = types.iter().find(|t| *t != "card") {
         return Err(ApiError::invalid(
-            format!("The payment method type \"{bad}\" is invalid. The stand-in supports \"card\"."),
+            format!(
+                "The payment method type \"{bad}\" is invalid. The stand-in supports \"card\"."
+            ),
             Some("payment_method_types"),
             Some("payment_method_invalid_parameter"),
         ));
@@ -79,9 +102,13 @@ pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
     tx.emit("payment_intent.created", json_of(&pi))?;
     if let Some(pm) = p.str("payment_method") {
         let pm_id = resolve_payment_method(tx, pm)?;
-        set(tx, &id, |pi| pi.payment_method = Some(Expandable::Id(PaymentMethodId::from(pm_id.as_str()))))?;
+        set(tx, &id, |pi| {
+            pi.payment_method = Some(Expandable::Id(PaymentMethodId::from(pm_id.as_str())))
+        })?;
         if p.bool("confirm")? != Some(true) {
-            set(tx, &id, |pi| pi.status = PaymentIntentStatus::RequiresConfirmation)?;
+            set(tx, &id, |pi| {
+                pi.status = PaymentIntentStatus::RequiresConfirmation
+            })?;
         }
     }
     if p.bool("confirm")? == Some(true) {
@@ -98,7 +125,13 @@ pub fn retrieve(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
 
 pub fn list(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
     let p = tx.params;
-    p.allow(&["limit", "starting_after", "ending_before", "created", "customer"])?;
+    p.allow(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "customer",
+    ])?;
     let created = p.range("created")?;
     let customer = p.str("customer");
     let items = tx.store.payment_intents.iter().filter(|(_, pi)| {
@@ -110,15 +143,30 @@ pub fn list(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
 
 pub fn update(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
     let p = tx.params;
-    p.allow(&["amount", "currency", "metadata", "receipt_email", "description", "customer", "payment_method", "statement_descriptor", "statement_descriptor_suffix"])?;
+    p.allow(&[
+        "amount",
+        "currency",
+        "metadata",
+        "receipt_email",
+        "description",
+        "customer",
+        "payment_method",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+    ])?;
     let pi = get(tx, id)?.clone();
     let editable = matches!(
         pi.status,
-        PaymentIntentStatus::RequiresPaymentMethod | PaymentIntentStatus::RequiresConfirmation | PaymentIntentStatus::RequiresAction
+        PaymentIntentStatus::RequiresPaymentMethod
+            | PaymentIntentStatus::RequiresConfirmation
+            | PaymentIntentStatus::RequiresAction
     );
     if !editable {
         return Err(ApiError::state(
-            format!("This PaymentIntent's amount could not be updated because it has a status of {}. You may only update the amount of a PaymentIntent with one of the following statuses: requires_payment_method, requires_confirmation, requires_action.", pi.status.as_str()),
+            format!(
+                "This PaymentIntent's amount could not be updated because it has a status of {}. You may only update the amount of a PaymentIntent with one of the following statuses: requires_payment_method, requires_confirmation, requires_action.",
+                pi.status.as_str()
+            ),
             "payment_intent_unexpected_state",
         ));
     }
@@ -157,12 +205,27 @@ pub fn update(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
 
 pub fn confirm(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
     let p = tx.params;
-    p.allow(&["payment_method", "payment_method_data", "return_url", "receipt_email", "off_session", "setup_future_usage", "mandate_data", "use_stripe_sdk", "payment_method_options", "shipping", "error_on_requires_action", "expected_payment_method_type"])?;
+    p.allow(&[
+        "payment_method",
+        "payment_method_data",
+        "return_url",
+        "receipt_email",
+        "off_session",
+        "setup_future_usage",
+        "mandate_data",
+        "use_stripe_sdk",
+        "payment_method_options",
+        "shipping",
+        "error_on_requires_action",
+        "expected_payment_method_type",
+    ])?;
     check_client_secret(tx, id)?;
     let pi = get(tx, id)?.clone();
     let confirmable = matches!(
         pi.status,
-        PaymentIntentStatus::RequiresPaymentMethod | PaymentIntentStatus::RequiresConfirmation | PaymentIntentStatus::RequiresAction
+        PaymentIntentStatus::RequiresPaymentMethod
+            | PaymentIntentStatus::RequiresConfirmation
+            | PaymentIntentStatus::RequiresAction
     );
     if !confirmable {
         return Err(unexpected_state(&pi, "confirm").with("payment_intent", json_of(&pi)));
@@ -171,11 +234,22 @@ pub fn confirm(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
         Some(resolve_payment_method(tx, pm)?)
     } else if p.str("payment_method_data[type]").is_some() {
         if p.str("payment_method_data[type]") != Some("card") {
-            return Err(ApiError::invalid("The stand-in supports only card payment methods.", Some("payment_method_data[type]"), None));
+            return Err(ApiError::invalid(
+                "The stand-in supports only card payment methods.",
+                Some("payment_method_data[type]"),
+                None,
+            ));
         }
-        Some(payment_methods::create_from(p, "payment_method_data[card]", "payment_method_data[billing_details]", tx)?)
+        Some(payment_methods::create_from(
+            p,
+            "payment_method_data[card]",
+            "payment_method_data[billing_details]",
+            tx,
+        )?)
     } else {
-        pi.payment_method.as_ref().map(|pm| pm.id().as_str().to_string())
+        pi.payment_method
+            .as_ref()
+            .map(|pm| pm.id().as_str().to_string())
     };
     let Some(pm_id) = pm_id else {
         return Err(ApiError::state(
@@ -200,18 +274,34 @@ pub fn cancel(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
     tx.params.allow(&["cancellation_reason"])?;
     let reason = tx.params.str("cancellation_reason").map(str::to_string);
     if let Some(r) = &reason
-        && !["duplicate", "fraudulent", "requested_by_customer", "abandoned"].contains(&r.as_str())
+        && ![
+            "duplicate",
+            "fraudulent",
+            "requested_by_customer",
+            "abandoned",
+        ]
+        .contains(&r.as_str())
     {
-        return Err(ApiError::invalid(format!("Invalid cancellation_reason: {r}"), Some("cancellation_reason"), None));
+        return Err(ApiError::invalid(
+            format!("Invalid cancellation_reason: {r}"),
+            Some("cancellation_reason"),
+            None,
+        ));
     }
     let pi = get(tx, id)?.clone();
     let cancelable = matches!(
         pi.status,
-        PaymentIntentStatus::RequiresPaymentMethod | PaymentIntentStatus::RequiresConfirmation | PaymentIntentStatus::RequiresAction | PaymentIntentStatus::RequiresCapture
+        PaymentIntentStatus::RequiresPaymentMethod
+            | PaymentIntentStatus::RequiresConfirmation
+            | PaymentIntentStatus::RequiresAction
+            | PaymentIntentStatus::RequiresCapture
     );
     if !cancelable {
         return Err(ApiError::state(
-            format!("You cannot cancel this PaymentIntent because it has a status of {}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.", pi.status.as_str()),
+            format!(
+                "You cannot cancel this PaymentIntent because it has a status of {}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.",
+                pi.status.as_str()
+            ),
             "payment_intent_unexpected_state",
         ));
     }
@@ -240,8 +330,12 @@ pub fn authenticate_3ds(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
             succeed_or_process(tx, id)?;
         }
         "fail" => {
-            let pm = pi.payment_method.as_ref().map(|p| p.id().as_str().to_string());
-            let pm_json = pm.and_then(|p| tx.store.payment_methods.get(&p).map(|(pm, _)| json_of(pm)));
+            let pm = pi
+                .payment_method
+                .as_ref()
+                .map(|p| p.id().as_str().to_string());
+            let pm_json =
+                pm.and_then(|p| tx.store.payment_methods.get(&p).map(|(pm, _)| json_of(pm)));
             let error = json!({
                 "type": "invalid_request_error",
                 "code": "payment_intent_authentication_failure",
@@ -259,7 +353,11 @@ pub fn authenticate_3ds(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
             tx.emit("payment_intent.payment_failed", json_of(&pi))?;
         }
         other => {
-            return Err(ApiError::invalid(format!("Invalid outcome: {other}"), Some("outcome"), None));
+            return Err(ApiError::invalid(
+                format!("Invalid outcome: {other}"),
+                Some("outcome"),
+                None,
+            ));
         }
     }
     view(tx, id)
@@ -276,7 +374,11 @@ pub fn settle_processing(tx: &mut Tx<'_>, id: &str) -> Result<(), ApiError> {
 /// Confirms with the attached payment method and applies its test card's outcome.
 fn pay(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
     let pi = get(tx, id)?.clone();
-    let pm_id = pi.payment_method.as_ref().map(|p| p.id().as_str().to_string()).unwrap_or_default();
+    let pm_id = pi
+        .payment_method
+        .as_ref()
+        .map(|p| p.id().as_str().to_string())
+        .unwrap_or_default();
     let (pm, card) = tx
         .store
         .payment_methods
@@ -334,11 +436,20 @@ fn pay(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
             })?;
             tx.emit("charge.failed", json_of(&charge))?;
             tx.emit("payment_intent.payment_failed", json_of(&pi))?;
-            Err(ApiError::card(decline.code, Some(decline.decline_code), decline.message)
-                .with("charge", charge_id.into())
-                .with("payment_intent", json_of(&pi))
-                .with("payment_method", json_of(&pm))
-                .with("doc_url", format!("https://stripe.com/docs/error-codes/{}", decline.code.replace('_', "-")).into()))
+            Err(
+                ApiError::card(decline.code, Some(decline.decline_code), decline.message)
+                    .with("charge", charge_id.into())
+                    .with("payment_intent", json_of(&pi))
+                    .with("payment_method", json_of(&pm))
+                    .with(
+                        "doc_url",
+                        format!(
+                            "https://stripe.com/docs/error-codes/{}",
+                            decline.code.replace('_', "-")
+                        )
+                        .into(),
+                    ),
+            )
         }
     }
 }
@@ -353,20 +464,31 @@ fn succeed_or_process(tx: &mut Tx<'_>, id: &str) -> Result<(), ApiError> {
         pi.next_action = None;
     })?;
     tx.emit("payment_intent.processing", json_of(&pi))?;
-    tx.later.push(Later::Settle { payment_intent: id.to_string(), after_ms: delay });
+    tx.later.push(Later::Settle {
+        payment_intent: id.to_string(),
+        after_ms: delay,
+    });
     Ok(())
 }
 
 fn succeed(tx: &mut Tx<'_>, id: &str) -> Result<(), ApiError> {
     let pi = get(tx, id)?.clone();
-    let pm_id = pi.payment_method.as_ref().map(|p| p.id().as_str().to_string()).unwrap_or_default();
+    let pm_id = pi
+        .payment_method
+        .as_ref()
+        .map(|p| p.id().as_str().to_string())
+        .unwrap_or_default();
     let (pm, _) = tx
         .store
         .payment_methods
         .get(&pm_id)
         .cloned()
         .ok_or_else(|| ApiError::missing("payment_method", &pm_id, "payment_method"))?;
-    let charge = objects::charge(NewCharge { payment_intent: &pi, payment_method: &pm, failure: None })?;
+    let charge = objects::charge(NewCharge {
+        payment_intent: &pi,
+        payment_method: &pm,
+        failure: None,
+    })?;
     let charge_id = charge.id.as_str().to_string();
     tx.store.charges.insert(charge_id.clone(), charge.clone());
     let pi = set(tx, id, |pi| {
@@ -385,14 +507,22 @@ fn resolve_payment_method(tx: &mut Tx<'_>, pm: &str) -> Result<String, ApiError>
     if tx.store.payment_methods.get(pm).is_some() {
         return Ok(pm.to_string());
     }
-    payment_methods::from_alias(pm, tx)?.ok_or_else(|| ApiError::missing("PaymentMethod", pm, "payment_method"))
+    payment_methods::from_alias(pm, tx)?
+        .ok_or_else(|| ApiError::missing("PaymentMethod", pm, "payment_method"))
 }
 
 fn get<'s>(tx: &'s Tx<'_>, id: &str) -> Result<&'s PaymentIntent, ApiError> {
-    tx.store.payment_intents.get(id).ok_or_else(|| ApiError::missing("payment_intent", id, "intent"))
+    tx.store
+        .payment_intents
+        .get(id)
+        .ok_or_else(|| ApiError::missing("payment_intent", id, "intent"))
 }
 
-fn set(tx: &mut Tx<'_>, id: &str, f: impl FnOnce(&mut PaymentIntent)) -> Result<PaymentIntent, ApiError> {
+fn set(
+    tx: &mut Tx<'_>,
+    id: &str,
+    f: impl FnOnce(&mut PaymentIntent),
+) -> Result<PaymentIntent, ApiError> {
     let pi = tx
         .store
         .payment_intents
@@ -409,12 +539,20 @@ fn view(tx: &Tx<'_>, id: &str) -> Result<Value, ApiError> {
     for field in tx.params.list("expand") {
         match field.as_str() {
             "latest_charge" => {
-                if let Some(ch) = pi.latest_charge.as_ref().and_then(|c| tx.store.charges.get(c.id().as_str())) {
+                if let Some(ch) = pi
+                    .latest_charge
+                    .as_ref()
+                    .and_then(|c| tx.store.charges.get(c.id().as_str()))
+                {
                     out["latest_charge"] = json_of(ch);
                 }
             }
             "payment_method" => {
-                if let Some((pm, _)) = pi.payment_method.as_ref().and_then(|p| tx.store.payment_methods.get(p.id().as_str())) {
+                if let Some((pm, _)) = pi
+                    .payment_method
+                    .as_ref()
+                    .and_then(|p| tx.store.payment_methods.get(p.id().as_str()))
+                {
                     out["payment_method"] = json_of(pm);
                 }
             }
@@ -453,7 +591,10 @@ fn check_client_secret(tx: &Tx<'_>, id: &str) -> Result<(), ApiError> {
 
 fn unexpected_state(pi: &PaymentIntent, verb: &str) -> ApiError {
     ApiError::state(
-        format!("You cannot {verb} this PaymentIntent because it has a status of {}.", pi.status.as_str()),
+        format!(
+            "You cannot {verb} this PaymentIntent because it has a status of {}.",
+            pi.status.as_str()
+        ),
         "payment_intent_unexpected_state",
     )
 }
@@ -461,12 +602,21 @@ fn unexpected_state(pi: &PaymentIntent, verb: &str) -> ApiError {
 fn check_email(email: &str) -> Result<(), ApiError> {
     let valid = email.len() <= 512
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         })
-        && !email.chars().any(|c| c.is_whitespace() || c == '<' || c == '>');
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>');
     if valid {
         Ok(())
     } else {
-        Err(ApiError::invalid(format!("Invalid email address: {email}"), Some("receipt_email"), Some("email_invalid")))
+        Err(ApiError::invalid(
+            format!("Invalid email address: {email}"),
+            Some("receipt_email"),
+            Some("email_invalid"),
+        ))
     }
 }

@@ -11,7 +11,16 @@ use crate::objects::{self, json_of};
 
 pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
     let p = tx.params;
-    p.allow(&["payment_intent", "charge", "amount", "reason", "metadata", "instructions_email", "refund_application_fee", "reverse_transfer"])?;
+    p.allow(&[
+        "payment_intent",
+        "charge",
+        "amount",
+        "reason",
+        "metadata",
+        "instructions_email",
+        "refund_application_fee",
+        "reverse_transfer",
+    ])?;
     let charge_id = match (p.str("charge"), p.str("payment_intent")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
@@ -36,7 +45,9 @@ pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
                 Some(c) => c.id.as_str().to_string(),
                 None => {
                     return Err(ApiError::state(
-                        format!("This PaymentIntent ({pi_id}) does not have a successful charge to refund."),
+                        format!(
+                            "This PaymentIntent ({pi_id}) does not have a successful charge to refund."
+                        ),
                         "charge_not_refundable",
                     ));
                 }
@@ -50,17 +61,32 @@ pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
             ));
         }
     };
-    let charge = tx.store.charges.get(&charge_id).cloned().ok_or_else(|| ApiError::missing("charge", &charge_id, "charge"))?;
+    let charge = tx
+        .store
+        .charges
+        .get(&charge_id)
+        .cloned()
+        .ok_or_else(|| ApiError::missing("charge", &charge_id, "charge"))?;
     if !charge.paid {
-        return Err(ApiError::state(format!("Charge {charge_id} has not succeeded and cannot be refunded."), "charge_not_refundable"));
+        return Err(ApiError::state(
+            format!("Charge {charge_id} has not succeeded and cannot be refunded."),
+            "charge_not_refundable",
+        ));
     }
     let left = charge.amount_captured - charge.amount_refunded;
     if left <= 0 {
-        return Err(ApiError::state(format!("Charge {charge_id} has already been refunded."), "charge_already_refunded"));
+        return Err(ApiError::state(
+            format!("Charge {charge_id} has already been refunded."),
+            "charge_already_refunded",
+        ));
     }
     let amount = p.i64("amount")?.unwrap_or(left);
     if amount < 1 {
-        return Err(ApiError::invalid("Refund amount must be positive.", Some("amount"), Some("parameter_invalid_integer")));
+        return Err(ApiError::invalid(
+            "Refund amount must be positive.",
+            Some("amount"),
+            Some("parameter_invalid_integer"),
+        ));
     }
     if amount > left {
         return Err(ApiError::state(
@@ -77,7 +103,11 @@ pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
     if let Some(r) = reason
         && !["duplicate", "fraudulent", "requested_by_customer"].contains(&r)
     {
-        return Err(ApiError::invalid(format!("Invalid reason: {r}"), Some("reason"), None));
+        return Err(ApiError::invalid(
+            format!("Invalid reason: {r}"),
+            Some("reason"),
+            None,
+        ));
     }
     let mut metadata = HashMap::new();
     p.apply_metadata(&mut metadata)?;
@@ -100,19 +130,34 @@ pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
 
 pub fn retrieve(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
     tx.params.allow(&[])?;
-    tx.store.refunds.get(id).map(json_of).ok_or_else(|| ApiError::missing("refund", id, "id"))
+    tx.store
+        .refunds
+        .get(id)
+        .map(json_of)
+        .ok_or_else(|| ApiError::missing("refund", id, "id"))
 }
 
 pub fn list(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
     let p = tx.params;
-    p.allow(&["limit", "starting_after", "ending_before", "created", "charge", "payment_intent"])?;
+    p.allow(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "charge",
+        "payment_intent",
+    ])?;
     let created = p.range("created")?;
     let charge = p.str("charge");
     let pi = p.str("payment_intent");
     let items = tx.store.refunds.iter().filter(|(_, r)| {
         created.contains(r.created)
             && charge.is_none_or(|want| r.charge.as_ref().is_some_and(|x| x.id().as_str() == want))
-            && pi.is_none_or(|want| r.payment_intent.as_ref().is_some_and(|x| x.id().as_str() == want))
+            && pi.is_none_or(|want| {
+                r.payment_intent
+                    .as_ref()
+                    .is_some_and(|x| x.id().as_str() == want)
+            })
     });
     crate::store::page(items, p, "/v1/refunds", json_of)
 }

@@ -17,7 +17,9 @@ pub const SECRET_KEY: &str = "sk_test_standin_tests";
 pub const WEBHOOK_SECRET: &str = "whsec_standin_tests";
 
 pub async fn standin() -> Running {
-    stripe_standin::spawn(Options::default()).await.expect("stand-in starts")
+    stripe_standin::spawn(Options::default())
+        .await
+        .expect("stand-in starts")
 }
 
 pub fn client(standin: &Running) -> Client {
@@ -42,21 +44,31 @@ pub struct Receiver {
 
 type StatusFn = Arc<dyn Fn(usize) -> StatusCode + Send + Sync>;
 
-pub async fn receiver(status_for: impl Fn(usize) -> StatusCode + Send + Sync + 'static) -> Receiver {
+pub async fn receiver(
+    status_for: impl Fn(usize) -> StatusCode + Send + Sync + 'static,
+) -> Receiver {
     let received: Arc<Mutex<Vec<Received>>> = Arc::default();
     let state: (Arc<Mutex<Vec<Received>>>, StatusFn) = (received.clone(), Arc::new(status_for));
     let app = Router::new()
         .route(
             "/hook",
-            post(|State((log, status)): State<(Arc<Mutex<Vec<Received>>>, StatusFn)>, headers: HeaderMap, body: Bytes| async move {
-                let mut log = log.lock().unwrap();
-                let n = log.len();
-                log.push(Received {
-                    signature: headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                });
-                status(n)
-            }),
+            post(
+                |State((log, status)): State<(Arc<Mutex<Vec<Received>>>, StatusFn)>,
+                 headers: HeaderMap,
+                 body: Bytes| async move {
+                    let mut log = log.lock().unwrap();
+                    let n = log.len();
+                    log.push(Received {
+                        signature: headers
+                            .get("stripe-signature")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string(),
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    });
+                    status(n)
+                },
+            ),
         )
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -84,7 +96,12 @@ impl Receiver {
     pub fn event_ids(&self) -> Vec<String> {
         self.all()
             .iter()
-            .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["id"].as_str().unwrap().to_string())
+            .map(|r| {
+                serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect()
     }
 }
@@ -99,7 +116,12 @@ pub async fn connect(standin: &Running, receiver: &Receiver) {
         .unwrap()
         .error_for_status()
         .unwrap();
-    control(standin, "config", serde_json::json!({ "retry_base_ms": 50, "retry_max_ms": 200 })).await;
+    control(
+        standin,
+        "config",
+        serde_json::json!({ "retry_base_ms": 50, "retry_max_ms": 200 }),
+    )
+    .await;
 }
 
 pub async fn control(standin: &Running, path: &str, body: serde_json::Value) -> serde_json::Value {

@@ -1,0 +1,217 @@
+//! Values that carry their own rules: an order's public id, a shopper's email, a product slug,
+//! an order's status. Each is parsed once at the boundary and trusted after.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The public, unguessable id of an order (`ord_` and 26 base-32 characters: 130 random bits).
+/// Order pages are reachable only through it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrderId(String);
+
+const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
+
+impl OrderId {
+    #[cfg(feature = "ssr")]
+    pub fn generate() -> Self {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let tail: String = (0..26)
+            .map(|_| ALPHABET[rng.random_range(0..32)] as char)
+            .collect();
+        Self(format!("ord_{tail}"))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let ok = raw.len() == 30
+            && raw.starts_with("ord_")
+            && raw[4..].bytes().all(|b| ALPHABET.contains(&b));
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(InvalidInput("That order link is not valid."))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for OrderId {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<OrderId> for String {
+    fn from(id: OrderId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A shopper's email address, trimmed and checked for a plausible shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let s = raw.trim();
+        let bad = InvalidInput("Please enter a valid email address.");
+        if s.is_empty()
+            || s.len() > 254
+            || s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
+        {
+            return Err(bad);
+        }
+        let Some((local, domain)) = s.rsplit_once('@') else {
+            return Err(bad);
+        };
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .split('.')
+                .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+            return Err(bad);
+        }
+        Ok(Self(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A product's URL name: lowercase letters, digits and single dashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductSlug(String);
+
+impl ProductSlug {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let ok = (1..=80).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !raw.starts_with('-')
+            && !raw.ends_with('-')
+            && !raw.contains("--");
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(InvalidInput("No such product."))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A message for the shopper about input that could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub &'static str);
+
+/// Where an order stands. Payments only ever move it forward: see `OrderStatus::rank`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(
+    feature = "ssr",
+    sqlx(type_name = "order_status", rename_all = "snake_case")
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Created; no payment attempt has finished yet.
+    Pending,
+    /// The last attempt failed (declined, authentication refused); the shopper may retry.
+    Failed,
+    /// The payment is on its way (Stripe's `processing`).
+    Processing,
+    Paid,
+    PartiallyRefunded,
+    Refunded,
+    Canceled,
+}
+
+impl OrderStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "Awaiting payment",
+            OrderStatus::Failed => "Payment failed",
+            OrderStatus::Processing => "Processing",
+            OrderStatus::Paid => "Paid",
+            OrderStatus::PartiallyRefunded => "Partially refunded",
+            OrderStatus::Refunded => "Refunded",
+            OrderStatus::Canceled => "Canceled",
+        }
+    }
+
+    /// True once money has been received (refunds included).
+    pub fn is_paid(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Paid | OrderStatus::PartiallyRefunded | OrderStatus::Refunded
+        )
+    }
+
+    /// Still waiting for the payment to settle one way or the other.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Pending | OrderStatus::Failed | OrderStatus::Processing
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_ids_must_have_the_generated_shape() {
+        assert!(OrderId::parse("ord_abcdefghijkmnpqrstuvwxyz23").is_ok());
+        assert!(OrderId::parse("ord_1").is_err());
+        assert!(OrderId::parse("ord_ABCDEFGHIJKMNPQRSTUVWXYZ23").is_err());
+        assert!(OrderId::parse("1").is_err());
+    }
+
+    #[test]
+    fn emails_are_trimmed_and_checked() {
+        assert_eq!(
+            Email::parse("  a@example.com ").unwrap().as_str(),
+            "a@example.com"
+        );
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "a@.com",
+            "<script>@x.com",
+            "a b@x.com",
+            "@x.com",
+            "a@x..com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs_are_lowercase_words_with_dashes() {
+        assert!(ProductSlug::parse("tokyo-night-presets").is_ok());
+        assert!(ProductSlug::parse("../etc").is_err());
+        assert!(ProductSlug::parse("A").is_err());
+    }
+}

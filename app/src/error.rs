@@ -1,0 +1,69 @@
+//! What a server function can tell the browser. Each variant is a plain message for the
+//! shopper; database and Stripe details go to the logs, never here.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ShopError {
+    /// Input the shopper can fix; the message says how.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("We couldn't find that.")]
+    NotFound,
+    #[error("This order can no longer be paid.")]
+    NotPayable,
+    #[error("Payments are unavailable right now. Please try again in a moment.")]
+    PaymentsUnavailable,
+    #[error("Something went wrong on our side. Please try again in a moment.")]
+    Internal,
+    /// The request never reached the server, or its answer never came back.
+    #[error("We couldn't reach the shop. Check your connection and try again.")]
+    Network,
+}
+
+impl FromServerFnError for ShopError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => {
+                ShopError::Invalid("That request could not be understood.".into())
+            }
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => ShopError::Network,
+            _ => ShopError::Internal,
+        }
+    }
+}
+
+impl From<crate::domain::InvalidInput> for ShopError {
+    fn from(e: crate::domain::InvalidInput) -> Self {
+        ShopError::Invalid(e.0.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl ShopError {
+    /// Logs an unexpected failure with its details and gives the shopper the plain message.
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "{context}");
+        ShopError::Internal
+    }
+
+    /// "Not found", with a 404 status on the response being rendered.
+    pub fn not_found() -> Self {
+        if let Some(resp) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(axum::http::StatusCode::NOT_FOUND);
+        }
+        ShopError::NotFound
+    }
+
+    /// Logs a Stripe failure (its type and code, never the key) and tells the shopper to retry.
+    pub fn stripe(context: &str, err: impl std::fmt::Debug) -> Self {
+        tracing::error!(error = ?err, "{context}");
+        ShopError::PaymentsUnavailable
+    }
+}

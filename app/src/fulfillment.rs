@@ -1,0 +1,291 @@
+//! Settles orders from what Stripe says about their payments. The webhook and the order page
+//! both come through here, so an order is settled the same way whoever learns first, and a
+//! paid order is fulfilled exactly once.
+
+use sqlx::{Postgres, Transaction};
+use stripe_shared::{Charge, PaymentIntent, PaymentIntentStatus};
+use stripe_webhook::EventObject;
+
+use crate::domain::OrderStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    /// The payment names an order this database does not (yet) have. Stripe retries the event.
+    #[error("no order for payment intent {0}")]
+    OrderNotVisible(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// What happened to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Changed { from: OrderStatus, to: OrderStatus },
+    Unchanged(OrderStatus),
+}
+
+#[derive(sqlx::FromRow)]
+struct LockedOrder {
+    id: i64,
+    product_id: i64,
+    email: Option<String>,
+    amount_minor: i64,
+    currency: String,
+    status: OrderStatus,
+    amount_refunded_minor: i64,
+}
+
+/// Finds the order a PaymentIntent pays for and locks it for this transaction.
+async fn lock_order(
+    tx: &mut Transaction<'_, Postgres>,
+    intent_id: &str,
+    order_public_id: Option<&str>,
+) -> Result<LockedOrder, SettleError> {
+    sqlx::query_as::<_, LockedOrder>(
+        "select id, product_id, email, amount_minor, currency, status, amount_refunded_minor
+         from customer_order
+         where payment_intent_id = $1 or (public_id = $2 and payment_intent_id is null)
+         order by (payment_intent_id = $1) desc nulls last
+         limit 1
+         for update",
+    )
+    .bind(intent_id)
+    .bind(order_public_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| SettleError::OrderNotVisible(intent_id.to_string()))
+}
+
+/// The status an order moves to when Stripe reports `intent`, or `None` to leave it. Payments
+/// never move an order backwards: a late `processing` or `payment_failed` after `succeeded`
+/// changes nothing.
+fn next_status(
+    current: OrderStatus,
+    intent: &PaymentIntentStatus,
+    attempt_failed: bool,
+) -> Option<OrderStatus> {
+    use OrderStatus::*;
+    match (intent, current) {
+        (PaymentIntentStatus::Succeeded, Pending | Failed | Processing | Canceled) => Some(Paid),
+        (PaymentIntentStatus::Processing, Pending | Failed) => Some(Processing),
+        // A fresh intent also waits for a payment method; only a failed attempt fails the order.
+        (PaymentIntentStatus::RequiresPaymentMethod, Pending | Processing) if attempt_failed => {
+            Some(Failed)
+        }
+        (PaymentIntentStatus::Canceled, Pending | Failed) => Some(Canceled),
+        _ => None,
+    }
+}
+
+/// Applies a PaymentIntent's state to its order, fulfilling it if it is now paid. Idempotent:
+/// applying the same intent twice changes nothing the second time.
+pub async fn settle_intent(
+    tx: &mut Transaction<'_, Postgres>,
+    intent: &PaymentIntent,
+) -> Result<Settled, SettleError> {
+    let order_ref = intent.metadata.get("order_id").map(String::as_str);
+    let order = lock_order(tx, intent.id.as_str(), order_ref).await?;
+    let Some(mut to) = next_status(
+        order.status,
+        &intent.status,
+        intent.last_payment_error.is_some(),
+    ) else {
+        return Ok(Settled::Unchanged(order.status));
+    };
+    if to == OrderStatus::Paid {
+        let currency_matches = intent.currency.to_string() == order.currency;
+        if !currency_matches || intent.amount_received < order.amount_minor {
+            // Never call an order paid for less than it costs. This cannot happen through the
+            // shop (it sets the amount), so it is logged loudly for a person to look at.
+            tracing::error!(
+                order = order.id,
+                intent = %intent.id,
+                received = intent.amount_received,
+                expected = order.amount_minor,
+                "payment amount or currency does not match the order; not fulfilling"
+            );
+            to = OrderStatus::Failed;
+        }
+    }
+    let failure = match to {
+        OrderStatus::Failed => Some(
+            intent
+                .last_payment_error
+                .as_ref()
+                .and_then(|e| e.message.clone())
+                .unwrap_or_else(|| "The payment did not go through.".to_string()),
+        ),
+        _ => None,
+    };
+    sqlx::query(
+        "update customer_order
+         set status = $2,
+             failure_message = $3,
+             payment_intent_id = coalesce(payment_intent_id, $4),
+             email = coalesce(email, $5),
+             paid_at = case when $2 = 'paid' then now() else paid_at end,
+             updated_at = now()
+         where id = $1",
+    )
+    .bind(order.id)
+    .bind(to)
+    .bind(&failure)
+    .bind(intent.id.as_str())
+    .bind(intent.receipt_email.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    if to == OrderStatus::Paid {
+        grant(tx, &order, intent.receipt_email.as_deref()).await?;
+    }
+    tracing::info!(order = order.id, from = ?order.status, to = ?to, "order settled");
+    Ok(Settled::Changed {
+        from: order.status,
+        to,
+    })
+}
+
+/// Gives the buyer what they paid for, once per order.
+async fn grant(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &LockedOrder,
+    receipt_email: Option<&str>,
+) -> Result<(), SettleError> {
+    let email = order.email.as_deref().or(receipt_email).unwrap_or_default();
+    sqlx::query(
+        "insert into entitlement (order_id, product_id, email) values ($1, $2, $3)
+         on conflict on constraint entitlement_order_key do nothing",
+    )
+    .bind(order.id)
+    .bind(order.product_id)
+    .bind(email)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records a refund from the charge's running total: refunds only ever add up, so a late or
+/// repeated `charge.refunded` cannot lower what was refunded.
+pub async fn settle_refund(
+    tx: &mut Transaction<'_, Postgres>,
+    charge: &Charge,
+) -> Result<Settled, SettleError> {
+    let Some(intent_id) = charge
+        .payment_intent
+        .as_ref()
+        .map(|p| p.id().as_str().to_string())
+    else {
+        return Ok(Settled::Unchanged(OrderStatus::Pending));
+    };
+    let order = lock_order(tx, &intent_id, None).await?;
+    if !order.status.is_paid() {
+        return Ok(Settled::Unchanged(order.status));
+    }
+    let refunded = charge
+        .amount_refunded
+        .clamp(order.amount_refunded_minor, order.amount_minor);
+    let to = if refunded >= order.amount_minor {
+        OrderStatus::Refunded
+    } else if refunded > 0 {
+        OrderStatus::PartiallyRefunded
+    } else {
+        OrderStatus::Paid
+    };
+    if refunded == order.amount_refunded_minor && to == order.status {
+        return Ok(Settled::Unchanged(order.status));
+    }
+    sqlx::query("update customer_order set amount_refunded_minor = $2, status = $3, updated_at = now() where id = $1")
+        .bind(order.id)
+        .bind(refunded)
+        .bind(to)
+        .execute(&mut **tx)
+        .await?;
+    if to == OrderStatus::Refunded {
+        sqlx::query(
+            "update entitlement set revoked_at = now() where order_id = $1 and revoked_at is null",
+        )
+        .bind(order.id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(Settled::Changed {
+        from: order.status,
+        to,
+    })
+}
+
+/// Settles whatever an event is about. Types the shop does not act on are acknowledged.
+pub async fn settle_event(
+    tx: &mut Transaction<'_, Postgres>,
+    object: &EventObject,
+) -> Result<Option<Settled>, SettleError> {
+    use EventObject::*;
+    match object {
+        PaymentIntentSucceeded(pi)
+        | PaymentIntentProcessing(pi)
+        | PaymentIntentPaymentFailed(pi)
+        | PaymentIntentCanceled(pi) => settle_intent(tx, pi).await.map(Some),
+        ChargeRefunded(charge) => settle_refund(tx, charge).await.map(Some),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_late_processing_or_failure_never_unpays_an_order() {
+        assert_eq!(
+            next_status(OrderStatus::Paid, &PaymentIntentStatus::Processing, false),
+            None
+        );
+        assert_eq!(
+            next_status(
+                OrderStatus::Paid,
+                &PaymentIntentStatus::RequiresPaymentMethod,
+                true
+            ),
+            None
+        );
+        assert_eq!(
+            next_status(
+                OrderStatus::Refunded,
+                &PaymentIntentStatus::Succeeded,
+                false
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn an_intent_still_waiting_for_its_first_card_leaves_the_order_pending() {
+        assert_eq!(
+            next_status(
+                OrderStatus::Pending,
+                &PaymentIntentStatus::RequiresPaymentMethod,
+                false
+            ),
+            None
+        );
+        assert_eq!(
+            next_status(
+                OrderStatus::Pending,
+                &PaymentIntentStatus::RequiresPaymentMethod,
+                true
+            ),
+            Some(OrderStatus::Failed)
+        );
+    }
+
+    #[test]
+    fn a_failed_attempt_can_still_be_paid_by_the_next_one() {
+        assert_eq!(
+            next_status(OrderStatus::Failed, &PaymentIntentStatus::Succeeded, false),
+            Some(OrderStatus::Paid)
+        );
+        assert_eq!(
+            next_status(OrderStatus::Failed, &PaymentIntentStatus::Processing, false),
+            Some(OrderStatus::Processing)
+        );
+    }
+}

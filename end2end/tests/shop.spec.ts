@@ -1,0 +1,250 @@
+// Browser tests of the shop's payment path: the catalog, the checkout form on a product page
+// (Payment Element from the Stripe stand-in) and the order page, checked against what the
+// stand-in recorded.
+//
+// The `shop` fixture (tests/support/shop.ts) runs one shop per worker: a fresh Postgres
+// database, its own stand-in and `target/debug/server`. Tests in this file share that shop but
+// each gets a fresh browser context, so no checkout cookie carries over from one to the next.
+// Where a test needs "the PaymentIntent of this test", it compares the stand-in's list with a
+// snapshot taken when the test began.
+import {
+  CARDS,
+  checkout,
+  expect,
+  fillCheckout,
+  intentsForOrder,
+  intentsSince,
+  listIntents,
+  openProduct,
+  orderIdFromUrl,
+  orderPage,
+  standinRequests,
+  test,
+} from './support/shop';
+
+const RECORDINGS = { slug: 'field-recordings-vol-1', title: 'Field Recordings, Vol. 1', price: '$12.00' };
+const PRESETS = { slug: 'tokyo-night-presets', title: 'Tokyo Night Presets', price: '¥1,500' };
+
+const AUTH_FAILED = 'We are unable to authenticate your payment method.';
+
+// A payment is a few round trips between browser, shop and stand-in; give each test room.
+test.describe.configure({ timeout: 60_000 });
+
+test('a shopper pays with 4242 and sees the paid order', async ({ page, shop }) => {
+  await page.goto('/');
+  const card = page.locator('li.product-card').filter({ has: page.getByRole('heading', { name: RECORDINGS.title }) });
+  await expect(card.locator('.price')).toHaveText(RECORDINGS.price);
+  await card.getByRole('link').click();
+
+  await expect(page).toHaveURL(new RegExp(`/products/${RECORDINGS.slug}$`));
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(RECORDINGS.title);
+  const c = checkout(page);
+  await expect(c.cardNumber).toBeVisible({ timeout: 20_000 });
+  await expect(c.payButton).toHaveText(`Pay ${RECORDINGS.price}`);
+
+  await fillCheckout(page, { card: CARDS.ok });
+  await c.payButton.click();
+
+  const orderId = await orderIdFromUrl(page);
+  const order = orderPage(page);
+  await expect(order.status).toHaveText('Paid');
+  await expect(order.article).toHaveAttribute('data-status', 'paid');
+  await expect(order.article).toContainText(RECORDINGS.title);
+  await expect(order.amount).toHaveText(RECORDINGS.price);
+
+  const intents = await intentsForOrder(shop, orderId);
+  expect(intents).toHaveLength(1);
+  expect(intents[0]).toMatchObject({ status: 'succeeded', amount: 1200, currency: 'usd' });
+});
+
+test('a declined card shows the error and the same order then succeeds with 4242', async ({ page, shop }) => {
+  const before = await listIntents(shop);
+  const requestsBefore = (await standinRequests(shop)).length;
+  await openProduct(page, RECORDINGS.slug);
+  const c = checkout(page);
+
+  await fillCheckout(page, { card: CARDS.declined });
+  await c.payButton.click();
+  await expect(c.error).toHaveText('Your card was declined.');
+  await expect(c.payButton).toBeEnabled();
+  await expect(c.payButton).toHaveText(`Pay ${RECORDINGS.price}`);
+  await expect(page).toHaveURL(new RegExp(`/products/${RECORDINGS.slug}$`));
+
+  // Same form, same order: only the card number changes.
+  await c.cardNumber.fill(CARDS.ok);
+  await c.payButton.click();
+  const orderId = await orderIdFromUrl(page);
+  await expect(orderPage(page).status).toHaveText('Paid');
+
+  // One PaymentIntent for this product came into being during this test: the one the
+  // declined attempt used, now paid by the second attempt.
+  const created = (await intentsSince(shop, before)).filter((pi) => pi.metadata?.product === RECORDINGS.slug);
+  expect(created, JSON.stringify(created, null, 2)).toHaveLength(1);
+  expect(created[0].metadata.order_id).toBe(orderId);
+  expect(created[0].status).toBe('succeeded');
+  expect(await intentsForOrder(shop, orderId)).toHaveLength(1);
+  // Both attempts confirmed that one intent.
+  const confirms = (await standinRequests(shop))
+    .slice(requestsBefore)
+    .filter((r) => r.method === 'POST' && r.path.endsWith('/confirm'));
+  expect(confirms.map((r) => r.path)).toEqual([
+    `/v1/payment_intents/${created[0].id}/confirm`,
+    `/v1/payment_intents/${created[0].id}/confirm`,
+  ]);
+});
+
+test('insufficient funds (9995) shows the bank\'s message next to the form', async ({ page }) => {
+  await openProduct(page, RECORDINGS.slug);
+  const c = checkout(page);
+
+  await fillCheckout(page, { card: CARDS.insufficientFunds });
+  await c.payButton.click();
+
+  await expect(c.error).toHaveText('Your card has insufficient funds.');
+  await expect(c.payButton).toBeEnabled();
+  await expect(page).toHaveURL(new RegExp(`/products/${RECORDINGS.slug}$`));
+});
+
+test('the 3DS card completes and the order is paid', async ({ page, shop }) => {
+  await openProduct(page, RECORDINGS.slug);
+  const c = checkout(page);
+
+  await fillCheckout(page, { card: CARDS.threeDS });
+  await c.payButton.click();
+  const dialog = page.getByRole('dialog', { name: '3D Secure authentication' });
+  await expect(dialog).toBeVisible();
+  await dialog.getByRole('button', { name: 'Complete', exact: true }).click();
+
+  const orderId = await orderIdFromUrl(page);
+  await expect(orderPage(page).status).toHaveText('Paid');
+  await expect(orderPage(page).article).toHaveAttribute('data-status', 'paid');
+  const intents = await intentsForOrder(shop, orderId);
+  expect(intents).toHaveLength(1);
+  expect(intents[0].status).toBe('succeeded');
+});
+
+test('a refused 3DS authentication leaves the order unpaid with a message', async ({ page, shop }) => {
+  const before = await listIntents(shop);
+  await openProduct(page, RECORDINGS.slug);
+  const c = checkout(page);
+
+  await fillCheckout(page, { card: CARDS.threeDS });
+  await c.payButton.click();
+  const dialog = page.getByRole('dialog', { name: '3D Secure authentication' });
+  await expect(dialog).toBeVisible();
+  await dialog.getByRole('button', { name: 'Fail', exact: true }).click();
+
+  await expect(c.error).toContainText(AUTH_FAILED);
+  await expect(dialog).toHaveCount(0);
+  await expect(c.payButton).toBeEnabled();
+  await expect(page).toHaveURL(new RegExp(`/products/${RECORDINGS.slug}$`));
+
+  // The order behind this form, as the stand-in knows it.
+  const created = await intentsSince(shop, before);
+  expect(created, JSON.stringify(created, null, 2)).toHaveLength(1);
+  const orderId = created[0].metadata.order_id;
+  expect(orderId).toMatch(/^ord_[a-z0-9]{26}$/);
+  expect(created[0].status).toBe('requires_payment_method');
+
+  await page.goto(`/orders/${orderId}`);
+  const order = orderPage(page);
+  await expect(order.article).toHaveAttribute('data-status', /^(failed|pending)$/);
+  await expect(order.status).not.toHaveText('Paid');
+  await expect(order.status).toHaveText(/^(Payment failed|Awaiting payment)$/);
+});
+
+test('reloading the order page stays paid', async ({ page }) => {
+  await openProduct(page, RECORDINGS.slug);
+  await fillCheckout(page, { card: CARDS.ok });
+  await checkout(page).payButton.click();
+
+  const orderId = await orderIdFromUrl(page);
+  const order = orderPage(page);
+  await expect(order.status).toHaveText('Paid');
+
+  await page.reload();
+  await expect(page).toHaveURL(new RegExp(`/orders/${orderId}$`));
+  await expect(order.status).toHaveText('Paid');
+  await expect(order.article).toHaveAttribute('data-status', 'paid');
+  await expect(order.article).toContainText(orderId);
+});
+
+test('the JPY product charges the right amount', async ({ page, shop }) => {
+  await openProduct(page, PRESETS.slug);
+  const c = checkout(page);
+  await expect(page.locator('article.product .price')).toHaveText(PRESETS.price);
+  await expect(c.payButton).toHaveText(`Pay ${PRESETS.price}`);
+
+  await fillCheckout(page, { card: CARDS.ok });
+  await c.payButton.click();
+
+  const orderId = await orderIdFromUrl(page);
+  const order = orderPage(page);
+  await expect(order.status).toHaveText('Paid');
+  await expect(order.amount).toHaveText(PRESETS.price);
+  await expect(order.article).toContainText(PRESETS.title);
+
+  const intents = await intentsForOrder(shop, orderId);
+  expect(intents).toHaveLength(1);
+  expect(intents[0]).toMatchObject({ status: 'succeeded', amount: 1500, currency: 'jpy' });
+});
+
+test('the pay button is disabled while the payment is in flight', async ({ page, shop }) => {
+  await openProduct(page, RECORDINGS.slug);
+  const c = checkout(page);
+  await fillCheckout(page, { card: CARDS.ok });
+
+  // Hold the browser's confirm call at the stand-in until the button has been checked, so the
+  // payment is reliably still in flight while we look.
+  let confirmSeen = false;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  await page.route(
+    (url) => url.origin === shop.standinURL && /^\/v1\/payment_intents\/[^/]+\/confirm$/.test(url.pathname),
+    async (route) => {
+      confirmSeen = true;
+      await released;
+      await route.continue();
+    },
+  );
+
+  await c.payButton.click();
+  await expect(c.payButton).toBeDisabled();
+  await expect(c.payButton).toHaveText(`Paying ${RECORDINGS.price}…`);
+  await expect.poll(() => confirmSeen, { message: 'the browser should be confirming the payment' }).toBe(true);
+  await expect(c.payButton).toBeDisabled();
+
+  release();
+  await orderIdFromUrl(page);
+  await expect(orderPage(page).status).toHaveText('Paid');
+});
+
+test('an invalid email shows a plain message and creates no payment', async ({ page, shop }) => {
+  const before = await listIntents(shop);
+  const requestsBefore = (await standinRequests(shop)).length;
+  const browserConfirms: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname.endsWith('/confirm')) browserConfirms.push(request.url());
+  });
+
+  await openProduct(page, RECORDINGS.slug);
+  const c = checkout(page);
+  await fillCheckout(page, { email: 'not-an-email', card: CARDS.ok });
+  await c.payButton.click();
+
+  await expect(c.error).toHaveText('Please enter a valid email address.');
+  await expect(c.payButton).toBeEnabled();
+  await expect(c.payButton).toHaveText(`Pay ${RECORDINGS.price}`);
+  await expect(page).toHaveURL(new RegExp(`/products/${RECORDINGS.slug}$`));
+
+  // Nothing was confirmed: no confirm call reached the stand-in since this test began...
+  const newRequests = (await standinRequests(shop)).slice(requestsBefore);
+  expect(newRequests.filter((r) => r.path.includes('/confirm')), JSON.stringify(newRequests, null, 2)).toEqual([]);
+  expect(browserConfirms).toEqual([]);
+  // ...and the PaymentIntent the form opened is still waiting for a payment method.
+  const created = await intentsSince(shop, before);
+  expect(created).toHaveLength(1);
+  expect(created[0].status).toBe('requires_payment_method');
+});

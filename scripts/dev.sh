@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Sets up this machine and runs the shop on its embedded defaults at http://127.0.0.1:3000:
+# the local Postgres (database `storefront`), the Stripe stand-in on :12111 with webhooks to
+# the shop, and the demo catalog. `--watch` runs `cargo leptos watch` instead (live reload;
+# installs cargo-leptos the first time, about 20 minutes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+watch=0
+[ "${1:-}" = "--watch" ] && watch=1
+if [ "$watch" = 1 ]; then bash scripts/setup.sh --dev; else bash scripts/setup.sh; fi
+
+# Embedded defaults; anything already set in the environment or .env wins.
+[ -f .env ] && set -a && source .env && set +a
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/storefront}
+export STRIPE_SECRET_KEY=${STRIPE_SECRET_KEY:-sk_test_standin_local}
+export STRIPE_PUBLISHABLE_KEY=${STRIPE_PUBLISHABLE_KEY:-pk_test_standin_local}
+export STRIPE_WEBHOOK_SECRET=${STRIPE_WEBHOOK_SECRET:-whsec_standin_local}
+export STRIPE_API_BASE=${STRIPE_API_BASE-http://127.0.0.1:12111/}
+export STRIPE_JS_URL=${STRIPE_JS_URL-http://127.0.0.1:12111/v3/}
+export RUST_LOG=${RUST_LOG:-info}
+
+db=${DATABASE_URL##*/}
+psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname = '$db'" | grep -q 1 \
+  || psql -h 127.0.0.1 -U postgres -qc "create database \"$db\""
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+if [ -n "$STRIPE_API_BASE" ]; then
+  cargo build --locked -q -p stripe-standin
+  target/debug/stripe-standin --port 12111 \
+    --webhook-url http://127.0.0.1:3000/webhooks/stripe --webhook-secret "$STRIPE_WEBHOOK_SECRET" &
+  pids+=($!)
+fi
+
+if [ "$watch" = 1 ]; then
+  cargo leptos watch
+else
+  bash scripts/build-site.sh debug
+  cargo build --locked -p server
+  echo "storefront: http://127.0.0.1:3000"
+  target/debug/server
+fi

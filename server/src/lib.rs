@@ -1,0 +1,7 @@
+//! The shop's server: settings, telemetry, start-up, the Stripe webhook and the demo seed.
+
+pub mod seed;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+pub mod webhook;

@@ -1,0 +1,199 @@
+//! Settings from the environment (and `.env` in development). Start-up stops at the first
+//! missing or malformed value and names it.
+
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("{0} is not set; see README.md for the settings the shop needs")]
+    Missing(&'static str),
+    #[error("{name} is not valid: {why}")]
+    Invalid {
+        name: &'static str,
+        why: &'static str,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: SecretString,
+    pub stripe_secret_key: SecretString,
+    pub stripe_publishable_key: String,
+    /// Every secret webhooks may be signed with; empty turns the webhook route off (503).
+    pub webhook_secrets: Vec<SecretString>,
+    /// Where the Stripe API is; unset means Stripe itself.
+    pub stripe_api_base: Option<String>,
+    pub stripe_js_url: String,
+    /// Fill an empty catalog with the demo products at start.
+    pub seed_demo_catalog: bool,
+}
+
+pub const STRIPE_JS_DEFAULT: &str = "https://js.stripe.com/v3/";
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let required = |name: &'static str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .ok_or(SettingsError::Missing(name))
+        };
+        let database_url = required("DATABASE_URL")?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(SettingsError::Invalid {
+                name: "DATABASE_URL",
+                why: "it must be a postgres:// URL",
+            });
+        }
+        let secret = required("STRIPE_SECRET_KEY")?;
+        let secret_mode = key_mode(&secret, &["sk_", "rk_"]).ok_or(SettingsError::Invalid {
+            name: "STRIPE_SECRET_KEY",
+            why: "it must be a secret key (sk_test_… or sk_live_…)",
+        })?;
+        let publishable = required("STRIPE_PUBLISHABLE_KEY")?;
+        let publishable_mode = key_mode(&publishable, &["pk_"]).ok_or(SettingsError::Invalid {
+            name: "STRIPE_PUBLISHABLE_KEY",
+            why: "it must be a publishable key (pk_test_… or pk_live_…)",
+        })?;
+        if secret_mode != publishable_mode {
+            return Err(SettingsError::Invalid {
+                name: "STRIPE_PUBLISHABLE_KEY",
+                why: "it is not in the same mode (test or live) as STRIPE_SECRET_KEY",
+            });
+        }
+        let webhook_secrets = get("STRIPE_WEBHOOK_SECRET")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s.starts_with("whsec_") {
+                    Ok(SecretString::from(s.to_string()))
+                } else {
+                    Err(SettingsError::Invalid {
+                        name: "STRIPE_WEBHOOK_SECRET",
+                        why: "each secret must start with whsec_",
+                    })
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let stripe_api_base = match get("STRIPE_API_BASE").filter(|v| !v.trim().is_empty()) {
+            Some(url) => Some(http_url(url.trim(), "STRIPE_API_BASE")?),
+            None => None,
+        };
+        let stripe_js_url = match get("STRIPE_JS_URL").filter(|v| !v.trim().is_empty()) {
+            Some(url) => http_url(url.trim(), "STRIPE_JS_URL")?,
+            None => STRIPE_JS_DEFAULT.to_string(),
+        };
+        let seed_demo_catalog = !matches!(
+            get("SEED_DEMO_CATALOG").as_deref().map(str::trim),
+            Some("0" | "false" | "no")
+        );
+        Ok(Self {
+            database_url: SecretString::from(database_url),
+            stripe_secret_key: SecretString::from(secret),
+            stripe_publishable_key: publishable,
+            webhook_secrets,
+            stripe_api_base,
+            stripe_js_url,
+            seed_demo_catalog,
+        })
+    }
+
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+}
+
+fn key_mode<'a>(key: &'a str, prefixes: &[&str]) -> Option<&'a str> {
+    let rest = prefixes.iter().find_map(|p| key.strip_prefix(p))?;
+    let (mode, tail) = rest.split_once('_')?;
+    (matches!(mode, "test" | "live") && !tail.is_empty()).then_some(mode)
+}
+
+fn http_url(url: &str, name: &'static str) -> Result<String, SettingsError> {
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() > 8
+        && !url.contains(char::is_whitespace);
+    if ok {
+        Ok(url.to_string())
+    } else {
+        Err(SettingsError::Invalid {
+            name,
+            why: "it must be an http(s) URL",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("DATABASE_URL", "postgres://localhost/x"),
+        ("STRIPE_SECRET_KEY", "sk_test_abc"),
+        ("STRIPE_PUBLISHABLE_KEY", "pk_test_abc"),
+    ];
+
+    #[test]
+    fn a_missing_setting_is_named() {
+        assert_eq!(
+            with(&BASE[..2]).unwrap_err(),
+            SettingsError::Missing("STRIPE_PUBLISHABLE_KEY")
+        );
+        assert!(
+            with(&BASE[1..])
+                .unwrap_err()
+                .to_string()
+                .contains("DATABASE_URL")
+        );
+    }
+
+    #[test]
+    fn keys_of_the_wrong_kind_or_mixed_modes_are_refused() {
+        let swapped = [BASE[0], ("STRIPE_SECRET_KEY", "pk_test_abc"), BASE[2]];
+        assert!(matches!(
+            with(&swapped),
+            Err(SettingsError::Invalid {
+                name: "STRIPE_SECRET_KEY",
+                ..
+            })
+        ));
+        let mixed = [BASE[0], ("STRIPE_SECRET_KEY", "sk_live_abc"), BASE[2]];
+        assert!(matches!(
+            with(&mixed),
+            Err(SettingsError::Invalid {
+                name: "STRIPE_PUBLISHABLE_KEY",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn several_webhook_secrets_can_be_set_for_a_roll() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("STRIPE_WEBHOOK_SECRET", "whsec_old, whsec_new"));
+        assert_eq!(with(&pairs).unwrap().webhook_secrets.len(), 2);
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let s = with(BASE).unwrap();
+        assert!(!format!("{s:?}").contains("sk_test_abc"));
+    }
+}

@@ -1,0 +1,128 @@
+//! Builds the running shop from settings: database (migrated, seeded), Stripe client, routes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use app::state::{AppState, PublicSettings};
+use app::{App, shell};
+use axum::Router;
+use axum::routing::{get, post};
+use leptos::config::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use secrecy::ExposeSecret;
+use sqlx::postgres::PgPoolOptions;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::settings::Settings;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pub state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates, seeds and binds `addr` (port 0 takes a free one).
+    pub async fn build(
+        settings: Settings,
+        leptos_options: LeptosOptions,
+        addr: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(settings.database_url())
+            .await
+            .context("Failed to connect to Postgres (DATABASE_URL)")?;
+        sqlx::migrate!("../migrations")
+            .run(&pool)
+            .await
+            .context("Failed to run database migrations")?;
+        if settings.seed_demo_catalog {
+            crate::seed::demo_catalog(&pool)
+                .await
+                .context("Failed to seed the demo catalog")?;
+        }
+        let mut stripe = stripe::ClientBuilder::new(settings.stripe_secret_key.expose_secret());
+        if let Some(base) = &settings.stripe_api_base {
+            let base = if base.ends_with('/') {
+                base.clone()
+            } else {
+                format!("{base}/")
+            };
+            stripe = stripe.url(base);
+        }
+        let stripe = stripe
+            .build()
+            .context("Failed to build the Stripe client")?;
+        if settings.webhook_secrets.is_empty() {
+            tracing::warn!(
+                "STRIPE_WEBHOOK_SECRET is not set: the webhook route answers 503 and orders settle only from the order page"
+            );
+        }
+        let state = AppState {
+            leptos_options: leptos_options.clone(),
+            pool,
+            stripe,
+            public: PublicSettings {
+                publishable_key: settings.stripe_publishable_key.clone(),
+                stripe_js_url: settings.stripe_js_url.clone(),
+            },
+            webhook_secrets: Arc::new(settings.webhook_secrets.clone()),
+        };
+        let router = routes(state.clone());
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("Failed to bind {addr}"))?;
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .await
+            .context("server stopped")
+    }
+}
+
+fn routes(state: AppState) -> Router {
+    let leptos_routes = generate_route_list(App);
+    let stripe_js = state.public.stripe_js_url.clone();
+    let shell_js = stripe_js.clone();
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/webhooks/stripe", post(crate::webhook::receive))
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes(&state, leptos_routes, move || {
+            shell(options.clone(), shell_js.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            move |options| shell(options, stripe_js.clone()),
+        ))
+        .layer(CompressionLayer::new())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let path = req
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| req.uri().path().to_string());
+                tracing::info_span!("request", method = %req.method(), path)
+            }),
+        )
+        .with_state(state)
+}

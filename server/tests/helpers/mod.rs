@@ -1,0 +1,199 @@
+//! The shop for one test: a database of its own, a Stripe stand-in of its own, the real app
+//! on a free port.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use leptos::config::get_configuration;
+use rand::Rng;
+use server::settings::Settings;
+use server::startup::Application;
+use sha2::Sha256;
+use sqlx::PgPool;
+use stripe_standin::Running;
+
+pub const WEBHOOK_SECRET: &str = "whsec_shop_tests";
+pub const SECRET_KEY: &str = "sk_test_shop_tests";
+
+pub struct TestApp {
+    pub base: String,
+    pub pool: PgPool,
+    pub standin: Running,
+    pub stripe: stripe::Client,
+    /// A browser: keeps cookies, does not follow redirects.
+    pub http: reqwest::Client,
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(Some(WEBHOOK_SECRET)).await
+}
+
+pub async fn spawn_with(webhook_secret: Option<&str>) -> TestApp {
+    let admin_url = std::env::var("TEST_DATABASE_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let db = format!("sf_test_{}", rand::rng().random_range(0..u64::MAX));
+    let admin = PgPool::connect(&admin_url)
+        .await
+        .expect("Postgres is reachable");
+    sqlx::query(&format!("create database \"{db}\""))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let db_url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
+
+    let standin = stripe_standin::spawn(Default::default()).await.unwrap();
+    let vars = [
+        ("DATABASE_URL", db_url.clone()),
+        ("STRIPE_SECRET_KEY", SECRET_KEY.to_string()),
+        ("STRIPE_PUBLISHABLE_KEY", "pk_test_shop_tests".to_string()),
+        (
+            "STRIPE_WEBHOOK_SECRET",
+            webhook_secret.unwrap_or_default().to_string(),
+        ),
+        ("STRIPE_API_BASE", format!("{}/", standin.base_url)),
+        ("STRIPE_JS_URL", format!("{}/v3/", standin.base_url)),
+    ];
+    let settings =
+        Settings::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+            .unwrap();
+    let conf =
+        get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap();
+    let app = Application::build(
+        settings,
+        conf.leptos_options,
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let pool = app.state.pool.clone();
+    tokio::spawn(app.run());
+    let stripe = stripe::ClientBuilder::new(SECRET_KEY)
+        .url(format!("{}/", standin.base_url))
+        .build()
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    TestApp {
+        base,
+        pool,
+        standin,
+        stripe,
+        http,
+    }
+}
+
+pub fn sign(payload: &str, secret: &str, timestamp: i64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.{payload}").as_bytes());
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Session {
+    pub order_id: String,
+    pub client_secret: String,
+}
+
+impl TestApp {
+    /// Calls the checkout server function as the browser does (form-encoded POST).
+    pub async fn start_checkout(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/start_checkout", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn checkout(&self, slug: &str) -> Session {
+        let resp = self.start_checkout(&[("slug", slug)]).await;
+        assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+        resp.json().await.unwrap()
+    }
+
+    pub fn intent_id(session: &Session) -> String {
+        session
+            .client_secret
+            .split("_secret_")
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Pays an order's intent at the stand-in with a ready-made test card.
+    pub async fn pay(&self, session: &Session, card: &str) {
+        stripe_core::payment_intent::ConfirmPaymentIntent::new(Self::intent_id(session))
+            .payment_method(card)
+            .send(&self.stripe)
+            .await
+            .unwrap();
+    }
+
+    /// The newest event of `type_` at the stand-in, as the raw JSON Stripe would deliver.
+    pub async fn event_payload(&self, type_: &str) -> String {
+        let list: serde_json::Value = self
+            .http
+            .get(format!("{}/v1/events", self.standin.base_url))
+            .bearer_auth(SECRET_KEY)
+            .query(&[("type", type_), ("limit", "1")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let event = list["data"][0].clone();
+        assert!(event.is_object(), "no {type_} event at the stand-in");
+        serde_json::to_string(&event).unwrap()
+    }
+
+    pub async fn deliver(&self, payload: &str, signature: &str) -> reqwest::StatusCode {
+        self.http
+            .post(format!("{}/webhooks/stripe", self.base))
+            .header("stripe-signature", signature)
+            .header("content-type", "application/json")
+            .body(payload.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    pub async fn deliver_signed(&self, payload: &str) -> reqwest::StatusCode {
+        self.deliver(payload, &sign(payload, WEBHOOK_SECRET, now()))
+            .await
+    }
+
+    pub async fn order_status(&self, order_id: &str) -> String {
+        sqlx::query_scalar::<_, String>(
+            "select status::text from customer_order where public_id = $1",
+        )
+        .bind(order_id)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}

@@ -1,0 +1,281 @@
+//! The payment path through the real server, a database of its own and the Stripe stand-in:
+//! amounts come from the database, webhooks are verified before anything is stored, and
+//! fulfilment happens exactly once whatever order or number of deliveries.
+
+mod helpers;
+
+use helpers::{SECRET_KEY, TestApp, WEBHOOK_SECRET, now, sign, spawn, spawn_with};
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn a_changed_amount_in_the_checkout_request_has_no_effect() {
+    let app = spawn().await;
+
+    let resp = app
+        .start_checkout(&[
+            ("slug", "tokyo-night-presets"),
+            ("amount", "1"),
+            ("currency", "usd"),
+        ])
+        .await;
+
+    if resp.status() == 200 {
+        let session: helpers::Session = resp.json().await.unwrap();
+        let pi =
+            stripe_core::payment_intent::RetrievePaymentIntent::new(TestApp::intent_id(&session))
+                .send(&app.stripe)
+                .await
+                .unwrap();
+        assert_eq!(
+            (pi.amount, pi.currency.to_string()),
+            (1500, "jpy".to_string())
+        );
+    }
+    let wrong = app
+        .count(
+            "select count(*) from customer_order where amount_minor <> 1500 or currency <> 'jpy'",
+        )
+        .await;
+    assert_eq!(wrong, 0, "no order at a price the browser chose");
+}
+
+#[tokio::test]
+async fn opening_checkout_again_reuses_the_order_and_its_intent() {
+    let app = spawn().await;
+    let first = app.checkout("field-recordings-vol-1").await;
+    let second = app.checkout("field-recordings-vol-1").await;
+    assert_eq!(first.order_id, second.order_id);
+    assert_eq!(first.client_secret, second.client_secret);
+    assert_eq!(app.count("select count(*) from customer_order").await, 1);
+}
+
+#[tokio::test]
+async fn a_forged_expired_or_altered_webhook_changes_no_row() {
+    let app = spawn().await;
+    let session = app.checkout("field-recordings-vol-1").await;
+    app.pay(&session, "pm_card_visa").await;
+    let payload = app.event_payload("payment_intent.succeeded").await;
+
+    let forged = app
+        .deliver(&payload, &sign(&payload, "whsec_someone_else", now()))
+        .await;
+    let expired = app
+        .deliver(&payload, &sign(&payload, WEBHOOK_SECRET, now() - 600))
+        .await;
+    let altered_body = payload.replace("\"amount\":1200", "\"amount\":1");
+    assert_ne!(altered_body, payload);
+    let altered = app
+        .deliver(&altered_body, &sign(&payload, WEBHOOK_SECRET, now()))
+        .await;
+    let unsigned = app
+        .http
+        .post(format!("{}/webhooks/stripe", app.base))
+        .body(payload.clone())
+        .send()
+        .await
+        .unwrap()
+        .status();
+
+    assert_eq!(
+        [forged, expired, altered, unsigned],
+        [StatusCode::BAD_REQUEST; 4]
+    );
+    assert_eq!(app.count("select count(*) from stripe_event").await, 0);
+    assert_eq!(app.count("select count(*) from entitlement").await, 0);
+    assert_eq!(app.order_status(&session.order_id).await, "pending");
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_three_times_concurrently_fulfils_once() {
+    let app = spawn().await;
+    let session = app.checkout("field-recordings-vol-1").await;
+    app.pay(&session, "pm_card_visa").await;
+    let payload = app.event_payload("payment_intent.succeeded").await;
+
+    let statuses = futures::future::join_all((0..3).map(|_| app.deliver_signed(&payload))).await;
+
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(app.order_status(&session.order_id).await, "paid");
+    assert_eq!(app.count("select count(*) from entitlement").await, 1);
+    assert_eq!(
+        app.count("select count(*) from stripe_event where handled_at is not null")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_event_for_an_order_not_yet_visible_is_answered_5xx_and_succeeds_on_retry() {
+    let app = spawn().await;
+    let session = app.checkout("field-recordings-vol-1").await;
+    app.pay(&session, "pm_card_visa").await;
+    let payload = app.event_payload("payment_intent.succeeded").await;
+    // Make the order invisible, as if its transaction had not committed yet.
+    let saved: (String, i64) = sqlx::query_as("select public_id, product_id from customer_order")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("update customer_order set payment_intent_id = null, public_id = 'ord_hidden' ")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let first = app.deliver_signed(&payload).await;
+    assert!(first.is_server_error(), "{first}");
+    assert_eq!(
+        app.count("select count(*) from stripe_event where handled_at is null")
+            .await,
+        1,
+        "kept for the retry"
+    );
+
+    sqlx::query("update customer_order set public_id = $1")
+        .bind(&saved.0)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let retry = app.deliver_signed(&payload).await;
+
+    assert_eq!(retry, StatusCode::OK);
+    assert_eq!(app.order_status(&session.order_id).await, "paid");
+    assert_eq!(app.count("select count(*) from entitlement").await, 1);
+}
+
+#[tokio::test]
+async fn a_late_processing_after_succeeded_leaves_the_order_paid() {
+    let app = spawn().await;
+    reqwest::Client::new()
+        .post(format!("{}/_standin/config", app.standin.base_url))
+        .json(&serde_json::json!({ "processing_ms": 50 }))
+        .send()
+        .await
+        .unwrap();
+    let session = app.checkout("field-recordings-vol-1").await;
+    app.pay(&session, "pm_card_visa").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let processing = app.event_payload("payment_intent.processing").await;
+    let succeeded = app.event_payload("payment_intent.succeeded").await;
+
+    assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
+    assert_eq!(app.deliver_signed(&processing).await, StatusCode::OK);
+
+    assert_eq!(app.order_status(&session.order_id).await, "paid");
+}
+
+#[tokio::test]
+async fn with_no_webhook_secret_the_route_answers_503_and_stores_nothing() {
+    let app = spawn_with(None).await;
+    let session = app.checkout("field-recordings-vol-1").await;
+    app.pay(&session, "pm_card_visa").await;
+    let payload = app.event_payload("payment_intent.succeeded").await;
+
+    let status = app
+        .deliver(&payload, &sign(&payload, "whsec_anything", now()))
+        .await;
+
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.count("select count(*) from stripe_event").await, 0);
+}
+
+#[tokio::test]
+async fn the_stand_ins_own_webhook_delivery_fulfils_the_order() {
+    let app = spawn().await;
+    reqwest::Client::new()
+        .post(format!("{}/_standin/webhook_endpoints", app.standin.base_url))
+        .json(&serde_json::json!({ "url": format!("{}/webhooks/stripe", app.base), "secret": WEBHOOK_SECRET }))
+        .send()
+        .await
+        .unwrap();
+    let session = app.checkout("tokyo-night-presets").await;
+
+    app.pay(&session, "pm_card_visa").await;
+
+    for _ in 0..100 {
+        if app.order_status(&session.order_id).await == "paid" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.order_status(&session.order_id).await, "paid");
+    assert_eq!(app.count("select count(*) from entitlement").await, 1);
+}
+
+#[tokio::test]
+async fn the_order_page_settles_a_paid_order_when_no_webhook_has_come() {
+    let app = spawn().await;
+    let session = app.checkout("field-recordings-vol-1").await;
+    app.pay(&session, "pm_card_visa").await;
+
+    let page = app
+        .http
+        .get(format!("{}/orders/{}", app.base, session.order_id))
+        .send()
+        .await
+        .unwrap();
+    let html = page.text().await.unwrap();
+
+    assert!(html.contains(">Paid<"), "{html}");
+    assert_eq!(app.order_status(&session.order_id).await, "paid");
+    assert_eq!(app.count("select count(*) from entitlement").await, 1);
+}
+
+#[tokio::test]
+async fn the_order_page_never_says_paid_for_an_unpaid_intent() {
+    let app = spawn().await;
+    let session = app.checkout("field-recordings-vol-1").await;
+
+    let html = app
+        .http
+        .get(format!("{}/orders/{}", app.base, session.order_id))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(!html.contains(">Paid<"));
+    assert!(html.contains("Awaiting payment"));
+}
+
+#[tokio::test]
+async fn a_declined_payment_is_recorded_and_the_same_order_can_then_be_paid() {
+    let app = spawn().await;
+    let session = app.checkout("field-recordings-vol-1").await;
+    let declined =
+        stripe_core::payment_intent::ConfirmPaymentIntent::new(TestApp::intent_id(&session))
+            .payment_method("pm_card_chargeDeclined")
+            .send(&app.stripe)
+            .await;
+    assert!(declined.is_err());
+    let failed = app.event_payload("payment_intent.payment_failed").await;
+    assert_eq!(app.deliver_signed(&failed).await, StatusCode::OK);
+    assert_eq!(app.order_status(&session.order_id).await, "failed");
+
+    app.pay(&session, "pm_card_visa").await;
+    let succeeded = app.event_payload("payment_intent.succeeded").await;
+    assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
+
+    assert_eq!(app.order_status(&session.order_id).await, "paid");
+}
+
+#[tokio::test]
+async fn an_unknown_order_page_is_not_found_and_says_nothing_else() {
+    let app = spawn().await;
+    let resp = app
+        .http
+        .get(format!(
+            "{}/orders/ord_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("find that"), "{html}");
+    let _ = SECRET_KEY;
+}
