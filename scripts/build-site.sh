@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 mode=${1:-debug}
+# A release site lives apart from the debug one, so each server binary gets its own.
 site=target/site
+[ "$mode" = release ] && site=target/site-release
 mkdir -p "$site/pkg"
 
 if [ "$mode" = release ]; then

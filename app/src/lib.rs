@@ -32,6 +32,7 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="data:,"/>
                 <script src=stripe_js_url></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>

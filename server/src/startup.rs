@@ -15,6 +15,7 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::settings::Settings;
@@ -121,8 +122,17 @@ fn routes(state: AppState) -> Router {
                     .get::<axum::extract::MatchedPath>()
                     .map(|p| p.as_str().to_string())
                     .unwrap_or_else(|| req.uri().path().to_string());
-                tracing::info_span!("request", method = %req.method(), path)
+                let request_id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                tracing::info_span!("request", method = %req.method(), path, request_id)
             }),
         )
+        // Outermost: every request gets an id, logged in its span and echoed to the client.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }

@@ -16,6 +16,15 @@ use stripe_core::refund::CreateRefund;
 use stripe_types::Currency;
 use stripe_webhook::{EventObject, Webhook};
 
+/// A stand-in whose deliveries go to an endpoint answering 200, shaped by one control rule.
+async fn with_rule(rule: serde_json::Value) -> (stripe_standin::Running, common::Receiver) {
+    let s = standin().await;
+    let hook = receiver(|_| StatusCode::OK).await;
+    connect(&s, &hook).await;
+    control(&s, "delivery_rules", rule).await;
+    (s, hook)
+}
+
 async fn customer(c: &stripe::Client, email: &str) {
     CreateCustomer::new().email(email).send(c).await.unwrap();
 }
@@ -245,15 +254,7 @@ async fn an_endpoint_that_never_answers_2xx_is_given_up_after_the_last_attempt()
 
 #[tokio::test]
 async fn a_duplicate_rule_delivers_the_same_event_twice() {
-    let s = standin().await;
-    let hook = receiver(|_| StatusCode::OK).await;
-    connect(&s, &hook).await;
-    control(
-        &s,
-        "delivery_rules",
-        serde_json::json!({ "action": "duplicate", "copies": 1 }),
-    )
-    .await;
+    let (s, hook) = with_rule(serde_json::json!({ "action": "duplicate", "copies": 1 })).await;
 
     customer(&client(&s), "dup@example.com").await;
 
@@ -265,15 +266,7 @@ async fn a_duplicate_rule_delivers_the_same_event_twice() {
 
 #[tokio::test]
 async fn held_deliveries_are_released_in_reverse_order() {
-    let s = standin().await;
-    let hook = receiver(|_| StatusCode::OK).await;
-    connect(&s, &hook).await;
-    control(
-        &s,
-        "delivery_rules",
-        serde_json::json!({ "action": "hold" }),
-    )
-    .await;
+    let (s, hook) = with_rule(serde_json::json!({ "action": "hold" })).await;
     let c = client(&s);
     for i in 0..3 {
         customer(&c, &format!("r{i}@example.com")).await;
@@ -312,15 +305,7 @@ async fn held_deliveries_are_released_in_reverse_order() {
 
 #[tokio::test]
 async fn a_dropped_delivery_never_arrives_but_its_event_can_be_listed() {
-    let s = standin().await;
-    let hook = receiver(|_| StatusCode::OK).await;
-    connect(&s, &hook).await;
-    control(
-        &s,
-        "delivery_rules",
-        serde_json::json!({ "action": "drop", "times": 1 }),
-    )
-    .await;
+    let (s, hook) = with_rule(serde_json::json!({ "action": "drop", "times": 1 })).await;
     let c = client(&s);
 
     customer(&c, "dropped@example.com").await;
@@ -341,15 +326,7 @@ async fn a_dropped_delivery_never_arrives_but_its_event_can_be_listed() {
 
 #[tokio::test]
 async fn a_delay_rule_holds_back_the_first_attempt() {
-    let s = standin().await;
-    let hook = receiver(|_| StatusCode::OK).await;
-    connect(&s, &hook).await;
-    control(
-        &s,
-        "delivery_rules",
-        serde_json::json!({ "action": "delay", "delay_ms": 700 }),
-    )
-    .await;
+    let (s, hook) = with_rule(serde_json::json!({ "action": "delay", "delay_ms": 700 })).await;
 
     customer(&client(&s), "late@example.com").await;
 
