@@ -165,11 +165,11 @@ mod ssr {
 /// otherwise creates an order at the database's price and its PaymentIntent.
 #[server(endpoint = "start_checkout")]
 pub async fn start_checkout(slug: String) -> Result<CheckoutSession, ShopError> {
-    let slug = crate::domain::ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
+    let slug = crate::domain::ProductSlug::parse(&slug).map_err(|_| ShopError::not_found())?;
     let state = crate::state::app_state()?;
     let product = crate::catalog::ssr::published_by_slug(&state.pool, slug.as_str())
         .await?
-        .ok_or(ShopError::NotFound)?;
+        .ok_or_else(ShopError::not_found)?;
     let price = product.price()?;
     let existing = match ssr::cookie_order().await {
         Some(id) => ssr::load_order(&state, &id)
@@ -200,18 +200,18 @@ pub async fn set_checkout_email(order_id: String, email: String) -> Result<(), S
     use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
     use stripe_core::payment_intent::UpdatePaymentIntent;
 
-    let order_id = OrderId::parse(&order_id).map_err(|_| ShopError::NotFound)?;
+    let order_id = OrderId::parse(&order_id).map_err(|_| ShopError::not_found())?;
     let email = crate::domain::Email::parse(&email)?;
     // Only the browser that opened the order may change it.
     if ssr::cookie_order().await.as_ref() != Some(&order_id) {
-        return Err(ShopError::NotFound);
+        return Err(ShopError::not_found());
     }
     let state = crate::state::app_state()?;
     let order = ssr::load_order(&state, &order_id)
         .await?
-        .ok_or(ShopError::NotFound)?;
+        .ok_or_else(ShopError::not_found)?;
     if !order.status.is_open() || order.status == crate::domain::OrderStatus::Processing {
-        return Err(ShopError::NotPayable);
+        return Err(ShopError::NotPayable.with_status());
     }
     sqlx::query("update customer_order set email = $2, updated_at = now() where id = $1")
         .bind(order.id)

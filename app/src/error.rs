@@ -41,7 +41,28 @@ impl FromServerFnError for ShopError {
 
 impl From<crate::domain::InvalidInput> for ShopError {
     fn from(e: crate::domain::InvalidInput) -> Self {
-        ShopError::Invalid(e.0.to_string())
+        ShopError::Invalid(e.0.to_string()).with_status()
+    }
+}
+
+impl ShopError {
+    /// On the server, sets the HTTP status of the response being built to match the error
+    /// (400, 404, 409, 503 or 500); in the browser it does nothing.
+    pub fn with_status(self) -> Self {
+        #[cfg(feature = "ssr")]
+        if let Some(resp) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            use axum::http::StatusCode;
+            resp.set_status(match &self {
+                ShopError::Invalid(_) => StatusCode::BAD_REQUEST,
+                ShopError::NotFound => StatusCode::NOT_FOUND,
+                ShopError::NotPayable => StatusCode::CONFLICT,
+                ShopError::PaymentsUnavailable | ShopError::Network => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                ShopError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            });
+        }
+        self
     }
 }
 
@@ -55,15 +76,12 @@ impl ShopError {
 
     /// "Not found", with a 404 status on the response being rendered.
     pub fn not_found() -> Self {
-        if let Some(resp) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            resp.set_status(axum::http::StatusCode::NOT_FOUND);
-        }
-        ShopError::NotFound
+        ShopError::NotFound.with_status()
     }
 
     /// Logs a Stripe failure (its type and code, never the key) and tells the shopper to retry.
     pub fn stripe(context: &str, err: impl std::fmt::Debug) -> Self {
         tracing::error!(error = ?err, "{context}");
-        ShopError::PaymentsUnavailable
+        ShopError::PaymentsUnavailable.with_status()
     }
 }

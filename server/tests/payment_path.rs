@@ -279,3 +279,51 @@ async fn an_unknown_order_page_is_not_found_and_says_nothing_else() {
     assert!(html.contains("find that"), "{html}");
     let _ = SECRET_KEY;
 }
+
+#[tokio::test]
+async fn a_bad_email_is_a_400_with_a_plain_message_and_changes_nothing() {
+    let app = spawn().await;
+    let session = app.checkout("field-recordings-vol-1").await;
+
+    let resp = app
+        .http
+        .post(format!("{}/api/set_checkout_email", app.base))
+        .form(&[
+            ("order_id", session.order_id.as_str()),
+            ("email", "<script>@x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains("valid email"));
+    assert_eq!(
+        app.count("select count(*) from customer_order where email is not null")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn another_browser_cannot_set_the_email_of_an_order_it_did_not_open() {
+    let app = spawn().await;
+    let session = app.checkout("field-recordings-vol-1").await;
+
+    let stranger = reqwest::Client::new()
+        .post(format!("{}/api/set_checkout_email", app.base))
+        .form(&[
+            ("order_id", session.order_id.as_str()),
+            ("email", "thief@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(stranger.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.count("select count(*) from customer_order where email is not null")
+            .await,
+        0
+    );
+}
