@@ -20,8 +20,13 @@ pub enum SettleError {
 /// What happened to an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settled {
-    Changed { from: OrderStatus, to: OrderStatus },
+    Changed {
+        from: OrderStatus,
+        to: OrderStatus,
+    },
     Unchanged(OrderStatus),
+    /// The payment is not one of this shop's (no order id in its metadata): nothing to do.
+    NotOurs,
 }
 
 #[derive(sqlx::FromRow)]
@@ -35,13 +40,16 @@ struct LockedOrder {
     amount_refunded_minor: i64,
 }
 
-/// Finds the order a PaymentIntent pays for and locks it for this transaction.
+/// Finds the order a PaymentIntent pays for and locks it for this transaction. `None` means
+/// the payment is not this shop's: the Stripe account may take other payments too, and their
+/// events must be acknowledged, not retried for days.
 async fn lock_order(
     tx: &mut Transaction<'_, Postgres>,
     intent_id: &str,
     order_public_id: Option<&str>,
-) -> Result<LockedOrder, SettleError> {
-    sqlx::query_as::<_, LockedOrder>(
+) -> Result<Option<LockedOrder>, SettleError> {
+    let ours = order_public_id.is_some_and(|id| crate::domain::OrderId::parse(id).is_ok());
+    let order = sqlx::query_as::<_, LockedOrder>(
         "select id, product_id, email, amount_minor, currency, status, amount_refunded_minor
          from customer_order
          where payment_intent_id = $1 or (public_id = $2 and payment_intent_id is null)
@@ -52,8 +60,12 @@ async fn lock_order(
     .bind(intent_id)
     .bind(order_public_id)
     .fetch_optional(&mut **tx)
-    .await?
-    .ok_or_else(|| SettleError::OrderNotVisible(intent_id.to_string()))
+    .await?;
+    match order {
+        Some(order) => Ok(Some(order)),
+        None if ours => Err(SettleError::OrderNotVisible(intent_id.to_string())),
+        None => Ok(None),
+    }
 }
 
 /// The status an order moves to when Stripe reports `intent`, or `None` to leave it. Payments
@@ -84,7 +96,9 @@ pub async fn settle_intent(
     intent: &PaymentIntent,
 ) -> Result<Settled, SettleError> {
     let order_ref = intent.metadata.get("order_id").map(String::as_str);
-    let order = lock_order(tx, intent.id.as_str(), order_ref).await?;
+    let Some(order) = lock_order(tx, intent.id.as_str(), order_ref).await? else {
+        return Ok(Settled::NotOurs);
+    };
     let Some(mut to) = next_status(
         order.status,
         &intent.status,
@@ -174,9 +188,12 @@ pub async fn settle_refund(
         .as_ref()
         .map(|p| p.id().as_str().to_string())
     else {
-        return Ok(Settled::Unchanged(OrderStatus::Pending));
+        return Ok(Settled::NotOurs);
     };
-    let order = lock_order(tx, &intent_id, None).await?;
+    let order_ref = charge.metadata.get("order_id").map(String::as_str);
+    let Some(order) = lock_order(tx, &intent_id, order_ref).await? else {
+        return Ok(Settled::NotOurs);
+    };
     if !order.status.is_paid() {
         return Ok(Settled::Unchanged(order.status));
     }

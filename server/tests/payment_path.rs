@@ -327,3 +327,27 @@ async fn another_browser_cannot_set_the_email_of_an_order_it_did_not_open() {
         0
     );
 }
+
+#[tokio::test]
+async fn an_event_for_a_payment_that_is_not_the_shops_is_acknowledged_and_ignored() {
+    let app = spawn().await;
+    let other =
+        stripe_core::payment_intent::CreatePaymentIntent::new(5000, stripe_types::Currency::USD)
+            .send(&app.stripe)
+            .await
+            .unwrap();
+    stripe_core::payment_intent::ConfirmPaymentIntent::new(other.id.clone())
+        .payment_method("pm_card_visa")
+        .send(&app.stripe)
+        .await
+        .unwrap();
+    let payload = app.event_payload("payment_intent.succeeded").await;
+
+    assert_eq!(app.deliver_signed(&payload).await, StatusCode::OK);
+    assert_eq!(
+        app.count("select count(*) from stripe_event where handled_at is not null")
+            .await,
+        1
+    );
+    assert_eq!(app.count("select count(*) from customer_order").await, 0);
+}
