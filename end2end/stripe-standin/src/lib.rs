@@ -376,7 +376,12 @@ pub async fn run(
             }
         }
     };
-    app.store().requests.push(RequestRecord {
+    let mut store = app.store();
+    // A long-running dev stand-in keeps only the recent history.
+    if store.requests.len() >= 10_000 {
+        store.requests.drain(..1_000);
+    }
+    store.requests.push(RequestRecord {
         id: request_id.clone(),
         method: method.to_string(),
         path: uri.path().to_string(),
@@ -385,6 +390,7 @@ pub async fn run(
         replayed,
         key_kind: auth.kind.name(),
     });
+    drop(store);
     app.dispatch(deliveries);
     for job in later {
         app.schedule(job);

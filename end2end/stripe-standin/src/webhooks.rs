@@ -142,15 +142,11 @@ impl App {
                 });
                 match action.as_ref().map(|r| &r.action) {
                     Some(Action::Drop) => {
-                        store
-                            .deliveries
-                            .push(record(&delivery, 0, None, None, "dropped"));
+                        log(&mut store, record(&delivery, 0, None, None, "dropped"));
                         tracing::info!(event = %delivery.event_id, "delivery dropped by a control rule");
                     }
                     Some(Action::Hold) => {
-                        store
-                            .deliveries
-                            .push(record(&delivery, 0, None, None, "held"));
+                        log(&mut store, record(&delivery, 0, None, None, "held"));
                         store.held.push(Held(delivery.clone()));
                     }
                     _ => {}
@@ -236,9 +232,10 @@ impl App {
                 )
             };
             if attempt > max {
-                self.store()
-                    .deliveries
-                    .push(record(&delivery, attempt - 1, None, None, "gave_up"));
+                log(
+                    &mut self.store(),
+                    record(&delivery, attempt - 1, None, None, "gave_up"),
+                );
                 tracing::warn!(event = %delivery.event_id, "gave up delivering after {max} attempts");
                 return;
             }
@@ -278,19 +275,30 @@ impl App {
         if store.generation != delivery.generation {
             return true;
         }
-        store.deliveries.push(record(
-            delivery,
-            attempt,
-            status,
-            error,
-            if ok { "delivered" } else { "failed" },
-        ));
+        log(
+            &mut store,
+            record(
+                delivery,
+                attempt,
+                status,
+                error,
+                if ok { "delivered" } else { "failed" },
+            ),
+        );
         if ok && let Some(ev) = store.events.get_mut(&delivery.event_id) {
             ev.pending_webhooks = (ev.pending_webhooks - 1).max(0);
         }
         tracing::debug!(event = %delivery.event_id, attempt, ?status, "webhook delivery attempt");
         ok
     }
+}
+
+/// Appends to the delivery log, keeping only the recent history.
+fn log(store: &mut crate::store::Store, entry: DeliveryRecord) {
+    if store.deliveries.len() >= 10_000 {
+        store.deliveries.drain(..1_000);
+    }
+    store.deliveries.push(entry);
 }
 
 fn record(
