@@ -292,6 +292,12 @@ export async function standinRequests(shop: Shop): Promise<ApiRequest[]> {
   return (await res.json()) as ApiRequest[];
 }
 
+/** The API calls that were not in `before` (by request id: the stand-in trims its oldest entries). */
+export async function requestsSince(shop: Shop, before: ApiRequest[]): Promise<ApiRequest[]> {
+  const known = new Set(before.map((r) => r.id));
+  return (await standinRequests(shop)).filter((r) => !known.has(r.id));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The checkout form
 // ---------------------------------------------------------------------------------------------
