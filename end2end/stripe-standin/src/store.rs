@@ -149,6 +149,17 @@ impl Store {
     }
 }
 
+/// Where the object named by a cursor parameter sits in the list.
+fn cursor_position<T>(all: &[(&str, T)], cursor: &str, param: &str) -> Result<usize, ApiError> {
+    all.iter().position(|(id, _)| *id == cursor).ok_or_else(|| {
+        ApiError::invalid(
+            format!("No such object: '{cursor}'"),
+            Some(param),
+            Some("resource_missing"),
+        )
+    })
+}
+
 /// Stripe's cursor pagination over a newest-first sequence.
 pub fn page<'a, T: 'a>(
     items: impl Iterator<Item = (&'a str, &'a T)>,
@@ -169,32 +180,14 @@ pub fn page<'a, T: 'a>(
     let start_after = params.str("starting_after");
     let end_before = params.str("ending_before");
     let (window, more) = if let Some(cursor) = start_after {
-        let pos = all
-            .iter()
-            .position(|(id, _)| *id == cursor)
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    format!("No such object: '{cursor}'"),
-                    Some("starting_after"),
-                    Some("resource_missing"),
-                )
-            })?;
+        let pos = cursor_position(&all, cursor, "starting_after")?;
         let rest = &all[pos + 1..];
         (
             rest.iter().take(limit).collect::<Vec<_>>(),
             rest.len() > limit,
         )
     } else if let Some(cursor) = end_before {
-        let pos = all
-            .iter()
-            .position(|(id, _)| *id == cursor)
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    format!("No such object: '{cursor}'"),
-                    Some("ending_before"),
-                    Some("resource_missing"),
-                )
-            })?;
+        let pos = cursor_position(&all, cursor, "ending_before")?;
         let before = &all[..pos];
         let from = before.len().saturating_sub(limit);
         (before[from..].iter().collect::<Vec<_>>(), from > 0)
