@@ -69,6 +69,20 @@ pub mod ssr {
         }
     }
 
+    /// Every published product, in catalog order, read from the database.
+    pub async fn published(pool: &sqlx::PgPool) -> Result<Vec<Product>, ShopError> {
+        sqlx::query_as::<_, ProductRow>(
+            "select id, slug, title, description, kind, price_minor, currency
+             from product where published order by created_at, id",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(|e| ShopError::internal("Failed to list products", e))?
+        .into_iter()
+        .map(ProductRow::into_product)
+        .collect()
+    }
+
     pub async fn published_by_slug(
         pool: &sqlx::PgPool,
         slug: &str,
@@ -87,26 +101,21 @@ pub mod ssr {
 #[server(endpoint = "list_products")]
 pub async fn list_products() -> Result<Vec<Product>, ShopError> {
     let state = crate::state::app_state()?;
-    let rows = sqlx::query_as::<_, ssr::ProductRow>(
-        "select id, slug, title, description, kind, price_minor, currency
-         from product where published order by created_at, id",
-    )
-    .fetch_all(&state.pool)
-    .await
-    .map_err(|e| ShopError::internal("Failed to list products", e))?;
-    rows.into_iter()
-        .map(ssr::ProductRow::into_product)
-        .collect()
+    Ok(state.catalog.published(&state.pool).await?.to_vec())
 }
 
 #[server(endpoint = "get_product")]
 pub async fn get_product(slug: String) -> Result<Product, ShopError> {
     let slug = crate::domain::ProductSlug::parse(&slug).map_err(|_| ShopError::not_found())?;
     let state = crate::state::app_state()?;
-    ssr::published_by_slug(&state.pool, slug.as_str())
+    state
+        .catalog
+        .published(&state.pool)
         .await?
-        .ok_or_else(ShopError::not_found)?
-        .into_product()
+        .iter()
+        .find(|p| p.slug == slug.as_str())
+        .cloned()
+        .ok_or_else(ShopError::not_found)
 }
 
 #[component]
@@ -153,7 +162,7 @@ pub fn ProductPage() -> impl IntoView {
                             <h1>{p.title.clone()}</h1>
                             <p class="price">{p.price.to_string()}</p>
                             <p class="description">{p.description.clone()}</p>
-                            <CheckoutForm product=p.clone()/>
+                            <CheckoutForm slug=p.slug.clone() price=p.price/>
                         </article>
                     })
                 })}

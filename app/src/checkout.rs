@@ -5,7 +5,6 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Product;
 use crate::domain::OrderId;
 use crate::error::ShopError;
 use crate::money::Money;
@@ -236,14 +235,15 @@ pub async fn set_checkout_email(order_id: String, email: String) -> Result<(), S
 }
 
 /// The form under a product: email, the Payment Element and a pay button that says the amount.
-#[component]
-pub fn CheckoutForm(product: Product) -> impl IntoView {
+/// An island: the server renders it, the browser hydrates it and mounts Stripe's form.
+#[island]
+pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
     let (email, set_email) = signal(String::new());
     let (message, set_message) = signal(None::<String>);
     let (busy, set_busy) = signal(false);
     #[allow(unused_variables)]
     let (ready, set_ready) = signal(false);
-    let price = product.price.to_string();
+    let price = price.to_string();
     let pay_label = {
         let price = price.clone();
         move || {
@@ -255,9 +255,10 @@ pub fn CheckoutForm(product: Product) -> impl IntoView {
         }
     };
 
+    #[cfg(not(feature = "hydrate"))]
+    let _ = slug;
     #[cfg(feature = "hydrate")]
     let form = {
-        let slug = product.slug.clone();
         let form = StoredValue::new_local(None::<(crate::stripe_js::PaymentForm, CheckoutSession)>);
         Effect::new(move |_| {
             let slug = slug.clone();

@@ -2,6 +2,8 @@
 //! the server (feature `ssr`) and the hydrating wasm bundle (feature `hydrate`).
 
 pub mod catalog;
+#[cfg(feature = "ssr")]
+pub mod catalog_cache;
 pub mod checkout;
 pub mod domain;
 pub mod error;
@@ -21,7 +23,9 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 // Full pages rendered before they are sent (`SsrMode::Async`): a shopper without JavaScript,
-// a crawler and a test all read the same complete HTML.
+// a crawler and a test all read the same complete HTML. Pages are plain server HTML with
+// islands: only `#[island]` components (the checkout form, a live order status) run in the
+// browser, so navigation is ordinary page loads and the wasm bundle holds only those.
 
 /// The HTML document around the app. `stripe_js_url` is loaded on every page, as Stripe
 /// recommends, so the payment form is ready when the shopper reaches it.
@@ -35,7 +39,7 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
                 <link rel="icon" href="data:,"/>
                 <script src=stripe_js_url></script>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -66,7 +70,8 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Starts the browser side; the islands on the page then hydrate themselves.
 #[cfg(feature = "hydrate")]
 pub fn hydrate() {
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_islands();
 }

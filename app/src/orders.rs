@@ -123,18 +123,48 @@ pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let order = Resource::new(id, get_order);
+    view! {
+        <Title text="Your order"/>
+        <Suspense fallback=|| view! { <p>"Loading your order…"</p> }>
+            <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
+                {move || Suspend::new(async move {
+                    order.await.map(|o| view! { <LiveOrder order=o/> })
+                })}
+            </ErrorBoundary>
+        </Suspense>
+    }
+}
 
-    // While the payment is still settling, look again every 1.5 s without a reload.
+/// The order as the server rendered it; while its payment is still settling, the browser asks
+/// again every 1.5 s and shows the change without a reload.
+#[island]
+fn LiveOrder(order: OrderView) -> impl IntoView {
+    let (order, set_order) = signal(order);
+
     #[cfg(feature = "hydrate")]
     {
+        // One look at a time, so a slow answer can never land after a newer one.
+        let looking = std::rc::Rc::new(std::cell::Cell::new(false));
         let handle = set_interval_with_handle(
             move || {
-                let open = order.get_untracked().and_then(|r| r.ok()).is_some_and(|o| {
-                    matches!(o.status, OrderStatus::Processing | OrderStatus::Pending)
-                });
-                if open {
-                    order.refetch();
+                let current = order.get_untracked();
+                if looking.get()
+                    || !matches!(current.status, OrderStatus::Processing | OrderStatus::Pending)
+                {
+                    return;
                 }
+                looking.set(true);
+                let looking = looking.clone();
+                leptos::task::spawn_local(async move {
+                    // A failed look (offline, server restarting) keeps what is shown; the next
+                    // tick tries again.
+                    if let Ok(fresh) = get_order(current.id.to_string()).await
+                        && fresh != current
+                    {
+                        set_order.set(fresh);
+                    }
+                    looking.set(false);
+                });
             },
             std::time::Duration::from_millis(1500),
         );
@@ -142,17 +172,10 @@ pub fn OrderPage() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = set_order;
 
-    view! {
-        <Title text="Your order"/>
-        <Transition fallback=|| view! { <p>"Loading your order…"</p> }>
-            <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
-                {move || Suspend::new(async move {
-                    order.await.map(|o| view! { <OrderSummary order=o/> })
-                })}
-            </ErrorBoundary>
-        </Transition>
-    }
+    move || view! { <OrderSummary order=order.get()/> }
 }
 
 #[component]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use app::catalog_cache::CatalogCache;
 use app::state::{AppState, PublicSettings};
 use app::{App, shell};
 use axum::Router;
@@ -65,9 +66,15 @@ impl Application {
                 "STRIPE_WEBHOOK_SECRET is not set: the webhook route answers 503 and orders settle only from the order page"
             );
         }
+        let catalog = CatalogCache::default();
+        tokio::spawn(app::catalog_cache::follow_changes(
+            catalog.clone(),
+            pool.clone(),
+        ));
         let state = AppState {
             leptos_options: leptos_options.clone(),
             pool,
+            catalog,
             stripe,
             public: PublicSettings {
                 publishable_key: settings.stripe_publishable_key.clone(),

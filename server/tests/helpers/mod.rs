@@ -10,6 +10,7 @@ use rand::Rng;
 use server::settings::Settings;
 use server::startup::Application;
 use sha2::Sha256;
+use reqwest::StatusCode;
 use sqlx::PgPool;
 use stripe_standin::Running;
 
@@ -195,5 +196,31 @@ impl TestApp {
             .fetch_one(&self.pool)
             .await
             .unwrap()
+    }
+}
+
+impl TestApp {
+    /// A page's status and HTML.
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    }
+
+    /// Loads `path` until `check` accepts its HTML, for at most five seconds; returns the last
+    /// HTML either way so the caller's assertion says what was seen.
+    pub async fn page_until(&self, path: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let (_, html) = self.page(path).await;
+            if check(&html) || std::time::Instant::now() > deadline {
+                return html;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
