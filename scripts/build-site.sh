@@ -11,14 +11,27 @@ mode=${1:-debug}
 site=target/site
 [ "$mode" = release ] && site=target/site-release
 mkdir -p "$site/pkg"
+wasm_cargo_tail=()
 
-if [ "$mode" = release ]; then
-  cargo build --locked -p frontend --target wasm32-unknown-unknown --profile wasm-release
-  wasm=target/wasm32-unknown-unknown/wasm-release/frontend.wasm
-else
-  cargo build --locked -p frontend --target wasm32-unknown-unknown
-  wasm=target/wasm32-unknown-unknown/debug/frontend.wasm
+# The wasm32 standard library normally comes from rustup. Where rustup could not fetch it,
+# setup.sh installed Debian's rustc-web, cargo-web and rust-web-src instead, and std is built
+# from source (-Zbuild-std, allowed on a stable compiler by RUSTC_BOOTSTRAP) in a target
+# directory of its own, since that compiler differs from rustup's.
+wasm_target=target
+wasm_cargo=(cargo)
+if [ -f target/.wasm-fallback ]; then
+  wasm_target=target/wasm-debian
+  wasm_cargo=(env RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$wasm_target" /usr/bin/cargo)
+  wasm_cargo_tail=(-Zbuild-std=std,panic_abort)
 fi
+if [ "$mode" = release ]; then
+  profile=wasm-release
+  "${wasm_cargo[@]}" build --locked -p frontend --target wasm32-unknown-unknown --profile "$profile" "${wasm_cargo_tail[@]}"
+else
+  profile=debug
+  "${wasm_cargo[@]}" build --locked -p frontend --target wasm32-unknown-unknown "${wasm_cargo_tail[@]}"
+fi
+wasm=$wasm_target/wasm32-unknown-unknown/$profile/frontend.wasm
 wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name storefront "$wasm"
 if [ "$mode" = release ]; then
   wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
