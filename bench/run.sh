@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Measures the shop and prints the figures (nothing here asserts a time):
+# Measures the shop and prints the figures, each beside the previous run's (nothing here
+# asserts a time):
 #  - requests/s and latency percentiles of `/` and a product page under wrk (32 connections),
 #    a release server with the database behind it;
+#  - server memory (RSS) at rest and after the load;
+#  - time from page load to a usable payment form in headless Chromium;
 #  - the release wasm bundle's raw, gzip and brotli sizes.
+# The figures of the last run are kept in bench/last-run.tsv (commit it with RESULTS.md).
 # Usage: bash bench/run.sh [seconds per wrk run, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,25 +32,49 @@ STRIPE_SECRET_KEY=sk_test_bench STRIPE_PUBLISHABLE_KEY=pk_test_bench STRIPE_WEBH
 STRIPE_API_BASE=http://127.0.0.1:$standin_port/ STRIPE_JS_URL=http://127.0.0.1:$standin_port/v3/ \
 LEPTOS_SITE_ADDR=127.0.0.1:$port LEPTOS_SITE_ROOT=target/site-release RUST_LOG=warn \
   target/release/server >/tmp/sf-bench-server.log 2>&1 & pids+=($!)
+server_pid=${pids[1]}
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+
+previous=bench/last-run.tsv
+current=$(mktemp)
+# figure NAME VALUE UNIT: prints it with the previous run's value, and records it.
+figure() {
+  local was
+  was=$(awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$previous" 2>/dev/null || true)
+  printf '%-44s %10s %-5s%s\n' "$1" "$2" "$3" "${was:+ (previous run: $was)}"
+  printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$current"
+}
+ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }; printf "%.2f", v }'; }
 
 echo
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -srm)"
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD)"
+echo
+figure "server RSS at rest" "$(( $(ps -o rss= -p "$server_pid") / 1024 ))" MiB
+
+# wrk gets one thread: on two cores, every cycle it does not use goes to the server.
 for path in / /products/tokyo-night-presets; do
   curl -fs "http://127.0.0.1:$port$path" >/dev/null
-  echo
-  echo "--- wrk -t2 -c32 -d${secs}s --latency http://127.0.0.1:$port$path"
-  wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$port$path" |
-    grep -E "Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx|Socket errors"
+  out=$(wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$port$path")
+  if echo "$out" | grep -qE "Non-2xx|Socket errors"; then
+    echo "$out" | grep -E "Non-2xx|Socket errors" >&2
+  fi
+  figure "wrk -t1 -c32 $path req/s" "$(echo "$out" | awk '/Requests\/sec/ { printf "%d", $2 }')" req/s
+  figure "wrk -t1 -c32 $path p50" "$(echo "$out" | awk '$1 == "50%" { print $2 }' | ms)" ms
+  figure "wrk -t1 -c32 $path p99" "$(echo "$out" | awk '$1 == "99%" { print $2 }' | ms)" ms
 done
-rss_kb=$(ps -o rss= -p "${pids[1]}" | tr -d ' ')
-echo
-echo "server RSS after the runs: $((rss_kb / 1024)) MiB"
+figure "server RSS after the page load" "$(( $(ps -o rss= -p "$server_pid") / 1024 ))" MiB
+
+node bench/interactive.mjs "http://127.0.0.1:$port" 15 | while IFS= read -r line; do
+  label=${line%%:*}
+  figure "$label, median" "$(echo "$line" | sed -E 's/.*median ([0-9]+) ms.*/\1/')" ms
+  figure "$label, slowest" "$(echo "$line" | sed -E 's/.*slowest ([0-9]+) ms.*/\1/')" ms
+done
 
 wasm=target/site-release/pkg/storefront_bg.wasm
-raw=$(stat -c %s "$wasm")
-gz=$(gzip -9 -c "$wasm" | wc -c)
-br=$(brotli -q 11 -c "$wasm" | wc -c)
-echo
-echo "release wasm bundle: raw $((raw / 1024)) KiB, gzip $((gz / 1024)) KiB, brotli $((br / 1024)) KiB"
+# Sizes in KB of 1,000 bytes, the unit the targets are written in.
+figure "release wasm raw" "$(( $(stat -c %s "$wasm") / 1000 ))" KB
+figure "release wasm gzip -9" "$(( $(gzip -9 -c "$wasm" | wc -c) / 1000 ))" KB
+figure "release wasm brotli -q 11" "$(( $(brotli -q 11 -c "$wasm" | wc -c) / 1000 ))" KB
+
+mv "$current" "$previous"

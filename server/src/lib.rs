@@ -1,5 +1,6 @@
 //! The shop's server: settings, telemetry, start-up, the Stripe webhook and the demo seed.
 
+pub mod cross_origin;
 pub mod seed;
 pub mod settings;
 pub mod startup;

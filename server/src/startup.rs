@@ -122,6 +122,9 @@ fn routes(state: AppState) -> Router {
             move |options| shell(options, stripe_js.clone()),
         ))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(
+            crate::cross_origin::refuse_cross_origin,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let path = req

@@ -1,0 +1,140 @@
+//! What an attacker would try, against the real server and its own database: posts from
+//! another site, guessing order ids, and HTML in the catalog.
+
+mod helpers;
+
+use helpers::spawn;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn a_cross_site_post_to_a_server_function_is_refused_and_changes_nothing() {
+    let app = spawn().await;
+    let plain = reqwest::Client::new();
+    let url = format!("{}/api/start_checkout", app.base);
+
+    let by_fetch_metadata = plain
+        .post(&url)
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", "https://evil.example")
+        .form(&[("slug", "tokyo-night-presets")])
+        .send()
+        .await
+        .unwrap();
+    let by_origin_only = plain
+        .post(&url)
+        .header("origin", "https://evil.example")
+        .form(&[("slug", "tokyo-night-presets")])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(by_fetch_metadata.status(), StatusCode::FORBIDDEN);
+    assert_eq!(by_origin_only.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("select count(*) from customer_order").await, 0);
+    assert!(
+        app.standin.app.store().requests.is_empty(),
+        "no PaymentIntent was created"
+    );
+}
+
+#[tokio::test]
+async fn a_same_origin_post_from_the_shops_own_page_is_accepted() {
+    let app = spawn().await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/start_checkout", app.base))
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", &app.base)
+        .form(&[("slug", "tokyo-night-presets")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(app.count("select count(*) from customer_order").await, 1);
+}
+
+#[tokio::test]
+async fn an_order_page_is_not_found_without_its_exact_public_id() {
+    let app = spawn().await;
+    let session = app.checkout("tokyo-night-presets").await;
+    app.pay(&session, "pm_card_visa").await;
+    let (status, _) = app.page(&format!("/orders/{}", session.order_id)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Near misses, internal row ids and other shapes all get the same plain 404.
+    let mut near = session.order_id.clone();
+    let last = near.pop().unwrap();
+    near.push(if last == 'a' { 'b' } else { 'a' });
+    for guess in [
+        near.as_str(),
+        "1",
+        "ord_1",
+        "ord_00000000000000000000000000",
+        &session.order_id.to_uppercase(),
+        "%27%20or%201%3D1--",
+    ] {
+        let (status, html) = app.page(&format!("/orders/{guess}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "/orders/{guess}");
+        assert!(!html.contains("Tokyo Night"), "/orders/{guess} leaks the order");
+        let api = app
+            .http
+            .post(format!("{}/api/get_order", app.base))
+            .form(&[("id", guess)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(api.status(), StatusCode::NOT_FOUND, "get_order({guess})");
+    }
+}
+
+#[tokio::test]
+async fn html_in_product_titles_and_descriptions_is_escaped_on_every_page() {
+    let app = spawn().await;
+    sqlx::query(
+        r#"update product set title = '<script>alert("title")</script>',
+                              description = '<img src=x onerror=alert(1)>'
+           where slug = 'tokyo-night-presets'"#,
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let session = app.checkout("tokyo-night-presets").await;
+    app.pay(&session, "pm_card_visa").await;
+
+    for path in [
+        "/".to_string(),
+        "/products/tokyo-night-presets".to_string(),
+        format!("/orders/{}", session.order_id),
+    ] {
+        let html = app
+            .page_until(&path, |h| h.contains("&lt;script&gt;"))
+            .await;
+        assert!(!html.contains("<script>alert"), "{path} runs the title: {html}");
+        assert!(!html.contains("<img src=x"), "{path} runs the description");
+        assert!(
+            html.contains("&lt;script&gt;"),
+            "{path} shows the title as text: {html}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_email_with_markup_is_refused_and_not_stored() {
+    let app = spawn().await;
+    let session = app.checkout("tokyo-night-presets").await;
+    let resp = app
+        .http
+        .post(format!("{}/api/set_checkout_email", app.base))
+        .form(&[
+            ("order_id", session.order_id.as_str()),
+            ("email", "<script>alert(1)</script>@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.count("select count(*) from customer_order where email is not null")
+            .await,
+        0
+    );
+}
