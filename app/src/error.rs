@@ -31,7 +31,7 @@ impl FromServerFnError for ShopError {
             ServerFnErrorErr::Args(_)
             | ServerFnErrorErr::MissingArg(_)
             | ServerFnErrorErr::Deserialization(_) => {
-                ShopError::Invalid("That request could not be understood.".into())
+                ShopError::Invalid("That request could not be understood.".into()).with_status()
             }
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => ShopError::Network,
             _ => ShopError::Internal,
