@@ -1,0 +1,51 @@
+// What must never leave the server: the Stripe secret key and the webhook secret. After a
+// shopper has paid (so every code path that touches Stripe has run), neither appears in any
+// page, script, stylesheet or the wasm bundle the browser received, nor in the server's log.
+import { readFileSync } from 'node:fs';
+import {
+  CARDS,
+  SECRET_KEY,
+  WEBHOOK_SECRET,
+  checkout,
+  expect,
+  fillCheckout,
+  openProduct,
+  orderPage,
+  test,
+} from './support/shop';
+
+test.describe.configure({ timeout: 60_000 });
+
+test('secrets never reach pages, scripts, the wasm bundle or the log', async ({ page, shop }) => {
+  const received: { url: string; body: Buffer }[] = [];
+  page.on('response', async (response) => {
+    if (!response.url().startsWith(shop.baseURL)) return;
+    try {
+      received.push({ url: response.url(), body: await response.body() });
+    } catch {
+      // Redirects have no body.
+    }
+  });
+
+  await page.goto('/');
+  await openProduct(page, 'tokyo-night-presets');
+  await fillCheckout(page, { email: 'secrets@example.com', card: CARDS.ok });
+  await checkout(page).payButton.click();
+  await expect(orderPage(page).status).toHaveText('Paid', { timeout: 20_000 });
+  await page.reload();
+  await expect(orderPage(page).status).toHaveText('Paid');
+
+  const urls = received.map((r) => new URL(r.url).pathname);
+  // The test is only worth something if the bundle and the server-function answers were seen.
+  expect(urls.some((u) => u.endsWith('.wasm'))).toBe(true);
+  expect(urls.some((u) => u.startsWith('/api/start_checkout'))).toBe(true);
+  for (const { url, body } of received) {
+    const text = body.toString('latin1');
+    expect(text.includes(SECRET_KEY), `${url} holds the Stripe secret key`).toBe(false);
+    expect(text.includes(WEBHOOK_SECRET), `${url} holds the webhook secret`).toBe(false);
+  }
+  const log = readFileSync(shop.shopLog, 'latin1');
+  expect(log.length).toBeGreaterThan(0);
+  expect(log.includes(SECRET_KEY)).toBe(false);
+  expect(log.includes(WEBHOOK_SECRET)).toBe(false);
+});
