@@ -2,7 +2,6 @@
 //! safe wrapper the checkout component uses. Nothing outside this module touches a `JsValue`.
 
 use js_sys::{Object, Promise, Reflect};
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -41,23 +40,21 @@ mod bindings {
     }
 }
 
-/// An error from Stripe.js, in its shape; `message` is written for the shopper.
-#[derive(Debug, Deserialize)]
-struct StripeJsError {
-    message: Option<String>,
+/// The shopper-facing message of a Stripe.js answer shaped `{error: {type, code, message}}`,
+/// or `None` when the answer carries no error. Read with `Reflect` rather than serde, which
+/// keeps a deserializer for JS values out of the bundle.
+fn error_message(answer: &JsValue) -> Option<String> {
+    let error = Reflect::get(answer, &JsValue::from_str("error"))
+        .ok()
+        .filter(JsValue::is_object)?;
+    let message = Reflect::get(&error, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string());
+    Some(message.unwrap_or_else(|| FALLBACK.into()))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ConfirmResult {
-    error: Option<StripeJsError>,
-    payment_intent: Option<IntentSummary>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct IntentSummary {
-    pub id: String,
-    pub status: String,
+fn has_payment_intent(answer: &JsValue) -> bool {
+    Reflect::get(answer, &JsValue::from_str("paymentIntent")).is_ok_and(|pi| pi.is_object())
 }
 
 /// A mounted Payment Element and the Stripe.js objects behind it.
@@ -101,14 +98,12 @@ impl PaymentForm {
     /// Checks the form, then confirms the payment in the browser (3D Secure included). Redirects
     /// only for payment methods that need it; cards come back here. The error is the message to
     /// show next to the form.
-    pub async fn confirm(&self, return_url: &str, email: &str) -> Result<IntentSummary, String> {
+    pub async fn confirm(&self, return_url: &str, email: &str) -> Result<(), String> {
         let submitted = JsFuture::from(self.elements.submit())
             .await
             .map_err(|_| FALLBACK.to_string())?;
-        let submitted: ConfirmResult =
-            serde_wasm_bindgen::from_value(submitted).map_err(|_| FALLBACK.to_string())?;
-        if let Some(e) = submitted.error {
-            return Err(e.message.unwrap_or_else(|| FALLBACK.into()));
+        if let Some(message) = error_message(&submitted) {
+            return Err(message);
         }
         let params = Object::new();
         set(&params, "return_url", &JsValue::from_str(return_url));
@@ -120,12 +115,10 @@ impl PaymentForm {
         let result = JsFuture::from(self.stripe.confirm_payment(&options))
             .await
             .map_err(|_| FALLBACK.to_string())?;
-        let result: ConfirmResult =
-            serde_wasm_bindgen::from_value(result).map_err(|_| FALLBACK.to_string())?;
-        match (result.error, result.payment_intent) {
-            (Some(e), _) => Err(e.message.unwrap_or_else(|| FALLBACK.into())),
-            (None, Some(pi)) => Ok(pi),
-            (None, None) => Err(FALLBACK.into()),
+        match error_message(&result) {
+            Some(message) => Err(message),
+            None if has_payment_intent(&result) => Ok(()),
+            None => Err(FALLBACK.into()),
         }
     }
 }
