@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 bash scripts/setup.sh >/dev/null
 cargo build --locked --release -p server -p chaos
-[ -f target/site-release/pkg/storefront_bg.wasm ] || bash scripts/build-site.sh release
+[ -f target/site-release/pkg/storefront.wasm ] || bash scripts/build-site.sh release
 run=${1:-all}
 shift || true
 target/release/chaos "$run" "$@"

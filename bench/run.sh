@@ -71,7 +71,7 @@ node bench/interactive.mjs "http://127.0.0.1:$port" 15 | while IFS= read -r line
   figure "$label, slowest" "$(echo "$line" | sed -E 's/.*slowest ([0-9]+) ms.*/\1/')" ms
 done
 
-wasm=target/site-release/pkg/storefront_bg.wasm
+wasm=target/site-release/pkg/storefront.wasm
 # Sizes in KB of 1,000 bytes, the unit the targets are written in.
 figure "release wasm raw" "$(( $(stat -c %s "$wasm") / 1000 ))" KB
 figure "release wasm gzip -9" "$(( $(gzip -9 -c "$wasm" | wc -c) / 1000 ))" KB

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the browser half of the shop without cargo-leptos: the hydrate wasm through
 # wasm-bindgen (and wasm-opt for release), the stylesheet through sass, and public/ assets, all
-# into target/site. Usage: build-site.sh [debug|release]. The server binary must be built the
-# same way (plain cargo), since cargo-leptos names the wasm file differently.
+# into target/site. Usage: build-site.sh [debug|release]. The files are named as cargo-leptos
+# names them, so either can build the site a server uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -33,10 +33,13 @@ else
 fi
 wasm=$wasm_target/wasm32-unknown-unknown/$profile/frontend.wasm
 wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name storefront "$wasm"
+# The name cargo-leptos gives it, and the one the server's hydration script asks for (the
+# server is built with LEPTOS_OUTPUT_NAME set, see .cargo/config.toml).
+mv "$site/pkg/storefront_bg.wasm" "$site/pkg/storefront.wasm"
 if [ "$mode" = release ]; then
   wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    "$site/pkg/storefront_bg.wasm" -o "$site/pkg/storefront_bg.wasm"
+    "$site/pkg/storefront.wasm" -o "$site/pkg/storefront.wasm"
 fi
 sass --no-source-map --style=compressed style/main.scss "$site/pkg/storefront.css"
 cp -R public/. "$site/"
-echo "site built ($mode): $(du -sh "$site/pkg/storefront_bg.wasm" | cut -f1) wasm"
+echo "site built ($mode): $(du -sh "$site/pkg/storefront.wasm" | cut -f1) wasm"
