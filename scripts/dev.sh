@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up this machine and runs the shop on its embedded defaults at http://127.0.0.1:3000:
 # the local Postgres (database `storefront`), the Stripe stand-in on :12111 with webhooks to
-# the shop, and the demo catalog. `--watch` runs `cargo leptos watch` instead (live reload;
-# installs cargo-leptos the first time, about 20 minutes).
+# the shop, and the demo catalog. `--watch` runs `cargo leptos watch` instead (live reload).
+# cargo-leptos takes about 20 minutes to build: without `--watch`, a first run builds it in the
+# background (at low priority) once the shop is up, so `--watch` is ready next time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -26,7 +27,7 @@ psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname = '$
   || psql -h 127.0.0.1 -U postgres -qc "create database \"$db\""
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() { for p in "${pids[@]}"; do kill -- "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
 if [ -n "$STRIPE_API_BASE" ]; then
@@ -41,6 +42,12 @@ if [ "$watch" = 1 ]; then
 else
   bash scripts/build-site.sh debug
   cargo build --locked -p server
+  if ! cargo leptos --version >/dev/null 2>&1; then
+    echo "building cargo-leptos in the background for \`dev.sh --watch\` (log: target/cargo-leptos-install.log)"
+    # Its own process group, so stopping the shop stops the whole build; the next run resumes it.
+    setsid nice -n 15 bash scripts/setup.sh --dev >target/cargo-leptos-install.log 2>&1 &
+    pids+=(-$!)
+  fi
   echo "storefront: http://127.0.0.1:3000"
   target/debug/server
 fi

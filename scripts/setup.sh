@@ -44,10 +44,12 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; th
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --quiet
 fi
 
+# cargo-leptos, for `cargo leptos watch`. Built in target/tools, which is kept, so an install
+# that was interrupted picks up where it stopped.
 if [ "$DEV" = 1 ] && ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
   step "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (about 20 minutes, once)"
-  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --quiet \
-    || cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --quiet
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --target-dir target/tools --quiet \
+    || cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --target-dir target/tools --quiet
 fi
 
 # Node packages: the build tools (sass, wasm-opt) and Playwright's test runner.
