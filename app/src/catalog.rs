@@ -7,6 +7,7 @@ use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::checkout::CheckoutForm;
+use crate::PageTitle;
 use crate::error::ShopError;
 use crate::money::Money;
 
@@ -156,7 +157,7 @@ pub fn ProductPage() -> impl IntoView {
             <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
                 {move || Suspend::new(async move {
                     product.await.map(|p| view! {
-                        <Title text=p.title.clone()/>
+                        <PageTitle text=p.title.clone()/>
                         <article class="product">
                             <p class="kind">{p.kind_label()}</p>
                             <h1>{p.title.clone()}</h1>

@@ -49,6 +49,14 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
     }
 }
 
+/// A `<title>` from text that may come from the database. leptos_meta writes a title into the
+/// head without escaping it (0.8.7), so a product named `</title><script>…` would run; this
+/// escapes it first. Titles are only rendered on the server (the pages are not hydrated).
+#[component]
+pub fn PageTitle(#[prop(into)] text: String) -> impl IntoView {
+    view! { <Title text=html_escape::encode_text(&text).into_owned()/> }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();

@@ -90,7 +90,7 @@ async fn an_order_page_is_not_found_without_its_exact_public_id() {
 async fn html_in_product_titles_and_descriptions_is_escaped_on_every_page() {
     let app = spawn().await;
     sqlx::query(
-        r#"update product set title = '<script>alert("title")</script>',
+        r#"update product set title = '</title><script>alert("title")</script>',
                               description = '<img src=x onerror=alert(1)>'
            where slug = 'tokyo-night-presets'"#,
     )
