@@ -4,6 +4,7 @@
 #  - requests/s and latency percentiles of `/` and a product page under wrk (32 connections),
 #    a release server with the database behind it;
 #  - server memory (RSS) at rest and after the load;
+#  - webhook throughput: signed events fulfilled durably per second, and delivery latency;
 #  - time from page load to a usable payment form in headless Chromium;
 #  - the release wasm bundle's raw, gzip and brotli sizes.
 # The figures of the last run are kept in bench/last-run.tsv (commit it with RESULTS.md).
@@ -15,7 +16,7 @@ secs=${1:-10}
 bash scripts/setup.sh >/dev/null
 
 echo "==> release builds"
-cargo build --locked --release -p server -p stripe-standin
+cargo build --locked --release -p server -p stripe-standin -p chaos
 bash scripts/build-site.sh release
 
 db=sf_bench
@@ -70,6 +71,15 @@ node bench/interactive.mjs "http://127.0.0.1:$port" 15 | while IFS= read -r line
   figure "$label, median" "$(echo "$line" | sed -E 's/.*median ([0-9]+) ms.*/\1/')" ms
   figure "$label, slowest" "$(echo "$line" | sed -E 's/.*slowest ([0-9]+) ms.*/\1/')" ms
 done
+
+# Webhooks: distinct signed events, each fulfilled durably, 32 in flight (a server and database
+# of their own; see bench/chaos).
+webhooks=$(target/release/chaos load --events 2000 --copies 1 --concurrency 32)
+echo "$webhooks" | grep -q "^OK" || { echo "$webhooks"; echo "the webhook run failed its check" >&2; exit 1; }
+figure "webhook: signed events fulfilled/s (32 in flight)" "$(echo "$webhooks" | sed -nE 's/.* ([0-9]+) distinct events\/s.*/\1/p')" ev/s
+figure "webhook: delivery p50" "$(echo "$webhooks" | sed -nE 's/.*p50 ([0-9.]+) ms.*/\1/p')" ms
+figure "webhook: delivery p99" "$(echo "$webhooks" | sed -nE 's/.*p99 ([0-9.]+) ms.*/\1/p')" ms
+figure "webhook: server RSS after 2,000 events" "$(echo "$webhooks" | sed -nE 's/server RSS after the run: ([0-9]+) MiB/\1/p')" MiB
 
 wasm=target/site-release/pkg/storefront.wasm
 # Sizes in KB of 1,000 bytes, the unit the targets are written in.

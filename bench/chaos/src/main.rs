@@ -170,6 +170,9 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
 
     let stats = delivering.await??;
     stats.print(cli.events);
+    if let Some(mib) = shop.rss_mib() {
+        println!("server RSS after the run: {mib} MiB");
+    }
     let check = check(&pool, cli.events).await;
     shop.stop().await;
     if let Some(c) = cluster {
@@ -239,6 +242,20 @@ impl Shop {
     async fn restart(&mut self) -> anyhow::Result<()> {
         self.child = spawn_server(&self.command)?;
         self.wait_healthy().await
+    }
+
+    /// Resident memory of the server process, from /proc.
+    fn rss_mib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib / 1024)
     }
 
     async fn stop(mut self) {
