@@ -30,8 +30,14 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -- "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
+# The stand-in and the server are built in one cargo command, as scripts/test.sh builds them:
+# cargo unifies dependency features per command, so this reuses the test run's build.
+if [ "$watch" = 0 ]; then
+  cargo build --locked -p stripe-standin -p server
+else
+  cargo build --locked -p stripe-standin
+fi
 if [ -n "$STRIPE_API_BASE" ]; then
-  cargo build --locked -q -p stripe-standin
   target/debug/stripe-standin --port 12111 \
     --webhook-url http://127.0.0.1:3000/webhooks/stripe --webhook-secret "$STRIPE_WEBHOOK_SECRET" &
   pids+=($!)
@@ -41,7 +47,6 @@ if [ "$watch" = 1 ]; then
   cargo leptos watch
 else
   bash scripts/build-site.sh debug
-  cargo build --locked -p server
   if ! cargo leptos --version >/dev/null 2>&1; then
     echo "building cargo-leptos in the background for \`dev.sh --watch\` (log: target/cargo-leptos-install.log)"
     # Its own process group, so stopping the shop stops the whole build; the next run resumes it.
