@@ -42,7 +42,7 @@ current=$(mktemp)
 figure() {
   local was
   was=$(awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$previous" 2>/dev/null || true)
-  printf '%-44s %10s %-5s%s\n' "$1" "$2" "$3" "${was:+ (previous run: $was)}"
+  printf '%-62s %10s %-5s%s\n' "$1" "$2" "$3" "${was:+ (previous run: $was)}"
   printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$current"
 }
 ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }; printf "%.2f", v }'; }

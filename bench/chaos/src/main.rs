@@ -63,7 +63,7 @@ struct Cli {
 enum Run {
     /// Every delivery on a healthy server and database.
     Load,
-    /// Postgres stopped for three seconds once a third of the deliveries are done.
+    /// Postgres stopped for eight seconds once a third of the deliveries are done.
     PgRestart,
     /// The server killed with SIGKILL once a third of the deliveries are done, then restarted.
     Sigkill,
@@ -149,7 +149,9 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
                 let cluster = cluster.as_ref().expect("started above");
                 println!("stopping Postgres at {}/{total} deliveries", progress.load(Ordering::Relaxed));
                 cluster.stop().await?;
-                tokio::time::sleep(Duration::from_secs(3)).await;
+                // Longer than the server's 5 s wait for a pooled connection, so deliveries
+                // both wait and are refused while it is down.
+                tokio::time::sleep(Duration::from_secs(8)).await;
                 cluster.start_again().await?;
                 println!("Postgres back at {}/{total}", progress.load(Ordering::Relaxed));
             }
