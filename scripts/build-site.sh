@@ -22,6 +22,11 @@ wasm_cargo=(cargo)
 if [ -f target/.wasm-fallback ]; then
   wasm_target=target/wasm-debian
   wasm_cargo=(env RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$wasm_target" /usr/bin/cargo)
+  # Debian's rustc links wasm with rust-lld (package rust-web-llvm) when it is there, and
+  # otherwise with wasm-ld from the lld package.
+  if ! command -v rust-lld >/dev/null; then
+    wasm_cargo=(env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld "${wasm_cargo[@]}")
+  fi
   wasm_cargo_tail=(-Zbuild-std=std,panic_abort)
 fi
 if [ "$mode" = release ]; then
