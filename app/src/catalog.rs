@@ -6,8 +6,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use crate::checkout::CheckoutForm;
 use crate::PageTitle;
+use crate::checkout::CheckoutForm;
 use crate::error::ShopError;
 use crate::money::Money;
 

@@ -149,7 +149,10 @@ fn LiveOrder(order: OrderView) -> impl IntoView {
             move || {
                 let current = order.get_untracked();
                 if looking.get()
-                    || !matches!(current.status, OrderStatus::Processing | OrderStatus::Pending)
+                    || !matches!(
+                        current.status,
+                        OrderStatus::Processing | OrderStatus::Pending
+                    )
                 {
                     return;
                 }

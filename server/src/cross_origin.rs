@@ -67,7 +67,10 @@ mod tests {
 
     #[test]
     fn reads_and_the_webhook_always_pass() {
-        let evil = headers(&[("sec-fetch-site", "cross-site"), ("origin", "https://evil.test")]);
+        let evil = headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.test"),
+        ]);
         assert!(allowed(&Method::GET, "/api/get_order", &evil));
         assert!(allowed(&Method::POST, "/webhooks/stripe", &evil));
     }
@@ -77,7 +80,10 @@ mod tests {
         let post = |h| allowed(&Method::POST, "/api/start_checkout", &h);
         assert!(!post(headers(&[("sec-fetch-site", "cross-site")])));
         assert!(!post(headers(&[("sec-fetch-site", "same-site")])));
-        assert!(!post(headers(&[("origin", "https://evil.test"), ("host", "shop.test")])));
+        assert!(!post(headers(&[
+            ("origin", "https://evil.test"),
+            ("host", "shop.test")
+        ])));
         assert!(!post(headers(&[("origin", "null"), ("host", "shop.test")])));
     }
 
@@ -85,7 +91,10 @@ mod tests {
     fn a_post_from_the_shop_itself_or_no_browser_passes() {
         let post = |h| allowed(&Method::POST, "/api/start_checkout", &h);
         assert!(post(headers(&[("sec-fetch-site", "same-origin")])));
-        assert!(post(headers(&[("origin", "http://shop.test"), ("host", "shop.test")])));
+        assert!(post(headers(&[
+            ("origin", "http://shop.test"),
+            ("host", "shop.test")
+        ])));
         assert!(post(headers(&[])));
     }
 }

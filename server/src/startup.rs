@@ -9,6 +9,7 @@ use app::catalog_cache::CatalogCache;
 use app::state::{AppState, PublicSettings};
 use app::{App, shell};
 use axum::Router;
+use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -17,6 +18,7 @@ use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::settings::Settings;
@@ -122,6 +124,24 @@ fn routes(state: AppState) -> Router {
             move |options| shell(options, stripe_js.clone()),
         ))
         .layer(CompressionLayer::new())
+        // The payment form must never sit inside another site's frame (clickjacking), and
+        // nothing is to be sniffed into a type it was not sent as.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
         .layer(axum::middleware::from_fn(
             crate::cross_origin::refuse_cross_origin,
         ))

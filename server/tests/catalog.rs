@@ -29,7 +29,10 @@ async fn a_price_change_shows_on_the_next_page_loads() {
         .unwrap();
 
     let home = app.page_until("/", |h| h.contains("¥2,200")).await;
-    assert!(home.contains("¥2,200") && !home.contains("¥1,500"), "{home}");
+    assert!(
+        home.contains("¥2,200") && !home.contains("¥1,500"),
+        "{home}"
+    );
     let product = app
         .page_until("/products/tokyo-night-presets", |h| h.contains("¥2,200"))
         .await;

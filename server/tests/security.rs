@@ -74,7 +74,10 @@ async fn an_order_page_is_not_found_without_its_exact_public_id() {
     ] {
         let (status, html) = app.page(&format!("/orders/{guess}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "/orders/{guess}");
-        assert!(!html.contains("Tokyo Night"), "/orders/{guess} leaks the order");
+        assert!(
+            !html.contains("Tokyo Night"),
+            "/orders/{guess} leaks the order"
+        );
         let api = app
             .http
             .post(format!("{}/api/get_order", app.base))
@@ -108,7 +111,10 @@ async fn html_in_product_titles_and_descriptions_is_escaped_on_every_page() {
         let html = app
             .page_until(&path, |h| h.contains("&lt;script&gt;"))
             .await;
-        assert!(!html.contains("<script>alert"), "{path} runs the title: {html}");
+        assert!(
+            !html.contains("<script>alert"),
+            "{path} runs the title: {html}"
+        );
         assert!(!html.contains("<img src=x"), "{path} runs the description");
         assert!(
             html.contains("&lt;script&gt;"),
@@ -137,4 +143,30 @@ async fn an_email_with_markup_is_refused_and_not_stored() {
             .await,
         0
     );
+}
+
+#[tokio::test]
+async fn pages_refuse_to_be_framed_by_another_site() {
+    let app = spawn().await;
+    for path in ["/", "/products/tokyo-night-presets"] {
+        let resp = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert!(
+            header("content-security-policy").contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+    }
 }

@@ -147,16 +147,25 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
         match run {
             Run::PgRestart => {
                 let cluster = cluster.as_ref().expect("started above");
-                println!("stopping Postgres at {}/{total} deliveries", progress.load(Ordering::Relaxed));
+                println!(
+                    "stopping Postgres at {}/{total} deliveries",
+                    progress.load(Ordering::Relaxed)
+                );
                 cluster.stop().await?;
                 // Longer than the server's 5 s wait for a pooled connection, so deliveries
                 // both wait and are refused while it is down.
                 tokio::time::sleep(Duration::from_secs(8)).await;
                 cluster.start_again().await?;
-                println!("Postgres back at {}/{total}", progress.load(Ordering::Relaxed));
+                println!(
+                    "Postgres back at {}/{total}",
+                    progress.load(Ordering::Relaxed)
+                );
             }
             Run::Sigkill => {
-                println!("SIGKILL at {}/{total} deliveries", progress.load(Ordering::Relaxed));
+                println!(
+                    "SIGKILL at {}/{total} deliveries",
+                    progress.load(Ordering::Relaxed)
+                );
                 shop.kill().await?;
                 // The server is gone: whatever it left must already be whole.
                 let torn = torn_orders(&pool).await?;
@@ -164,7 +173,10 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
                 ensure!(torn == 0, "{torn} orders are half done after the kill");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 shop.restart().await?;
-                println!("server back at {}/{total}", progress.load(Ordering::Relaxed));
+                println!(
+                    "server back at {}/{total}",
+                    progress.load(Ordering::Relaxed)
+                );
             }
             _ => {}
         }
@@ -327,7 +339,10 @@ impl Cluster {
         };
         // initdb refuses to run as root; the cluster belongs to the postgres user then.
         if is_root() {
-            run(Command::new("chown").arg("postgres:postgres").arg(&cluster.dir)).await?;
+            run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&cluster.dir))
+            .await?;
         }
         let data = cluster.dir.join("data");
         run(cluster

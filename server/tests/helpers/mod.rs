@@ -7,10 +7,10 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use leptos::config::get_configuration;
 use rand::Rng;
+use reqwest::StatusCode;
 use server::settings::Settings;
 use server::startup::Application;
 use sha2::Sha256;
-use reqwest::StatusCode;
 use sqlx::PgPool;
 use stripe_standin::Running;
 
