@@ -141,7 +141,7 @@ fn group_thousands(n: i64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -161,7 +161,7 @@ mod tests {
         );
         assert_eq!(Money::new(900, Currency::Eur).unwrap().to_string(), "€9.00");
         assert_eq!(
-            Money::new(123_456_78, Currency::Gbp).unwrap().to_string(),
+            Money::new(12_345_678, Currency::Gbp).unwrap().to_string(),
             "£123,456.78"
         );
     }

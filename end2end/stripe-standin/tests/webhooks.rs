@@ -190,7 +190,6 @@ async fn events_are_paged_newest_first_with_limit_starting_after_and_created_fil
     assert!(none.data.is_empty());
     let paged: Vec<_> = {
         use futures::TryStreamExt;
-        use stripe::PaginationExt;
         ListEvent::new()
             .limit(2)
             .paginate()
