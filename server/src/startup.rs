@@ -1,7 +1,7 @@
 //! Builds the running shop from settings: database (migrated, seeded), Stripe client, routes.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,7 +12,7 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use secrecy::ExposeSecret;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
@@ -109,8 +109,18 @@ impl Application {
     }
 }
 
+/// The app's routes, listed once per process. To list them, leptos renders the app with
+/// resource loading switched off by a process-wide flag (`SuppressResourceLoad`), so listing
+/// them again while a server in this process renders a page would leave that page waiting
+/// forever for data that never loads. Every server in a process is built after the first
+/// listing has finished, so no page is ever rendered while the flag is on.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
+    ROUTES.clone()
+}
+
 fn routes(state: AppState) -> Router {
-    let leptos_routes = generate_route_list(App);
+    let leptos_routes = route_list();
     let stripe_js = state.public.stripe_js_url.clone();
     let shell_js = stripe_js.clone();
     let options = state.leptos_options.clone();
@@ -123,6 +133,7 @@ fn routes(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| shell(options, stripe_js.clone()),
         ))
+        .layer(axum::middleware::from_fn(crate::deadline::answer_in_time))
         .layer(CompressionLayer::new())
         // The payment form must never sit inside another site's frame (clickjacking), and
         // nothing is to be sniffed into a type it was not sent as.

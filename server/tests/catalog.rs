@@ -4,6 +4,8 @@
 mod helpers;
 
 use helpers::spawn;
+use std::time::Duration;
+
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -62,4 +64,42 @@ async fn an_unpublished_product_leaves_the_catalog_and_its_page_is_not_found() {
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let checkout = app.start_checkout(&[("slug", "tokyo-night-presets")]).await;
     assert_eq!(checkout.status(), StatusCode::NOT_FOUND);
+}
+
+/// Issue 8. leptos switches resource loading off process-wide (`SuppressResourceLoad`) while
+/// it walks the app to list its routes; a shop that listed them at every start stalled, for
+/// good, any page another shop in the same process was rendering at that moment.
+#[tokio::test]
+async fn pages_keep_answering_while_another_shop_starts_in_the_same_process() {
+    let app = spawn().await;
+    // Other shops start on a thread and runtime of their own, as in another test.
+    let settings = app.settings.clone();
+    let starting = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for _ in 0..40 {
+                helpers::build_app(settings.clone()).await;
+            }
+        })
+    });
+
+    let mut loads = 0;
+    let mut stalled = Vec::new();
+    while !starting.is_finished() || loads < 50 {
+        loads += 1;
+        match tokio::time::timeout(Duration::from_secs(10), app.page("/")).await {
+            Ok((status, _)) => assert_eq!(status, StatusCode::OK),
+            Err(_) => stalled.push(loads),
+        }
+    }
+    starting.join().unwrap();
+
+    assert!(
+        stalled.is_empty(),
+        "{} of {loads} page loads got no answer within 10 s: {stalled:?}",
+        stalled.len()
+    );
 }

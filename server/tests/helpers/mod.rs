@@ -24,6 +24,8 @@ pub struct TestApp {
     pub stripe: stripe::Client,
     /// A browser: keeps cookies, does not follow redirects.
     pub http: reqwest::Client,
+    /// What the shop was built from, to build another on the same database and stand-in.
+    pub settings: Settings,
 }
 
 pub async fn spawn() -> TestApp {
@@ -31,6 +33,9 @@ pub async fn spawn() -> TestApp {
 }
 
 pub async fn spawn_with(webhook_secret: Option<&str>) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        server::telemetry::init();
+    }
     let admin_url = std::env::var("TEST_DATABASE_ADMIN_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let db = format!("sf_test_{}", rand::rng().random_range(0..u64::MAX));
@@ -58,15 +63,7 @@ pub async fn spawn_with(webhook_secret: Option<&str>) -> TestApp {
     let settings =
         Settings::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
             .unwrap();
-    let conf =
-        get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap();
-    let app = Application::build(
-        settings,
-        conf.leptos_options,
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let app = build_app(settings.clone()).await;
     let base = format!("http://127.0.0.1:{}", app.port());
     let pool = app.state.pool.clone();
     tokio::spawn(app.run());
@@ -86,7 +83,21 @@ pub async fn spawn_with(webhook_secret: Option<&str>) -> TestApp {
         standin,
         stripe,
         http,
+        settings,
     }
+}
+
+/// Builds (migrates, seeds, binds a free port) but does not serve a shop.
+pub async fn build_app(settings: Settings) -> Application {
+    let conf =
+        get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap();
+    Application::build(
+        settings,
+        conf.leptos_options,
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
 }
 
 pub fn sign(payload: &str, secret: &str, timestamp: i64) -> String {
