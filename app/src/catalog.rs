@@ -34,7 +34,7 @@ impl Product {
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::Product;
-    use crate::error::ShopError;
+    use crate::error::{OrInternal, ShopError};
     use crate::money::{Currency, Money};
 
     #[derive(sqlx::FromRow)]
@@ -50,12 +50,8 @@ pub mod ssr {
 
     impl ProductRow {
         pub fn price(&self) -> Result<Money, ShopError> {
-            let currency: Currency = self
-                .currency
-                .parse()
-                .map_err(|e| ShopError::internal("bad product currency", e))?;
-            Money::new(self.price_minor, currency)
-                .map_err(|e| ShopError::internal("bad product price", e))
+            let currency: Currency = self.currency.parse().or_internal("bad product currency")?;
+            Money::new(self.price_minor, currency).or_internal("bad product price")
         }
 
         pub fn into_product(self) -> Result<Product, ShopError> {
@@ -78,7 +74,7 @@ pub mod ssr {
         )
         .fetch_all(pool)
         .await
-        .map_err(|e| ShopError::internal("Failed to list products", e))?
+        .or_internal("Failed to list products")?
         .into_iter()
         .map(ProductRow::into_product)
         .collect()
@@ -95,7 +91,7 @@ pub mod ssr {
         .bind(slug)
         .fetch_optional(pool)
         .await
-        .map_err(|e| ShopError::internal("Failed to read a product", e))
+        .or_internal("Failed to read a product")
     }
 }
 

@@ -32,7 +32,7 @@ mod ssr {
 
     use crate::catalog::ssr::ProductRow;
     use crate::domain::{OrderId, OrderStatus};
-    use crate::error::ShopError;
+    use crate::error::{OrInternal, ShopError};
     use crate::money::Money;
     use crate::state::AppState;
 
@@ -84,7 +84,7 @@ mod ssr {
         .bind(order.as_str())
         .fetch_optional(&state.pool)
         .await
-        .map_err(|e| ShopError::internal("Failed to read an order", e))
+        .or_internal("Failed to read an order")
     }
 
     /// An order this browser can keep paying: same product at today's price, not settled.
@@ -112,7 +112,7 @@ mod ssr {
         .bind(price.currency().code())
         .fetch_one(&state.pool)
         .await
-        .map_err(|e| ShopError::internal("Failed to create an order", e))
+        .or_internal("Failed to create an order")
     }
 
     /// Creates the order's PaymentIntent. The idempotency key is the order's, so a retry after a
@@ -130,7 +130,7 @@ mod ssr {
             .parse()
             .map_err(|e| ShopError::internal("bad order currency", format!("{e:?}")))?;
         let key = IdempotencyKey::new(format!("order-{}-intent", order.public_id))
-            .map_err(|e| ShopError::internal("bad idempotency key", e))?;
+            .or_internal("bad idempotency key")?;
         let intent = CreatePaymentIntent::new(order.amount_minor, currency)
             .automatic_payment_methods(CreatePaymentIntentAutomaticPaymentMethods::new(true))
             .metadata(HashMap::from([
@@ -155,7 +155,7 @@ mod ssr {
         .bind(&secret)
         .execute(&state.pool)
         .await
-        .map_err(|e| ShopError::internal("Failed to record a PaymentIntent", e))?;
+        .or_internal("Failed to record a PaymentIntent")?;
         Ok((intent.id.to_string(), secret))
     }
 }
@@ -196,6 +196,7 @@ pub async fn start_checkout(slug: String) -> Result<CheckoutSession, ShopError> 
 /// the payment is confirmed.
 #[server(endpoint = "set_checkout_email")]
 pub async fn set_checkout_email(order_id: String, email: String) -> Result<(), ShopError> {
+    use crate::error::OrInternal;
     use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
     use stripe_core::payment_intent::UpdatePaymentIntent;
 
@@ -217,12 +218,12 @@ pub async fn set_checkout_email(order_id: String, email: String) -> Result<(), S
         .bind(email.as_str())
         .execute(&state.pool)
         .await
-        .map_err(|e| ShopError::internal("Failed to save an order's email", e))?;
+        .or_internal("Failed to save an order's email")?;
     if let Some(pi) = &order.payment_intent_id {
         use sha2::Digest;
         let digest = hex::encode(&sha2::Sha256::digest(email.as_str().as_bytes())[..12]);
         let key = IdempotencyKey::new(format!("order-{}-email-{digest}", order.public_id))
-            .map_err(|e| ShopError::internal("bad idempotency key", e))?;
+            .or_internal("bad idempotency key")?;
         UpdatePaymentIntent::new(pi.as_str())
             .receipt_email(email.as_str())
             .customize()

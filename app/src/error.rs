@@ -16,6 +16,9 @@ pub enum ShopError {
     NotPayable,
     #[error("Payments are unavailable right now. Please try again in a moment.")]
     PaymentsUnavailable,
+    /// The database did not answer in time (every connection busy, or it is restarting).
+    #[error("The shop is busy right now. Please try again in a moment.")]
+    Busy,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,
     /// The request never reached the server, or its answer never came back.
@@ -56,7 +59,7 @@ impl ShopError {
                 ShopError::Invalid(_) => StatusCode::BAD_REQUEST,
                 ShopError::NotFound => StatusCode::NOT_FOUND,
                 ShopError::NotPayable => StatusCode::CONFLICT,
-                ShopError::PaymentsUnavailable | ShopError::Network => {
+                ShopError::PaymentsUnavailable | ShopError::Busy | ShopError::Network => {
                     StatusCode::SERVICE_UNAVAILABLE
                 }
                 ShopError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -71,7 +74,25 @@ impl ShopError {
     /// Logs an unexpected failure with its details and gives the shopper the plain message.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "{context}");
-        ShopError::Internal
+        ShopError::Internal.with_status()
+    }
+
+    /// Logs a failure with its details and gives the shopper the plain message: "busy" (503)
+    /// when the database could not be reached in time, so a starved pool answers quickly with a
+    /// page that says to try again instead of leaving the request waiting.
+    pub fn failure(context: &str, err: &(dyn std::error::Error + 'static)) -> Self {
+        let unreachable = err.downcast_ref::<sqlx::Error>().is_some_and(|e| {
+            matches!(
+                e,
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
+        });
+        if unreachable {
+            tracing::warn!(error = %err, "{context}: the database did not answer in time");
+            ShopError::Busy.with_status()
+        } else {
+            ShopError::internal(context, err)
+        }
     }
 
     /// "Not found", with a 404 status on the response being rendered.
@@ -83,5 +104,20 @@ impl ShopError {
     pub fn stripe(context: &str, err: impl std::fmt::Debug) -> Self {
         tracing::error!(error = ?err, "{context}");
         ShopError::PaymentsUnavailable.with_status()
+    }
+}
+
+/// `.or_internal("Failed to …")` on any fallible call whose error the shopper must not see:
+/// the details go to the log, the shopper gets [`ShopError::Internal`] or, when the database
+/// did not answer in time, [`ShopError::Busy`].
+#[cfg(feature = "ssr")]
+pub trait OrInternal<T> {
+    fn or_internal(self, context: &str) -> Result<T, ShopError>;
+}
+
+#[cfg(feature = "ssr")]
+impl<T, E: std::error::Error + 'static> OrInternal<T> for Result<T, E> {
+    fn or_internal(self, context: &str) -> Result<T, ShopError> {
+        self.map_err(|e| ShopError::failure(context, &e))
     }
 }

@@ -29,7 +29,7 @@ mod ssr {
 
     use super::OrderView;
     use crate::domain::{OrderId, OrderStatus};
-    use crate::error::ShopError;
+    use crate::error::{OrInternal, ShopError};
     use crate::fulfillment;
     use crate::money::{Currency, Money};
     use crate::state::AppState;
@@ -57,7 +57,7 @@ mod ssr {
         .bind(id.as_str())
         .fetch_optional(&state.pool)
         .await
-        .map_err(|e| ShopError::internal("Failed to read an order", e))
+        .or_internal("Failed to read an order")
     }
 
     /// Asks Stripe for the order's PaymentIntent and settles the order from it. A Stripe or
@@ -93,12 +93,8 @@ mod ssr {
             refresh(state, &pi).await;
             row = read(state, id).await?.ok_or_else(ShopError::not_found)?;
         }
-        let currency: Currency = row
-            .currency
-            .parse()
-            .map_err(|e| ShopError::internal("bad order currency", e))?;
-        let amount = Money::new(row.amount_minor, currency)
-            .map_err(|e| ShopError::internal("bad order amount", e))?;
+        let currency: Currency = row.currency.parse().or_internal("bad order currency")?;
+        let amount = Money::new(row.amount_minor, currency).or_internal("bad order amount")?;
         Ok(OrderView {
             id: OrderId::parse(&row.public_id)?,
             product_title: row.title,

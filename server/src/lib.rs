@@ -1,6 +1,7 @@
 //! The shop's server: settings, telemetry, start-up, the Stripe webhook and the demo seed.
 
 pub mod cross_origin;
+pub mod deadline;
 pub mod seed;
 pub mod settings;
 pub mod startup;

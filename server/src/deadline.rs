@@ -1,0 +1,59 @@
+//! A deadline on every request. Whatever a handler waits on (a pool that never frees a
+//! connection, a Stripe call that never answers, a render whose data never comes), the client
+//! gets an answer it can read: 503 with a page, or for a server function the shop's own error,
+//! and a `Retry-After`. Handlers that know better answer sooner (a starved pool gives up
+//! after its acquire timeout); this is the backstop, and it is logged as an error.
+
+use std::time::Duration;
+
+use app::error::ShopError;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+
+/// Longer than anything a request should wait on: the pool's acquire timeout (5 s) and a
+/// Stripe call.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(20);
+
+pub async fn answer_in_time(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(
+                deadline_secs = REQUEST_DEADLINE.as_secs(),
+                "request passed its deadline; answering 503"
+            );
+            let mut response = if is_api {
+                // What a server function's client decodes: the shop's own error, as JSON.
+                let body = serde_json::to_string(&ShopError::Busy).unwrap_or_default();
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response()
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, Html(BUSY_PAGE)).into_response()
+            };
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
+    }
+}
+
+const BUSY_PAGE: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Busy · storefront</title><link rel="stylesheet" href="/pkg/storefront.css"></head>
+<body>
+<header class="site-header"><a href="/" class="brand">storefront</a></header>
+<main><h1>The shop is busy</h1>
+<p role="alert">The shop is busy right now. Please try again in a moment.</p>
+<p><a href="/">Back to the catalog</a></p></main>
+</body>
+</html>
+"#;
