@@ -12,9 +12,7 @@ export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 bash scripts/setup.sh
 
 # Test databases from earlier runs (each test makes its own).
-psql -h 127.0.0.1 -U postgres -tAc \
-  "select datname from pg_database where datname like 'sf\_test\_%' or datname like 'sf\_e2e\_%'" |
-  while read -r db; do [ -n "$db" ] && psql -h 127.0.0.1 -U postgres -qc "drop database if exists \"$db\" with (force)"; done
+bash scripts/drop-test-databases.sh
 
 echo "==> build: the stand-in, the server and the site the browser tests use"
 cargo build --locked -p stripe-standin -p server

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the server's tests (server/tests and its unit tests) and the Playwright suite N times in
+# a row, default 50, and prints how many runs of each failed. A failing run's output is kept in
+# target/repeat/. A flaky test is a bug: this is how to find one. Not part of test.sh (about a
+# minute a run).
+#
+# The binaries and the site are copied first, so editing or rebuilding while it runs does not
+# change what is being repeated.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+runs=${1:-50}
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+export TEST_DATABASE_ADMIN_URL=${TEST_DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+
+bash scripts/setup.sh >/dev/null
+echo "==> build"
+cargo build --locked -p stripe-standin -p server
+bash scripts/build-site.sh debug
+out=target/repeat
+rm -rf "$out" && mkdir -p "$out/bin"
+cargo test --locked -p server --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(m["executable"])' >"$out/test-binaries"
+while read -r bin; do cp "$bin" "$out/bin/"; done <"$out/test-binaries"
+cp target/debug/server target/debug/stripe-standin "$out/"
+cp -r target/site "$out/site"
+
+server_failed=0
+e2e_failed=0
+start=$(date +%s)
+for i in $(seq 1 "$runs"); do
+  bash scripts/drop-test-databases.sh
+  server_ok=yes
+  for bin in "$out"/bin/*; do
+    if ! "$bin" >>"$out/server-$i.log" 2>&1; then server_ok=no; fi
+  done
+  if [ $server_ok = yes ]; then rm -f "$out/server-$i.log"; else server_failed=$((server_failed + 1)); fi
+  e2e_ok=yes
+  if ! (cd end2end && LEPTOS_SITE_ROOT="$ROOT/$out/site" STANDIN_BIN="$ROOT/$out/stripe-standin" \
+    SERVER_BIN="$ROOT/$out/server" npx playwright test >"$ROOT/$out/playwright-$i.log" 2>&1); then
+    e2e_ok=no
+    e2e_failed=$((e2e_failed + 1))
+  else
+    rm -f "$out/playwright-$i.log"
+  fi
+  printf 'run %d/%d: server tests %s, Playwright %s (%d s so far)\n' \
+    "$i" "$runs" "$([ $server_ok = yes ] && echo passed || echo FAILED)" \
+    "$([ $e2e_ok = yes ] && echo passed || echo FAILED)" "$(($(date +%s) - start))"
+done
+bash scripts/drop-test-databases.sh
+echo "repeat: $runs runs in $(($(date +%s) - start)) s; server tests failed in $server_failed, Playwright in $e2e_failed"
+[ $server_failed -eq 0 ] && [ $e2e_failed -eq 0 ]
