@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 runs=${1:-50}
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+# Databases of its own, so tests run beside it (and their clean-up) do not meet these.
+export TEST_DATABASE_PREFIX=sf_repeat_
 export TEST_DATABASE_ADMIN_URL=${TEST_DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
 bash scripts/setup.sh >/dev/null
@@ -33,7 +35,7 @@ server_failed=0
 e2e_failed=0
 start=$(date +%s)
 for i in $(seq 1 "$runs"); do
-  bash scripts/drop-test-databases.sh
+  bash scripts/drop-test-databases.sh "$TEST_DATABASE_PREFIX"
   server_ok=yes
   for bin in "$out"/bin/*; do
     if ! "$bin" >>"$out/server-$i.log" 2>&1; then server_ok=no; fi
@@ -41,7 +43,8 @@ for i in $(seq 1 "$runs"); do
   if [ $server_ok = yes ]; then rm -f "$out/server-$i.log"; else server_failed=$((server_failed + 1)); fi
   e2e_ok=yes
   if ! (cd end2end && LEPTOS_SITE_ROOT="$ROOT/$out/site" STANDIN_BIN="$ROOT/$out/stripe-standin" \
-    SERVER_BIN="$ROOT/$out/server" npx playwright test >"$ROOT/$out/playwright-$i.log" 2>&1); then
+    SERVER_BIN="$ROOT/$out/server" npx playwright test --output "$ROOT/$out/playwright-results" \
+    >"$ROOT/$out/playwright-$i.log" 2>&1); then
     e2e_ok=no
     e2e_failed=$((e2e_failed + 1))
   else
@@ -51,6 +54,6 @@ for i in $(seq 1 "$runs"); do
     "$i" "$runs" "$([ $server_ok = yes ] && echo passed || echo FAILED)" \
     "$([ $e2e_ok = yes ] && echo passed || echo FAILED)" "$(($(date +%s) - start))"
 done
-bash scripts/drop-test-databases.sh
+bash scripts/drop-test-databases.sh "$TEST_DATABASE_PREFIX"
 echo "repeat: $runs runs in $(($(date +%s) - start)) s; server tests failed in $server_failed, Playwright in $e2e_failed"
 [ $server_failed -eq 0 ] && [ $e2e_failed -eq 0 ]

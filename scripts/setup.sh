@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=0.2.130
+# sqlx-cli matches the sqlx crate in Cargo.lock; it checks that .sqlx/ is up to date.
+SQLX_CLI_VERSION=0.8.6
 CARGO_LEPTOS_VERSION=0.3.10
 DEV=0
 [ "${1:-}" = "--dev" ] && DEV=1
@@ -42,6 +44,14 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; th
   step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 4 minutes, once)"
   # --locked is not used: its lock names a webpki-roots release the registry here lacks.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --quiet
+fi
+
+# sqlx-cli, for `cargo sqlx prepare` (refreshing .sqlx/ after a query changes) and its --check
+# in the test command. Built in target/tools, like cargo-leptos, so an interrupted build resumes.
+if ! cargo sqlx --version 2>/dev/null | grep -q " $SQLX_CLI_VERSION\$"; then
+  step "cargo install sqlx-cli $SQLX_CLI_VERSION (about 5 minutes, once)"
+  cargo install sqlx-cli --version "$SQLX_CLI_VERSION" --locked --no-default-features \
+    --features rustls,postgres --target-dir target/tools --quiet
 fi
 
 # cargo-leptos, for `cargo leptos watch`. Built in target/tools, which is kept, so an install

@@ -14,6 +14,15 @@ bash scripts/setup.sh
 # Test databases from earlier runs (each test makes its own).
 bash scripts/drop-test-databases.sh
 
+echo "==> style: rustfmt, clippy with warnings as errors, .sqlx/ in step with the queries"
+cargo fmt --all --check
+# The wasm crate is linted for wasm32 (with the hydrate feature), everything else on the host.
+cargo clippy --locked --workspace --exclude frontend --all-targets -- -D warnings
+if [ ! -f target/.wasm-fallback ]; then
+  cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+fi
+bash scripts/sqlx-prepare.sh --check
+
 echo "==> build: the stand-in, the server and the site the browser tests use"
 cargo build --locked -p stripe-standin -p server
 bash scripts/build-site.sh debug

@@ -5,6 +5,8 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::InvalidInput;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum ShopError {
     /// Input the shopper can fix; the message says how.
@@ -26,46 +28,67 @@ pub enum ShopError {
     Network,
 }
 
+impl ShopError {
+    /// The HTTP status a response carrying this error gets.
+    pub fn status(&self) -> u16 {
+        match self {
+            ShopError::Invalid(_) => 400,
+            ShopError::NotFound => 404,
+            ShopError::NotPayable => 409,
+            ShopError::PaymentsUnavailable | ShopError::Busy | ShopError::Network => 503,
+            ShopError::Internal => 500,
+        }
+    }
+}
+
 impl FromServerFnError for ShopError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        match value {
+        let error = match value {
             ServerFnErrorErr::Args(_)
             | ServerFnErrorErr::MissingArg(_)
             | ServerFnErrorErr::Deserialization(_) => {
-                ShopError::Invalid("That request could not be understood.".into()).with_status()
+                ShopError::Invalid("That request could not be understood.".into())
             }
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => ShopError::Network,
             _ => ShopError::Internal,
-        }
-    }
-}
-
-impl From<crate::domain::InvalidInput> for ShopError {
-    fn from(e: crate::domain::InvalidInput) -> Self {
-        ShopError::Invalid(e.0.to_string()).with_status()
-    }
-}
-
-impl ShopError {
-    /// On the server, sets the HTTP status of the response being built to match the error
-    /// (400, 404, 409, 503 or 500); in the browser it does nothing.
-    pub fn with_status(self) -> Self {
+        };
+        // Arguments that cannot be read never reach the function's body, so this is where such
+        // a request gets its status.
         #[cfg(feature = "ssr")]
-        if let Some(resp) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            use axum::http::StatusCode;
-            resp.set_status(match &self {
-                ShopError::Invalid(_) => StatusCode::BAD_REQUEST,
-                ShopError::NotFound => StatusCode::NOT_FOUND,
-                ShopError::NotPayable => StatusCode::CONFLICT,
-                ShopError::PaymentsUnavailable | ShopError::Busy | ShopError::Network => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                ShopError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            });
-        }
-        self
+        respond_with_status(&error);
+        error
+    }
+}
+
+impl From<InvalidInput> for ShopError {
+    fn from(e: InvalidInput) -> Self {
+        ShopError::Invalid(e.0.to_string())
+    }
+}
+
+/// Runs a server function's body and writes the status of its error, if any, into the
+/// response: the one place a server function's outcome becomes an HTTP status. When the
+/// function runs inside a page render, the status is the page's.
+#[cfg(feature = "ssr")]
+pub async fn with_status<T>(
+    body: impl Future<Output = Result<T, ShopError>>,
+) -> Result<T, ShopError> {
+    let result = body.await;
+    if let Err(error) = &result {
+        respond_with_status(error);
+    }
+    result
+}
+
+#[cfg(feature = "ssr")]
+fn respond_with_status(error: &ShopError) {
+    use axum::http::StatusCode;
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        );
     }
 }
 
@@ -74,7 +97,7 @@ impl ShopError {
     /// Logs an unexpected failure with its details and gives the shopper the plain message.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "{context}");
-        ShopError::Internal.with_status()
+        ShopError::Internal
     }
 
     /// Logs a failure with its details and gives the shopper the plain message: "busy" (503)
@@ -89,21 +112,16 @@ impl ShopError {
         });
         if unreachable {
             tracing::warn!(error = %err, "{context}: the database did not answer in time");
-            ShopError::Busy.with_status()
+            ShopError::Busy
         } else {
             ShopError::internal(context, err)
         }
     }
 
-    /// "Not found", with a 404 status on the response being rendered.
-    pub fn not_found() -> Self {
-        ShopError::NotFound.with_status()
-    }
-
     /// Logs a Stripe failure (its type and code, never the key) and tells the shopper to retry.
     pub fn stripe(context: &str, err: impl std::fmt::Debug) -> Self {
         tracing::error!(error = ?err, "{context}");
-        ShopError::PaymentsUnavailable.with_status()
+        ShopError::PaymentsUnavailable
     }
 }
 
@@ -119,5 +137,20 @@ pub trait OrInternal<T> {
 impl<T, E: std::error::Error + 'static> OrInternal<T> for Result<T, E> {
     fn or_internal(self, context: &str) -> Result<T, ShopError> {
         self.map_err(|e| ShopError::failure(context, &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_the_status_its_meaning_calls_for() {
+        assert_eq!(ShopError::Invalid("x".into()).status(), 400);
+        assert_eq!(ShopError::NotFound.status(), 404);
+        assert_eq!(ShopError::NotPayable.status(), 409);
+        assert_eq!(ShopError::Busy.status(), 503);
+        assert_eq!(ShopError::PaymentsUnavailable.status(), 503);
+        assert_eq!(ShopError::Internal.status(), 500);
     }
 }

@@ -6,7 +6,7 @@ use sqlx::{Postgres, Transaction};
 use stripe_shared::{Charge, PaymentIntent, PaymentIntentStatus};
 use stripe_webhook::EventObject;
 
-use crate::domain::OrderStatus;
+use crate::domain::{Currency, OrderId, OrderStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettleError {
@@ -29,13 +29,12 @@ pub enum Settled {
     NotOurs,
 }
 
-#[derive(sqlx::FromRow)]
 struct LockedOrder {
     id: i64,
     product_id: i64,
     email: Option<String>,
     amount_minor: i64,
-    currency: String,
+    currency: Currency,
     status: OrderStatus,
     amount_refunded_minor: i64,
 }
@@ -48,17 +47,19 @@ async fn lock_order(
     intent_id: &str,
     order_public_id: Option<&str>,
 ) -> Result<Option<LockedOrder>, SettleError> {
-    let ours = order_public_id.is_some_and(|id| crate::domain::OrderId::parse(id).is_ok());
-    let order = sqlx::query_as::<_, LockedOrder>(
-        "select id, product_id, email, amount_minor, currency, status, amount_refunded_minor
-         from customer_order
-         where payment_intent_id = $1 or (public_id = $2 and payment_intent_id is null)
-         order by (payment_intent_id = $1) desc nulls last
-         limit 1
-         for update",
+    let ours = order_public_id.is_some_and(|id| OrderId::parse(id).is_ok());
+    let order = sqlx::query_as!(
+        LockedOrder,
+        r#"select id, product_id, email, amount_minor, currency as "currency: Currency",
+                  status as "status: OrderStatus", amount_refunded_minor
+           from customer_order
+           where payment_intent_id = $1 or (public_id = $2 and payment_intent_id is null)
+           order by (payment_intent_id = $1) desc nulls last
+           limit 1
+           for update"#,
+        intent_id,
+        order_public_id
     )
-    .bind(intent_id)
-    .bind(order_public_id)
     .fetch_optional(&mut **tx)
     .await?;
     match order {
@@ -107,7 +108,7 @@ pub async fn settle_intent(
         return Ok(Settled::Unchanged(order.status));
     };
     if to == OrderStatus::Paid {
-        let currency_matches = intent.currency.to_string() == order.currency;
+        let currency_matches = intent.currency.to_string() == order.currency.code();
         if !currency_matches || intent.amount_received < order.amount_minor {
             // Never call an order paid for less than it costs. This cannot happen through the
             // shop (it sets the amount), so it is logged loudly for a person to look at.
@@ -131,21 +132,21 @@ pub async fn settle_intent(
         ),
         _ => None,
     };
-    sqlx::query(
+    sqlx::query!(
         "update customer_order
          set status = $2,
              failure_message = $3,
              payment_intent_id = coalesce(payment_intent_id, $4),
              email = coalesce(email, $5),
-             paid_at = case when $2 = 'paid' then now() else paid_at end,
+             paid_at = case when $2 = 'paid'::order_status then now() else paid_at end,
              updated_at = now()
          where id = $1",
+        order.id,
+        to as OrderStatus,
+        failure,
+        intent.id.as_str(),
+        intent.receipt_email.as_deref()
     )
-    .bind(order.id)
-    .bind(to)
-    .bind(&failure)
-    .bind(intent.id.as_str())
-    .bind(intent.receipt_email.as_deref())
     .execute(&mut **tx)
     .await?;
     if to == OrderStatus::Paid {
@@ -165,13 +166,13 @@ async fn grant(
     receipt_email: Option<&str>,
 ) -> Result<(), SettleError> {
     let email = order.email.as_deref().or(receipt_email).unwrap_or_default();
-    sqlx::query(
+    sqlx::query!(
         "insert into entitlement (order_id, product_id, email) values ($1, $2, $3)
          on conflict on constraint entitlement_order_key do nothing",
+        order.id,
+        order.product_id,
+        email
     )
-    .bind(order.id)
-    .bind(order.product_id)
-    .bind(email)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -210,17 +211,20 @@ pub async fn settle_refund(
     if refunded == order.amount_refunded_minor && to == order.status {
         return Ok(Settled::Unchanged(order.status));
     }
-    sqlx::query("update customer_order set amount_refunded_minor = $2, status = $3, updated_at = now() where id = $1")
-        .bind(order.id)
-        .bind(refunded)
-        .bind(to)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "update customer_order set amount_refunded_minor = $2, status = $3, updated_at = now()
+         where id = $1",
+        order.id,
+        refunded,
+        to as OrderStatus
+    )
+    .execute(&mut **tx)
+    .await?;
     if to == OrderStatus::Refunded {
-        sqlx::query(
+        sqlx::query!(
             "update entitlement set revoked_at = now() where order_id = $1 and revoked_at is null",
+            order.id
         )
-        .bind(order.id)
         .execute(&mut **tx)
         .await?;
     }

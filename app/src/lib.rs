@@ -1,16 +1,39 @@
 //! storefront's application: pages, components, server functions and domain types, shared by
 //! the server (feature `ssr`) and the hydrating wasm bundle (feature `hydrate`).
+//!
+//! Modules import only from modules below them in this list, never back up:
+//!
+//! | module | owns | |
+//! |---|---|---|
+//! | `pages` | one view per route: home, product, order | |
+//! | `components` | page pieces, and the islands the browser hydrates | |
+//! | `stripe_js` | Stripe.js bindings for the checkout island | hydrate |
+//! | `api` | the `#[server]` functions, the browser's only way in | |
+//! | `state` | `AppState`, handed to server functions | ssr |
+//! | `checkout`, `orders` | opening checkout; an order as its page shows it | ssr |
+//! | `fulfillment` | settling orders from what Stripe reports | ssr |
+//! | `payment_intents` | every call to Stripe's PaymentIntents API | ssr |
+//! | `catalog` | published products, and their in-memory copy | ssr |
+//! | `models` | what server functions return | |
+//! | `error` | `ShopError`: what the shopper is told, and its status | |
+//! | `domain` | money, ids, email, slugs, kinds, statuses | |
 
+pub mod api;
+#[cfg(feature = "ssr")]
 pub mod catalog;
 #[cfg(feature = "ssr")]
-pub mod catalog_cache;
 pub mod checkout;
+pub mod components;
 pub mod domain;
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod fulfillment;
-pub mod money;
+pub mod models;
+#[cfg(feature = "ssr")]
 pub mod orders;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod payment_intents;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "hydrate")]
@@ -18,6 +41,8 @@ mod stripe_js;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+
+use crate::pages::{HomePage, OrderPage, ProductPage};
 use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
@@ -49,14 +74,6 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
     }
 }
 
-/// A `<title>` from text that may come from the database. leptos_meta writes a title into the
-/// head without escaping it (0.8.7), so a product named `</title><script>…` would run; this
-/// escapes it first. Titles are only rendered on the server (the pages are not hydrated).
-#[component]
-pub fn PageTitle(#[prop(into)] text: String) -> impl IntoView {
-    view! { <Title text=html_escape::encode_text(&text).into_owned()/> }
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -69,9 +86,9 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=|| view! { <h1>"Page not found"</h1> }>
-                    <Route path=path!("") view=catalog::CatalogPage ssr=SsrMode::Async/>
-                    <Route path=path!("/products/:slug") view=catalog::ProductPage ssr=SsrMode::Async/>
-                    <Route path=path!("/orders/:id") view=orders::OrderPage ssr=SsrMode::Async/>
+                    <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/products/:slug") view=ProductPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -11,8 +11,8 @@ use sqlx::PgPool;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
-    /// The published products, kept between changes (see `catalog_cache`).
-    pub catalog: crate::catalog_cache::CatalogCache,
+    /// The published products, kept between changes (see `catalog::cache`).
+    pub catalog: crate::catalog::cache::CatalogCache,
     pub stripe: stripe::Client,
     pub public: PublicSettings,
     /// Every secret a webhook may be signed with (more than one while a secret is rolled).

@@ -51,24 +51,24 @@ const DEMO: &[Demo] = &[
 pub async fn demo_catalog(pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     // One start at a time decides, so two servers starting together seed once.
-    sqlx::query("select pg_advisory_xact_lock(7242001)")
+    sqlx::query!("select pg_advisory_xact_lock(7242001)")
         .execute(&mut *tx)
         .await?;
-    let count: i64 = sqlx::query_scalar("select count(*) from product")
+    let empty = sqlx::query_scalar!(r#"select not exists (select from product) as "empty!""#)
         .fetch_one(&mut *tx)
         .await?;
-    if count == 0 {
+    if empty {
         for d in DEMO {
-            sqlx::query(
+            sqlx::query!(
                 "insert into product (slug, title, description, kind, price_minor, currency)
                  values ($1, $2, $3, $4, $5, $6)",
+                d.slug,
+                d.title,
+                d.description,
+                d.kind,
+                d.price_minor,
+                d.currency
             )
-            .bind(d.slug)
-            .bind(d.title)
-            .bind(d.description)
-            .bind(d.kind)
-            .bind(d.price_minor)
-            .bind(d.currency)
             .execute(&mut *tx)
             .await?;
         }

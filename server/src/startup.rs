@@ -5,7 +5,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use app::catalog_cache::CatalogCache;
+use app::catalog::cache::{self, CatalogCache};
 use app::state::{AppState, PublicSettings};
 use app::{App, shell};
 use axum::Router;
@@ -69,10 +69,7 @@ impl Application {
             );
         }
         let catalog = CatalogCache::default();
-        tokio::spawn(app::catalog_cache::follow_changes(
-            catalog.clone(),
-            pool.clone(),
-        ));
+        tokio::spawn(cache::follow_changes(catalog.clone(), pool.clone()));
         let state = AppState {
             leptos_options: leptos_options.clone(),
             pool,

@@ -217,13 +217,13 @@ async fn handle(
     let payload: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| HandleError::Unreadable(e.to_string()))?;
     // Stored first and on its own, so the event is kept even if handling fails below.
-    sqlx::query(
+    sqlx::query!(
         "insert into stripe_event (id, type, payload) values ($1, $2, $3)
          on conflict (id) do nothing",
+        envelope.id,
+        envelope.type_,
+        payload
     )
-    .bind(&envelope.id)
-    .bind(&envelope.type_)
-    .bind(&payload)
     .execute(&state.pool)
     .await?;
 
@@ -237,11 +237,12 @@ async fn handle(
 
     let mut tx = state.pool.begin().await?;
     // Deliveries of one event queue here; the first handles it, the rest see it handled.
-    let handled: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("select handled_at from stripe_event where id = $1 for update")
-            .bind(&envelope.id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let handled = sqlx::query_scalar!(
+        "select handled_at from stripe_event where id = $1 for update",
+        envelope.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if handled.is_some() {
         return Ok(Handled::Before);
     }
@@ -254,19 +255,24 @@ async fn handle(
         }
         Err(SettleError::Database(e)) => return Err(e.into()),
     }
-    sqlx::query("update stripe_event set handled_at = now(), attempts = attempts + 1, last_error = null where id = $1")
-        .bind(&envelope.id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "update stripe_event set handled_at = now(), attempts = attempts + 1, last_error = null
+         where id = $1",
+        envelope.id
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Handled::Now)
 }
 
 async fn record_failure(state: &AppState, id: &str, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update stripe_event set attempts = attempts + 1, last_error = $2 where id = $1")
-        .bind(id)
-        .bind(error)
-        .execute(&state.pool)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update stripe_event set attempts = attempts + 1, last_error = $2 where id = $1",
+        id,
+        error
+    )
+    .execute(&state.pool)
+    .await
+    .map(|_| ())
 }

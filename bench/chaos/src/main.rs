@@ -305,10 +305,11 @@ async fn fresh_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
     let admin = PgPool::connect(admin_url)
         .await
         .with_context(|| format!("connect to {admin_url}"))?;
-    sqlx::query(&format!("drop database if exists \"{db}\" with (force)"))
+    // A database's name cannot be a bind parameter; this one is made here from a fixed name.
+    sqlx::raw_sql(&format!("drop database if exists \"{db}\" with (force)"))
         .execute(&admin)
         .await?;
-    sqlx::query(&format!("create database \"{db}\""))
+    sqlx::raw_sql(&format!("create database \"{db}\""))
         .execute(&admin)
         .await?;
     admin.close().await;
@@ -672,12 +673,12 @@ impl Stats {
 
 /// Orders that are paid without their grant, or granted without being paid.
 async fn torn_orders(pool: &PgPool) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar(
-        "select (select count(*) from customer_order o
-                 where o.status = 'paid'
-                   and not exists (select 1 from entitlement e where e.order_id = o.id))
-              + (select count(*) from entitlement e join customer_order o on o.id = e.order_id
-                 where o.status <> 'paid')",
+    Ok(sqlx::query_scalar!(
+        r#"select (select count(*) from customer_order o
+                   where o.status = 'paid'
+                     and not exists (select 1 from entitlement e where e.order_id = o.id))
+                + (select count(*) from entitlement e join customer_order o on o.id = e.order_id
+                   where o.status <> 'paid') as "torn!""#
     )
     .fetch_one(pool)
     .await?)
@@ -685,13 +686,14 @@ async fn torn_orders(pool: &PgPool) -> anyhow::Result<i64> {
 
 async fn check(pool: &PgPool, n: usize) -> anyhow::Result<()> {
     let n = n as i64;
-    let (paid, grants, handled): (i64, i64, i64) = sqlx::query_as(
-        "select (select count(*) from customer_order where status = 'paid'),
-                (select count(*) from entitlement),
-                (select count(*) from stripe_event where handled_at is not null)",
+    let totals = sqlx::query!(
+        r#"select (select count(*) from customer_order where status = 'paid') as "paid!",
+                  (select count(*) from entitlement) as "grants!",
+                  (select count(*) from stripe_event where handled_at is not null) as "handled!""#
     )
     .fetch_one(pool)
     .await?;
+    let (paid, grants, handled) = (totals.paid, totals.grants, totals.handled);
     let torn = torn_orders(pool).await?;
     println!(
         "check: {paid}/{n} orders paid, {grants} grants, {handled} events handled, {torn} half done"

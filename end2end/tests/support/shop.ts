@@ -146,7 +146,8 @@ export async function startShop(): Promise<{ shop: Shop; shutdown: () => Promise
     throw new Error('target/site/pkg/storefront.js is missing: run `bash scripts/build-site.sh debug` first.');
   }
 
-  const database = `sf_e2e_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  const prefix = process.env.TEST_DATABASE_PREFIX ? `${process.env.TEST_DATABASE_PREFIX}e2e_` : 'sf_e2e_';
+  const database = `${prefix}${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   mkdirSync(LOG_DIR, { recursive: true });
   const shopLog = path.join(LOG_DIR, `${database}.server.log`);
   const standinLog = path.join(LOG_DIR, `${database}.standin.log`);

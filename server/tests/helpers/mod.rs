@@ -38,7 +38,10 @@ pub async fn spawn_with(webhook_secret: Option<&str>) -> TestApp {
     }
     let admin_url = std::env::var("TEST_DATABASE_ADMIN_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let db = format!("sf_test_{}", rand::rng().random_range(0..u64::MAX));
+    // A prefix of its own lets a repeated run (scripts/repeat-tests.sh) clean up after itself
+    // without touching the databases of tests running beside it.
+    let prefix = std::env::var("TEST_DATABASE_PREFIX").unwrap_or_else(|_| "sf_test_".into());
+    let db = format!("{prefix}{}", rand::rng().random_range(0..u64::MAX));
     let admin = PgPool::connect(&admin_url)
         .await
         .expect("Postgres is reachable");

@@ -1,9 +1,14 @@
-//! Values that carry their own rules: an order's public id, a shopper's email, a product slug,
-//! an order's status. Each is parsed once at the boundary and trusted after.
+//! Values that carry their own rules: money, an order's public id, a shopper's email, a
+//! product slug and kind, an order's status. Each is parsed once at the boundary (a request,
+//! a database row) and trusted after. The bottom of the crate: it imports nothing from it.
+
+mod money;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use money::{Currency, Money, MoneyError, UnknownCurrency};
 
 /// The public, unguessable id of an order (`ord_` and 26 base-32 characters: 130 random bits).
 /// Order pages are reachable only through it.
@@ -40,27 +45,9 @@ impl OrderId {
     }
 }
 
-impl TryFrom<String> for OrderId {
-    type Error = InvalidInput;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<OrderId> for String {
-    fn from(id: OrderId) -> String {
-        id.0
-    }
-}
-
-impl fmt::Display for OrderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// A shopper's email address, trimmed and checked for a plausible shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
 impl Email {
@@ -97,6 +84,7 @@ impl Email {
 
 /// A product's URL name: lowercase letters, digits and single dashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ProductSlug(String);
 
 impl ProductSlug {
@@ -117,6 +105,54 @@ impl ProductSlug {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// `TryFrom<String>` through the parser and back into `String`, for types whose only way in
+/// is `parse`, so serde can never build one that skipped it.
+macro_rules! parsed_string {
+    ($($name:ident),*) => {$(
+        impl TryFrom<String> for $name {
+            type Error = InvalidInput;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
+}
+
+parsed_string!(OrderId, Email, ProductSlug);
+
+/// What a purchase gives: a file to download, a pack of credits, or a membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
+pub enum ProductKind {
+    Download,
+    Credits,
+    Membership,
+}
+
+impl ProductKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ProductKind::Download => "Download",
+            ProductKind::Credits => "Credit pack",
+            ProductKind::Membership => "Membership",
+        }
     }
 }
 
@@ -181,8 +217,28 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "ssr")]
+    fn generated_order_ids_parse_and_differ() {
+        let (a, b) = (OrderId::generate(), OrderId::generate());
+        assert_eq!(OrderId::parse(a.as_str()), Ok(a.clone()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
     fn order_ids_must_have_the_generated_shape() {
         assert!(OrderId::parse("ord_abcdefghijkmnpqrstuvwxyz23").is_ok());
+        assert!(
+            OrderId::parse("ord_abcdefghijkmnpqrstuvwxyz2").is_err(),
+            "one short"
+        );
+        assert!(
+            OrderId::parse("ord_abcdefghijkmnpqrstuvwxyz234").is_err(),
+            "one long"
+        );
+        assert!(
+            OrderId::parse("ord_abcdefghijkmnpqrstuvwxy01").is_err(),
+            "0 and 1 are not in the alphabet"
+        );
         assert!(OrderId::parse("ord_1").is_err());
         assert!(OrderId::parse("ord_ABCDEFGHIJKMNPQRSTUVWXYZ23").is_err());
         assert!(OrderId::parse("1").is_err());
@@ -206,6 +262,15 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn serde_builds_these_values_only_through_their_parsers() {
+        assert!(serde_json::from_str::<Email>("\"not an email\"").is_err());
+        assert!(serde_json::from_str::<ProductSlug>("\"../etc\"").is_err());
+        assert!(serde_json::from_str::<OrderId>("\"ord_1\"").is_err());
+        let email: Email = serde_json::from_str("\" a@example.com \"").unwrap();
+        assert_eq!(email.as_str(), "a@example.com");
     }
 
     #[test]

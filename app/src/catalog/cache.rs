@@ -13,8 +13,8 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
-use crate::catalog::Product;
 use crate::error::ShopError;
+use crate::models::Product;
 
 /// The channel the `product_catalog_changed` trigger notifies.
 pub const CHANNEL: &str = "catalog_changed";
@@ -41,7 +41,7 @@ impl CatalogCache {
             }
             cached.generation
         };
-        let products: Arc<[Product]> = crate::catalog::ssr::published(pool).await?.into();
+        let products: Arc<[Product]> = super::published(pool).await?.into();
         let mut cached = self.0.write().unwrap_or_else(|e| e.into_inner());
         if cached.listening && cached.generation == generation {
             cached.products = Some(products.clone());

@@ -6,8 +6,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The currencies the shop sells in, with how many minor units make one major unit.
+/// The currencies the shop sells in, with how many minor units make one major unit. Stored as
+/// Stripe writes them (`usd`, `jpy`), and read from the database straight into this type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 pub enum Currency {
     Usd,

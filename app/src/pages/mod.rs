@@ -1,0 +1,10 @@
+//! The shop's pages, one module per route. Each reads through a server function inside
+//! `<Suspense>` and renders complete HTML on the server (`SsrMode::Async`).
+
+mod home;
+mod order;
+mod product;
+
+pub use home::HomePage;
+pub use order::OrderPage;
+pub use product::ProductPage;

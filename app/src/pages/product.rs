@@ -1,0 +1,32 @@
+//! `/products/:slug`: one product and the form that sells it.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::get_product;
+use crate::components::{CheckoutForm, ErrorList, PageTitle};
+
+#[component]
+pub fn ProductPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let product = Resource::new(slug, get_product);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
+                {move || Suspend::new(async move {
+                    product.await.map(|p| view! {
+                        <PageTitle text=p.title.clone()/>
+                        <article class="product">
+                            <p class="kind">{p.kind.label()}</p>
+                            <h1>{p.title.clone()}</h1>
+                            <p class="price">{p.price.to_string()}</p>
+                            <p class="description">{p.description.clone()}</p>
+                            <CheckoutForm slug=p.slug.clone() price=p.price/>
+                        </article>
+                    })
+                })}
+            </ErrorBoundary>
+        </Suspense>
+    }
+}
