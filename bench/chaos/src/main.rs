@@ -18,9 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use clap::{Parser, Subcommand};
 use futures::StreamExt;
-use hmac::{Hmac, Mac};
 use rand::seq::SliceRandom;
-use sha2::Sha256;
 use sqlx::PgPool;
 use tokio::process::{Child, Command};
 
@@ -622,9 +620,7 @@ fn sign(payload: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
-    mac.update(format!("{t}.{payload}").as_bytes());
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    stripe_standin::webhooks::signature_header(payload, &[WEBHOOK_SECRET], t as i64)
 }
 
 impl Stats {

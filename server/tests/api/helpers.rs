@@ -1,16 +1,13 @@
 //! The shop for one test: a database of its own, a Stripe stand-in of its own, the real app
 //! on a free port.
-#![allow(dead_code)]
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use leptos::config::get_configuration;
 use rand::Rng;
 use reqwest::StatusCode;
 use server::settings::Settings;
 use server::startup::Application;
-use sha2::Sha256;
 use sqlx::PgPool;
 use stripe_standin::Running;
 
@@ -103,13 +100,9 @@ pub async fn build_app(settings: Settings) -> Application {
     .unwrap()
 }
 
+/// A `Stripe-Signature` header for `payload`, as Stripe (and the stand-in) would send it.
 pub fn sign(payload: &str, secret: &str, timestamp: i64) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{timestamp}.{payload}").as_bytes());
-    format!(
-        "t={timestamp},v1={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
+    stripe_standin::webhooks::signature_header(payload, &[secret], timestamp)
 }
 
 pub fn now() -> i64 {
@@ -158,6 +151,48 @@ impl TestApp {
             .send(&self.stripe)
             .await
             .unwrap();
+    }
+
+    /// Every event of `type_` at the stand-in, newest first, as the raw JSON Stripe would
+    /// deliver.
+    pub async fn event_payloads(&self, type_: &str) -> Vec<String> {
+        let list: serde_json::Value = self
+            .http
+            .get(format!("{}/v1/events", self.standin.base_url))
+            .bearer_auth(SECRET_KEY)
+            .query(&[("type", type_), ("limit", "100")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| serde_json::to_string(event).unwrap())
+            .collect()
+    }
+
+    /// An order paid with 4242 and settled by its `payment_intent.succeeded` webhook.
+    pub async fn paid_order(&self, slug: &str) -> Session {
+        let session = self.checkout(slug).await;
+        self.pay(&session, "pm_card_visa").await;
+        let payload = self.event_payload("payment_intent.succeeded").await;
+        assert_eq!(self.deliver_signed(&payload).await, StatusCode::OK);
+        assert_eq!(self.order_status(&session.order_id).await, "paid");
+        session
+    }
+
+    /// Refunds `amount` (or all that is left) of an order's payment at the stand-in.
+    pub async fn refund(&self, session: &Session, amount: Option<i64>) {
+        let mut refund =
+            stripe_core::refund::CreateRefund::new().payment_intent(Self::intent_id(session));
+        if let Some(amount) = amount {
+            refund = refund.amount(amount);
+        }
+        refund.send(&self.stripe).await.unwrap();
     }
 
     /// The newest event of `type_` at the stand-in, as the raw JSON Stripe would deliver.

@@ -4,11 +4,9 @@
 //!
 //! Each property runs a few hundred cases against one real server; PROPTEST_CASES raises it.
 
-mod helpers;
-
 use std::sync::OnceLock;
 
-use helpers::{TestApp, WEBHOOK_SECRET, now, sign, spawn};
+use crate::helpers::{TestApp, WEBHOOK_SECRET, now, sign, spawn};
 use proptest::prelude::*;
 use tokio::runtime::Runtime;
 

@@ -1,9 +1,7 @@
 //! The catalog pages against the real server and database: what the pages show follows the
 //! database, also while the server keeps the catalog in memory.
 
-mod helpers;
-
-use helpers::spawn;
+use crate::helpers::spawn;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -81,7 +79,9 @@ async fn pages_keep_answering_while_another_shop_starts_in_the_same_process() {
             .unwrap();
         runtime.block_on(async {
             for _ in 0..40 {
-                helpers::build_app(settings.clone()).await;
+                let other = crate::helpers::build_app(settings.clone()).await;
+                // Its connections go back to Postgres, which has a limited number of them.
+                other.state.pool.close().await;
             }
         })
     });

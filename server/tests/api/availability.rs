@@ -1,11 +1,9 @@
 //! When the database cannot keep up, pages and server functions say so quickly and plainly
 //! (503, "busy"), and the shop recovers as soon as connections free up.
 
-mod helpers;
-
 use std::time::Duration;
 
-use helpers::spawn;
+use crate::helpers::spawn;
 use reqwest::StatusCode;
 
 const BUSY: &str = "The shop is busy right now. Please try again in a moment.";

@@ -1,9 +1,7 @@
 //! What an attacker would try, against the real server and its own database: posts from
 //! another site, guessing order ids, and HTML in the catalog.
 
-mod helpers;
-
-use helpers::spawn;
+use crate::helpers::spawn;
 use reqwest::StatusCode;
 
 #[tokio::test]

@@ -1,0 +1,10 @@
+//! The server's integration tests, one binary: each module runs the real shop (its own
+//! database, its own Stripe stand-in, a free port) and checks what a shopper, an attacker or
+//! Stripe would see. `TEST_LOG=1` prints the shop's log.
+
+mod availability;
+mod bad_input;
+mod catalog;
+mod helpers;
+mod payment_path;
+mod security;
