@@ -13,7 +13,7 @@ use crate::{domain::OrderId, error::with_status, state::app_state};
 /// The published products, in catalog order.
 #[server(endpoint = "list_products")]
 pub async fn list_products() -> Result<Vec<Product>, ShopError> {
-    with_status(async {
+    with_status("list_products", async {
         let state = app_state()?;
         Ok(state.catalog.published(&state.pool).await?.to_vec())
     })
@@ -23,7 +23,7 @@ pub async fn list_products() -> Result<Vec<Product>, ShopError> {
 /// One published product.
 #[server(endpoint = "get_product")]
 pub async fn get_product(slug: String) -> Result<Product, ShopError> {
-    with_status(async move {
+    with_status("get_product", async move {
         let slug = crate::domain::ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
         state
@@ -42,7 +42,7 @@ pub async fn get_product(slug: String) -> Result<Product, ShopError> {
 /// otherwise creates an order at the database's price and its PaymentIntent.
 #[server(endpoint = "start_checkout")]
 pub async fn start_checkout(slug: String) -> Result<CheckoutSession, ShopError> {
-    with_status(async move {
+    with_status("start_checkout", async move {
         let slug = crate::domain::ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
         let current = checkout_cookie::read().await;
@@ -69,7 +69,7 @@ pub async fn start_checkout(slug: String) -> Result<CheckoutSession, ShopError> 
 /// the payment is confirmed.
 #[server(endpoint = "set_checkout_email")]
 pub async fn set_checkout_email(order_id: String, email: String) -> Result<(), ShopError> {
-    with_status(async move {
+    with_status("set_checkout_email", async move {
         let order_id = OrderId::parse(&order_id).map_err(|_| ShopError::NotFound)?;
         let email = crate::domain::Email::parse(&email)?;
         // Only the browser that opened the order may change it.
@@ -85,7 +85,7 @@ pub async fn set_checkout_email(order_id: String, email: String) -> Result<(), S
 /// An order by its public id, settled from Stripe first while its payment is open.
 #[server(endpoint = "get_order")]
 pub async fn get_order(id: String) -> Result<OrderView, ShopError> {
-    with_status(async move {
+    with_status("get_order", async move {
         let id = OrderId::parse(&id).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
         crate::orders::view(&state.pool, &state.stripe, &id).await

@@ -32,7 +32,7 @@ pub struct Opened {
 /// is still payable for this product at today's price. `remember` is told the order before its
 /// PaymentIntent is asked for, so a browser that retries after a failure keeps its order (and
 /// with it the intent's idempotency key).
-#[tracing::instrument(skip_all, fields(product = %slug, order), err)]
+#[tracing::instrument(skip_all, fields(product = %slug, order))]
 pub async fn open(
     pool: &PgPool,
     stripe: &stripe::Client,
@@ -84,7 +84,7 @@ pub async fn open(
 
 /// Records the receipt email on an open order and its PaymentIntent, just before the payment
 /// is confirmed. Refused once the payment is under way or settled.
-#[tracing::instrument(skip_all, fields(order = %order_id), err)]
+#[tracing::instrument(skip_all, fields(order = %order_id))]
 pub async fn set_email(
     pool: &PgPool,
     stripe: &stripe::Client,

@@ -68,15 +68,19 @@ impl From<InvalidInput> for ShopError {
     }
 }
 
-/// Runs a server function's body and writes the status of its error, if any, into the
-/// response: the one place a server function's outcome becomes an HTTP status. When the
-/// function runs inside a page render, the status is the page's.
+/// Runs a server function's body in a span named after it and writes the status of its error,
+/// if any, into the response: the one place a server function's outcome becomes an HTTP
+/// status. When the function runs inside a page render, the status is the page's.
 #[cfg(feature = "ssr")]
 pub async fn with_status<T>(
+    name: &'static str,
     body: impl Future<Output = Result<T, ShopError>>,
 ) -> Result<T, ShopError> {
-    let result = body.await;
+    use tracing::Instrument;
+    let span = tracing::info_span!("server_fn", name);
+    let result = body.instrument(span.clone()).await;
     if let Err(error) = &result {
+        span.in_scope(|| tracing::info!(%error, status = error.status(), "answered with an error"));
         respond_with_status(error);
     }
     result

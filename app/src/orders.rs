@@ -23,7 +23,7 @@ struct Row {
 }
 
 /// The order with public id `id`, settled from Stripe first if its payment is still open.
-#[tracing::instrument(skip_all, fields(order = %id), err)]
+#[tracing::instrument(skip_all, fields(order = %id))]
 pub async fn view(
     pool: &PgPool,
     stripe: &stripe::Client,

@@ -207,6 +207,7 @@ enum HandleError {
     Database(#[from] sqlx::Error),
 }
 
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn handle(
     state: &AppState,
     envelope: &Envelope,

@@ -54,6 +54,7 @@ pub async fn published(pool: &PgPool) -> Result<Vec<Product>, ShopError> {
 }
 
 /// One published product by its slug, with its price as stored now.
+#[tracing::instrument(skip_all, fields(product = slug))]
 pub async fn published_by_slug(pool: &PgPool, slug: &str) -> Result<Option<ProductRow>, ShopError> {
     sqlx::query_as!(
         ProductRow,
