@@ -77,13 +77,15 @@ proptest! {
                 req = req.header("stripe-signature", h);
             }
             match req.send().await {
-                Ok(resp) => status_of(resp),
-                // A header value reqwest itself refuses to send never reached the server.
-                Err(e) if e.is_builder() => 400,
+                Ok(resp) => Some(status_of(resp)),
+                // A header value reqwest itself refuses to send never reaches the server, so the
+                // case says nothing about it.
+                Err(e) if e.is_builder() => None,
                 Err(e) => panic!("the server did not answer: {e}"),
             }
         });
-        prop_assert_eq!(status, 400);
+        prop_assume!(status.is_some());
+        prop_assert_eq!(status, Some(400));
         let stored = rt.block_on(app.count("select count(*) from stripe_event"));
         prop_assert_eq!(stored, 0);
     }
@@ -121,7 +123,7 @@ proptest! {
     }
 
     #[test]
-    fn any_arguments_to_any_server_function_get_an_answer_below_500(
+    fn any_arguments_to_any_server_function_get_a_2xx_or_a_4xx_and_a_4xx_changes_nothing(
         function in prop_oneof![
             Just("start_checkout"), Just("set_checkout_email"), Just("get_order"),
             Just("get_product"), Just("list_products"),
@@ -141,6 +143,12 @@ proptest! {
         ],
     ) {
         let (rt, app) = shop();
+        let rows = || rt.block_on(app.count(
+            "select (select count(*) from customer_order)
+                  + (select count(*) from customer_order where email is not null)
+                  + (select count(*) from stripe_event) + (select count(*) from entitlement)",
+        ));
+        let before = rows();
         let status = rt.block_on(async {
             let req = app.http.post(format!("{}/api/{function}", app.base));
             let req = match raw {
@@ -149,6 +157,13 @@ proptest! {
             };
             status_of(req.send().await.unwrap())
         });
-        prop_assert!(status < 500, "{function} answered {status}");
+        // Well-formed calls (a real slug, say) may succeed; everything else is the caller's error.
+        prop_assert!(
+            (200..300).contains(&status) || (400..500).contains(&status),
+            "{function} answered {status}"
+        );
+        if (400..500).contains(&status) {
+            prop_assert_eq!(rows(), before, "{} answered {} but changed rows", function, status);
+        }
     }
 }

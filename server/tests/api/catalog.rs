@@ -52,6 +52,10 @@ async fn an_unpublished_product_leaves_the_catalog_and_its_page_is_not_found() {
 
     let home = app.page_until("/", |h| !h.contains("Tokyo Night")).await;
     assert!(!home.contains("Tokyo Night"), "{home}");
+    let (status, page) = app.page("/products/tokyo-night-presets").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("We couldn't find that."), "{page}");
+    assert!(!page.contains("¥1,500") && !page.contains("Pay "), "{page}");
     let resp = app
         .http
         .post(format!("{}/api/get_product", app.base))

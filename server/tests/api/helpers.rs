@@ -195,6 +195,34 @@ impl TestApp {
         refund.send(&self.stripe).await.unwrap();
     }
 
+    /// Waits until the stand-in has an event of `type_` (it makes some after a delay, as
+    /// Stripe does) and returns the newest.
+    pub async fn await_event(&self, type_: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(newest) = self.event_payloads(type_).await.into_iter().next() {
+                return newest;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {type_} event at the stand-in after 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Changes the stand-in's behaviour (`/_standin/config`), e.g. `processing_ms`.
+    pub async fn standin_config(&self, config: serde_json::Value) {
+        let resp = self
+            .http
+            .post(format!("{}/_standin/config", self.standin.base_url))
+            .json(&config)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    }
+
     /// The newest event of `type_` at the stand-in, as the raw JSON Stripe would deliver.
     pub async fn event_payload(&self, type_: &str) -> String {
         let list: serde_json::Value = self

@@ -2,7 +2,7 @@
 //! amounts come from the database, webhooks are verified before anything is stored, and
 //! fulfilment happens exactly once whatever order or number of deliveries.
 
-use crate::helpers::{SECRET_KEY, TestApp, WEBHOOK_SECRET, now, sign, spawn, spawn_with};
+use crate::helpers::{TestApp, WEBHOOK_SECRET, now, sign, spawn, spawn_with};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -148,17 +148,12 @@ async fn an_event_for_an_order_not_yet_visible_is_answered_5xx_and_succeeds_on_r
 #[tokio::test]
 async fn a_late_processing_after_succeeded_leaves_the_order_paid() {
     let app = spawn().await;
-    reqwest::Client::new()
-        .post(format!("{}/_standin/config", app.standin.base_url))
-        .json(&serde_json::json!({ "processing_ms": 50 }))
-        .send()
-        .await
-        .unwrap();
+    app.standin_config(serde_json::json!({ "processing_ms": 50 }))
+        .await;
     let session = app.checkout("field-recordings-vol-1").await;
     app.pay(&session, "pm_card_visa").await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let succeeded = app.await_event("payment_intent.succeeded").await;
     let processing = app.event_payload("payment_intent.processing").await;
-    let succeeded = app.event_payload("payment_intent.succeeded").await;
 
     assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
     assert_eq!(app.deliver_signed(&processing).await, StatusCode::OK);
@@ -226,20 +221,49 @@ async fn the_order_page_settles_a_paid_order_when_no_webhook_has_come() {
 #[tokio::test]
 async fn the_order_page_never_says_paid_for_an_unpaid_intent() {
     let app = spawn().await;
-    let session = app.checkout("field-recordings-vol-1").await;
-
-    let html = app
-        .http
-        .get(format!("{}/orders/{}", app.base, session.order_id))
-        .send()
-        .await
-        .unwrap()
-        .text()
+    // Each order stops in another state short of paid.
+    let waiting = app.checkout("field-recordings-vol-1").await;
+    let authenticating = fresh_checkout(&app, "tokyo-night-presets").await;
+    app.pay(&authenticating, "pm_card_authenticationRequired")
+        .await;
+    let underpaid = fresh_checkout(&app, "api-credits-1000").await;
+    // Paid in full at Stripe, but for less than the order costs.
+    stripe_core::payment_intent::UpdatePaymentIntent::new(TestApp::intent_id(&underpaid))
+        .amount(100)
+        .send(&app.stripe)
         .await
         .unwrap();
+    app.pay(&underpaid, "pm_card_visa").await;
+    app.standin_config(serde_json::json!({ "processing_ms": 600_000 }))
+        .await;
+    let processing = fresh_checkout(&app, "studio-membership").await;
+    app.pay(&processing, "pm_card_visa").await;
 
-    assert!(!html.contains(">Paid<"));
-    assert!(html.contains("Awaiting payment"));
+    for (session, shown) in [
+        (&waiting, "Awaiting payment"),
+        (&authenticating, "Awaiting payment"),
+        (&processing, "Processing"),
+        (&underpaid, "Payment failed"),
+    ] {
+        let (status, html) = app.page(&format!("/orders/{}", session.order_id)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains(">Paid<"), "{shown}: {html}");
+        assert!(html.contains(shown), "{shown}: {html}");
+        assert_ne!(app.order_status(&session.order_id).await, "paid");
+    }
+    assert_eq!(app.count("select count(*) from entitlement").await, 0);
+}
+
+/// Checkout for `slug` in a browser of its own, so it opens a new order.
+async fn fresh_checkout(app: &TestApp, slug: &str) -> crate::helpers::Session {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/start_checkout", app.base))
+        .form(&[("slug", slug)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
 }
 
 #[tokio::test]
@@ -266,19 +290,22 @@ async fn a_declined_payment_is_recorded_and_the_same_order_can_then_be_paid() {
 #[tokio::test]
 async fn an_unknown_order_page_is_not_found_and_says_nothing_else() {
     let app = spawn().await;
-    let resp = app
-        .http
-        .get(format!(
-            "{}/orders/ord_aaaaaaaaaaaaaaaaaaaaaaaaaa",
-            app.base
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let html = resp.text().await.unwrap();
-    assert!(html.contains("find that"), "{html}");
-    let _ = SECRET_KEY;
+    let real = app.paid_order("field-recordings-vol-1").await;
+
+    let (status, html) = app.page("/orders/ord_aaaaaaaaaaaaaaaaaaaaaaaaaa").await;
+
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("We couldn't find that."), "{html}");
+    for leak in [
+        "class=\"order\"",
+        real.order_id.as_str(),
+        "Field Recordings",
+        "$12.00",
+        "Paid",
+        "Awaiting payment",
+    ] {
+        assert!(!html.contains(leak), "the page shows {leak:?}: {html}");
+    }
 }
 
 #[tokio::test]
@@ -332,8 +359,9 @@ async fn another_browser_cannot_set_the_email_of_an_order_it_did_not_open() {
 #[tokio::test]
 async fn an_event_for_a_payment_that_is_not_the_shops_is_acknowledged_and_ignored() {
     let app = spawn().await;
+    let ours = app.checkout("field-recordings-vol-1").await;
     let other =
-        stripe_core::payment_intent::CreatePaymentIntent::new(5000, stripe_types::Currency::USD)
+        stripe_core::payment_intent::CreatePaymentIntent::new(1200, stripe_types::Currency::USD)
             .send(&app.stripe)
             .await
             .unwrap();
@@ -343,14 +371,18 @@ async fn an_event_for_a_payment_that_is_not_the_shops_is_acknowledged_and_ignore
         .await
         .unwrap();
     let payload = app.event_payload("payment_intent.succeeded").await;
+    assert!(payload.contains(other.id.as_str()));
 
     assert_eq!(app.deliver_signed(&payload).await, StatusCode::OK);
+
     assert_eq!(
         app.count("select count(*) from stripe_event where handled_at is not null")
             .await,
         1
     );
-    assert_eq!(app.count("select count(*) from customer_order").await, 0);
+    assert_eq!(app.order_status(&ours.order_id).await, "pending");
+    assert_eq!(app.count("select count(*) from customer_order").await, 1);
+    assert_eq!(app.count("select count(*) from entitlement").await, 0);
 }
 
 async fn refund_state(app: &TestApp, order_id: &str) -> (String, i64, bool) {
