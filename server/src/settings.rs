@@ -193,7 +193,27 @@ mod tests {
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
-        let s = with(BASE).unwrap();
-        assert!(!format!("{s:?}").contains("sk_test_abc"));
+        let pairs = [
+            (
+                "DATABASE_URL",
+                "postgres://shop:db_password_xyz@localhost/x",
+            ),
+            ("STRIPE_SECRET_KEY", "sk_test_abc"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_test_abc"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_one_xyz,whsec_two_xyz"),
+        ];
+        let debug = format!("{:?}", with(&pairs).unwrap());
+        for secret in [
+            "db_password_xyz",
+            "sk_test_abc",
+            "whsec_one_xyz",
+            "whsec_two_xyz",
+        ] {
+            assert!(!debug.contains(secret), "{secret} shows in {debug}");
+        }
+        assert!(
+            debug.contains("pk_test_abc"),
+            "the publishable key is not a secret: {debug}"
+        );
     }
 }

@@ -149,6 +149,7 @@ async fn a_signature_made_with_another_secret_is_rejected_by_async_stripe() {
     connect(&s, &hook).await;
     customer(&client(&s), "a@example.com").await;
     let got = hook.wait_for(1).await;
+    assert!(Webhook::construct_event(&got[0].body, &got[0].signature, WEBHOOK_SECRET).is_ok());
     assert!(Webhook::construct_event(&got[0].body, &got[0].signature, "whsec_other").is_err());
 }
 
@@ -338,9 +339,49 @@ async fn a_delay_rule_holds_back_the_first_attempt() {
 async fn a_reset_empties_the_stand_in() {
     let s = standin().await;
     let c = client(&s);
+    let hook = receiver(|_| StatusCode::OK).await;
+    connect(&s, &hook).await;
     customer(&c, "gone@example.com").await;
+    let pi = CreatePaymentIntent::new(1000, Currency::USD)
+        .send(&c)
+        .await
+        .unwrap();
+    ConfirmPaymentIntent::new(pi.id.clone())
+        .payment_method("pm_card_visa")
+        .send(&c)
+        .await
+        .unwrap();
+    hook.wait_for(1).await;
+    assert!(!deliveries(&s).await.is_empty());
 
     control(&s, "reset", serde_json::json!({})).await;
 
     assert!(ListEvent::new().send(&c).await.unwrap().data.is_empty());
+    let customers = stripe_core::customer::ListCustomer::new()
+        .send(&c)
+        .await
+        .unwrap();
+    assert!(customers.data.is_empty(), "customers: {:?}", customers.data);
+    let intents = stripe_core::payment_intent::ListPaymentIntent::new()
+        .send(&c)
+        .await
+        .unwrap();
+    assert!(
+        intents.data.is_empty(),
+        "payment intents: {:?}",
+        intents.data
+    );
+    let charges = stripe_core::charge::ListCharge::new()
+        .send(&c)
+        .await
+        .unwrap();
+    assert!(charges.data.is_empty(), "charges: {:?}", charges.data);
+    assert!(deliveries(&s).await.is_empty(), "deliveries are forgotten");
+    let read = stripe_core::payment_intent::RetrievePaymentIntent::new(pi.id.clone())
+        .send(&c)
+        .await;
+    assert!(
+        read.is_err(),
+        "a PaymentIntent from before the reset is gone"
+    );
 }
