@@ -18,13 +18,17 @@ test.describe.configure({ timeout: 60_000 });
 
 test('secrets never reach pages, scripts, the wasm bundle or the log', async ({ page, shop }) => {
   const received: { url: string; body: Buffer }[] = [];
-  page.on('response', async (response) => {
+  const unread: string[] = [];
+  const reading: Promise<void>[] = [];
+  page.on('response', (response) => {
     if (!response.url().startsWith(shop.baseURL)) return;
-    try {
-      received.push({ url: response.url(), body: await response.body() });
-    } catch {
-      // Redirects have no body.
-    }
+    reading.push(
+      response.body().then(
+        (body) => void received.push({ url: response.url(), body }),
+        // Only a redirect may come without a body; any other unread answer fails the test.
+        () => void (response.status() >= 300 && response.status() < 400 ? undefined : unread.push(response.url())),
+      ),
+    );
   });
 
   await page.goto('/');
@@ -35,8 +39,15 @@ test('secrets never reach pages, scripts, the wasm bundle or the log', async ({ 
   await page.reload();
   await expect(orderPage(page).status).toHaveText('Paid');
 
+  await Promise.all(reading);
+  expect(unread, 'answers whose body could not be read').toEqual([]);
   const urls = received.map((r) => new URL(r.url).pathname);
-  // The test is only worth something if the bundle and the server-function answers were seen.
+  // The test is only worth something if the pages, the bundle and the server-function answers
+  // were all seen.
+  const orderPath = new URL(page.url()).pathname;
+  for (const wanted of ['/', '/products/tokyo-night-presets', orderPath]) {
+    expect(urls, `the page ${wanted} was scanned`).toContain(wanted);
+  }
   expect(urls.some((u) => u.endsWith('.wasm'))).toBe(true);
   expect(urls.some((u) => u.startsWith('/api/start_checkout'))).toBe(true);
   for (const { url, body } of received) {
