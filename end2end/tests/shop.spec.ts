@@ -249,3 +249,47 @@ test('an invalid email shows a plain message and creates no payment', async ({ p
   expect(created).toHaveLength(1);
   expect(created[0].status).toBe('requires_payment_method');
 });
+
+test('the order page follows a processing payment to paid without a reload, then stops asking', async ({ page, shop }) => {
+  // The stand-in holds successful payments in `processing` for a while, as banks sometimes do.
+  const config = (body: object) =>
+    fetch(`${shop.standinURL}/_standin/config`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  expect((await config({ processing_ms: 8_000 })).status).toBe(200);
+  try {
+    await openProduct(page, RECORDINGS.slug);
+    await fillCheckout(page, { card: CARDS.ok });
+    await checkout(page).payButton.click();
+    const orderId = await orderIdFromUrl(page);
+    const order = orderPage(page);
+    await expect(order.status).toHaveText('Processing');
+
+    // From here the page's timers only move when the test moves them.
+    await page.clock.install();
+    await page.reload();
+    await expect(order.status).toHaveText('Processing');
+    const lookups: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/get_order') lookups.push(request.url());
+    });
+    await expect
+      .poll(async () => (await intentsForOrder(shop, orderId))[0]?.status, { timeout: 30_000 })
+      .toBe('succeeded');
+    await expect(order.status, 'nothing changes before the page asks again').toHaveText('Processing');
+
+    await page.clock.runFor(1_500);
+    await expect(order.status).toHaveText('Paid');
+    await expect(order.article).toHaveAttribute('data-status', 'paid');
+    const asked = lookups.length;
+    expect(asked).toBeGreaterThan(0);
+
+    await page.clock.runFor(15_000);
+    await page.waitForLoadState('networkidle');
+    expect(lookups, 'no lookups once the order is paid').toHaveLength(asked);
+  } finally {
+    await config({ processing_ms: 0 });
+  }
+});
