@@ -211,6 +211,27 @@ impl TestApp {
         }
     }
 
+    /// Every API call the stand-in has answered, oldest first, as `(method, path)`.
+    pub async fn stripe_calls(&self) -> Vec<(String, String)> {
+        let log: Vec<serde_json::Value> = self
+            .http
+            .get(format!("{}/_standin/requests", self.standin.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        log.iter()
+            .map(|r| {
+                (
+                    r["method"].as_str().unwrap_or_default().to_string(),
+                    r["path"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// Changes the stand-in's behaviour (`/_standin/config`), e.g. `processing_ms`.
     pub async fn standin_config(&self, config: serde_json::Value) {
         let resp = self

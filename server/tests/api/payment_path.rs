@@ -48,6 +48,13 @@ async fn opening_checkout_again_reuses_the_order_and_its_intent() {
     assert_eq!(first.order_id, second.order_id);
     assert_eq!(first.client_secret, second.client_secret);
     assert_eq!(app.count("select count(*) from customer_order").await, 1);
+    let creates = app
+        .stripe_calls()
+        .await
+        .into_iter()
+        .filter(|(method, path)| method == "POST" && path == "/v1/payment_intents")
+        .count();
+    assert_eq!(creates, 1, "one PaymentIntent asked for");
 }
 
 #[tokio::test]
@@ -447,5 +454,94 @@ async fn a_late_smaller_refund_event_never_lowers_the_refunded_amount() {
     assert_eq!(
         refund_state(&app, &order.order_id).await,
         ("refunded".to_string(), 1200, true)
+    );
+}
+
+/// Points the stand-in's webhook deliveries at the shop, signed with `secret` only.
+async fn deliver_through_standin(app: &TestApp, secret: &str) {
+    let endpoints = format!("{}/_standin/webhook_endpoints", app.standin.base_url);
+    let http = reqwest::Client::new();
+    http.delete(&endpoints).send().await.unwrap();
+    let resp = http
+        .post(&endpoints)
+        .json(&serde_json::json!({ "url": format!("{}/webhooks/stripe", app.base), "secret": secret }))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+}
+
+async fn await_order_status(app: &TestApp, order_id: &str, wanted: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.order_status(order_id).await != wanted {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "order {order_id} never became {wanted}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn while_a_webhook_secret_is_rolled_events_signed_with_either_are_accepted_and_no_other() {
+    let app = spawn_with(Some("whsec_old_one,whsec_new_one")).await;
+
+    deliver_through_standin(&app, "whsec_old_one").await;
+    let before = fresh_checkout(&app, "tokyo-night-presets").await;
+    app.pay(&before, "pm_card_visa").await;
+    await_order_status(&app, &before.order_id, "paid").await;
+
+    deliver_through_standin(&app, "whsec_new_one").await;
+    let after = fresh_checkout(&app, "field-recordings-vol-1").await;
+    app.pay(&after, "pm_card_visa").await;
+    await_order_status(&app, &after.order_id, "paid").await;
+
+    deliver_through_standin(&app, "whsec_someone_else").await;
+    let stranger = fresh_checkout(&app, "api-credits-1000").await;
+    app.pay(&stranger, "pm_card_visa").await;
+    // Wait for the stand-in to record the shop's answer to that payment's delivery.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log: Vec<serde_json::Value> =
+            reqwest::get(format!("{}/_standin/deliveries", app.standin.base_url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let refused = log
+            .iter()
+            .any(|d| d["event_type"] == "payment_intent.succeeded" && d["status"] == 400);
+        if refused {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refused delivery: {log:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.order_status(&stranger.order_id).await, "pending");
+    assert_eq!(app.count("select count(*) from entitlement").await, 2);
+}
+
+#[tokio::test]
+async fn the_page_of_a_settled_order_never_calls_stripe() {
+    let app = spawn().await;
+    let order = app.paid_order("field-recordings-vol-1").await;
+    let before = app.stripe_calls().await.len();
+
+    for _ in 0..3 {
+        let (status, html) = app.page(&format!("/orders/{}", order.order_id)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(">Paid<"), "{html}");
+    }
+
+    let calls = app.stripe_calls().await;
+    assert_eq!(
+        calls.len(),
+        before,
+        "calls after the page views: {:?}",
+        &calls[before..]
     );
 }
