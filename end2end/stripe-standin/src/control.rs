@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::store::Config;
+use crate::store::{Config, Fault};
 use crate::webhooks::{Delivery, Endpoint, ReleaseOrder, Rule};
 use crate::{App, Auth, KeyKind, Later, RequestInfo, Tx, objects};
 
@@ -34,6 +34,10 @@ pub fn router() -> Router<App> {
         .route("/_standin/deliveries/release", post(release))
         .route("/_standin/events/{id}/resend", post(resend))
         .route("/_standin/requests", get(requests))
+        .route(
+            "/_standin/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
 }
 
 async fn reset(State(app): State<App>) -> StatusCode {
@@ -125,6 +129,20 @@ async fn clear_rules(State(app): State<App>) -> StatusCode {
 
 async fn deliveries(State(app): State<App>) -> Json<Value> {
     Json(json!(app.store().deliveries))
+}
+
+async fn list_faults(State(app): State<App>) -> Json<Value> {
+    Json(json!(app.store().faults))
+}
+
+async fn add_fault(State(app): State<App>, Json(fault): Json<Fault>) -> StatusCode {
+    app.store().faults.push(fault);
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_faults(State(app): State<App>) -> StatusCode {
+    app.store().faults.clear();
+    StatusCode::NO_CONTENT
 }
 
 async fn requests(State(app): State<App>) -> Json<Value> {

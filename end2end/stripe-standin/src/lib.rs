@@ -72,6 +72,26 @@ impl App {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Keeps a request in the log `/_standin/requests` shows.
+    fn record(&self, request: RequestRecord) {
+        let mut store = self.store();
+        // A long-running dev stand-in keeps only the recent history.
+        if store.requests.len() >= 10_000 {
+            store.requests.drain(..1_000);
+        }
+        store.requests.push(request);
+    }
+
+    /// The status of an injected failure for this call, if one is due; it is used up.
+    fn take_fault(&self, method: &str, path: &str) -> Option<u16> {
+        let mut store = self.store();
+        let fault = store.faults.iter_mut().find(|f| f.matches(method, path))?;
+        fault.times -= 1;
+        let status = fault.status;
+        store.faults.retain(|f| f.times > 0);
+        Some(status)
+    }
+
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
     }
@@ -322,6 +342,22 @@ pub async fn run(
         let e = publishable_refused();
         return respond(&request_id, e.status.as_u16(), e.envelope(), false);
     }
+    if let Some(status) = app.take_fault(method.as_str(), uri.path()) {
+        let body = serde_json::json!({ "error": {
+            "type": "api_error",
+            "message": "An injected failure (/_standin/faults): the request was not processed.",
+        }});
+        app.record(RequestRecord {
+            id: request_id.clone(),
+            method: method.to_string(),
+            path: uri.path().to_string(),
+            status,
+            idempotency_key,
+            replayed: false,
+            key_kind: auth.kind.name(),
+        });
+        return respond(&request_id, status, body, false);
+    }
     let fingerprint = format!("{method} {} {}", uri.path(), params.canonical());
 
     let (status, json, replayed, deliveries, later) = {
@@ -376,12 +412,7 @@ pub async fn run(
             }
         }
     };
-    let mut store = app.store();
-    // A long-running dev stand-in keeps only the recent history.
-    if store.requests.len() >= 10_000 {
-        store.requests.drain(..1_000);
-    }
-    store.requests.push(RequestRecord {
+    app.record(RequestRecord {
         id: request_id.clone(),
         method: method.to_string(),
         path: uri.path().to_string(),
@@ -390,7 +421,6 @@ pub async fn run(
         replayed,
         key_kind: auth.kind.name(),
     });
-    drop(store);
     app.dispatch(deliveries);
     for job in later {
         app.schedule(job);

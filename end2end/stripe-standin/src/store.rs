@@ -112,6 +112,41 @@ impl Default for Config {
     }
 }
 
+/// An upstream failure to inject: the next `times` API calls whose method and path match get
+/// `status` and Stripe's `api_error`, as if Stripe failed before doing anything (nothing is
+/// stored, and the idempotency key stays unused, so a retry with it runs afresh).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Fault {
+    /// `POST`, `GET`, …; any method when absent.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Matches paths that start with it, e.g. `/v1/payment_intents`.
+    pub path: String,
+    #[serde(default = "Fault::default_status")]
+    pub status: u16,
+    #[serde(default = "Fault::default_times")]
+    pub times: u32,
+}
+
+impl Fault {
+    fn default_status() -> u16 {
+        500
+    }
+
+    fn default_times() -> u32 {
+        1
+    }
+
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        self.times > 0
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && path.starts_with(&self.path)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Store {
     pub payment_intents: Ordered<PaymentIntent>,
@@ -126,6 +161,8 @@ pub struct Store {
     pub rules: Vec<Rule>,
     pub held: Vec<Held>,
     pub deliveries: Vec<DeliveryRecord>,
+    /// Failures to answer the next matching API calls with (`/_standin/faults`).
+    pub faults: Vec<Fault>,
     pub config: Config,
     /// Bumped by every reset, so that deliveries still being retried from before it stop.
     pub generation: u64,

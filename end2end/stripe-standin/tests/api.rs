@@ -559,3 +559,49 @@ async fn an_unknown_parameter_is_refused_by_name() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["param"], "amout");
 }
+
+#[tokio::test]
+async fn an_injected_failure_answers_the_next_matching_calls_and_leaves_the_key_unused() {
+    let s = standin().await;
+    let c = client(&s);
+    let http = reqwest::Client::new();
+    let added = http
+        .post(format!("{}/_standin/faults", s.base_url))
+        .json(&serde_json::json!({ "method": "POST", "path": "/v1/payment_intents", "times": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(added.status().is_success());
+    let key = IdempotencyKey::new("fault-1").unwrap();
+    let create = CreatePaymentIntent::new(1000, Currency::USD);
+
+    let failed = create
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key.clone()))
+        .send(&c)
+        .await
+        .unwrap_err();
+    let retried = create
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key))
+        .send(&c)
+        .await
+        .unwrap();
+
+    match failed {
+        StripeError::Stripe(e, 500) => assert_eq!(e.type_.as_str(), "api_error"),
+        other => panic!("expected a 500 api_error, got {other:?}"),
+    }
+    assert_eq!(retried.amount, 1000);
+    let listed = ListPaymentIntent::new().send(&c).await.unwrap();
+    assert_eq!(listed.data.len(), 1, "the failed call made nothing");
+    let left: Vec<serde_json::Value> = http
+        .get(format!("{}/_standin/faults", s.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "the fault is used up: {left:?}");
+}

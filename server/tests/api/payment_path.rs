@@ -545,3 +545,51 @@ async fn the_page_of_a_settled_order_never_calls_stripe() {
         &calls[before..]
     );
 }
+
+#[tokio::test]
+async fn a_checkout_whose_intent_creation_failed_succeeds_on_retry_without_a_second_intent() {
+    let app = spawn().await;
+    let fault = reqwest::Client::new()
+        .post(format!("{}/_standin/faults", app.standin.base_url))
+        .json(&serde_json::json!({ "method": "POST", "path": "/v1/payment_intents", "times": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(fault.status().is_success());
+
+    let failed = app.start_checkout(&[("slug", "tokyo-night-presets")]).await;
+    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        failed.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!("PaymentsUnavailable")
+    );
+    let session = app.checkout("tokyo-night-presets").await;
+
+    assert_eq!(app.count("select count(*) from customer_order").await, 1);
+    let log: Vec<serde_json::Value> = app
+        .http
+        .get(format!("{}/_standin/requests", app.standin.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let creates: Vec<(u64, &str)> = log
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/v1/payment_intents")
+        .map(|r| {
+            (
+                r["status"].as_u64().unwrap(),
+                r["idempotency_key"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let key = format!("order-{}-intent", session.order_id);
+    assert_eq!(creates, [(500, key.as_str()), (200, key.as_str())]);
+    let intents = stripe_core::payment_intent::ListPaymentIntent::new()
+        .send(&app.stripe)
+        .await
+        .unwrap();
+    assert_eq!(intents.data.len(), 1);
+}
