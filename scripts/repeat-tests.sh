@@ -4,8 +4,8 @@
 # target/repeat/. A flaky test is a bug: this is how to find one. Not part of test.sh (about a
 # minute a run).
 #
-# The binaries and the site are copied first, so editing or rebuilding while it runs does not
-# change what is being repeated.
+# The binaries, the site and the browser specs are copied first, so editing or rebuilding while
+# it runs does not change what is being repeated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -30,6 +30,10 @@ for line in sys.stdin:
 while read -r bin; do cp "$bin" "$out/bin/"; done <"$out/test-binaries"
 cp target/debug/server target/debug/stripe-standin "$out/"
 cp -r target/site "$out/site"
+# The browser specs too, with the runner they use, so editing them does not change the runs.
+mkdir -p "$out/end2end"
+cp -r end2end/tests end2end/playwright.config.ts end2end/package.json "$out/end2end/"
+ln -s "$ROOT/end2end/node_modules" "$out/end2end/node_modules"
 
 server_failed=0
 e2e_failed=0
@@ -42,7 +46,7 @@ for i in $(seq 1 "$runs"); do
   done
   if [ $server_ok = yes ]; then rm -f "$out/server-$i.log"; else server_failed=$((server_failed + 1)); fi
   e2e_ok=yes
-  if ! (cd end2end && LEPTOS_SITE_ROOT="$ROOT/$out/site" STANDIN_BIN="$ROOT/$out/stripe-standin" \
+  if ! (cd "$out/end2end" && REPO_ROOT="$ROOT" LEPTOS_SITE_ROOT="$ROOT/$out/site" STANDIN_BIN="$ROOT/$out/stripe-standin" \
     SERVER_BIN="$ROOT/$out/server" npx playwright test --output "$ROOT/$out/playwright-results" \
     >"$ROOT/$out/playwright-$i.log" 2>&1); then
     e2e_ok=no

@@ -270,6 +270,7 @@ test('the order page follows a processing payment to paid without a reload, then
     // From here the page's timers only move when the test moves them.
     await page.clock.install();
     await page.reload();
+    await page.clock.pauseAt(Date.now() + 1_000);
     await expect(order.status).toHaveText('Processing');
     const lookups: string[] = [];
     page.on('request', (request) => {
