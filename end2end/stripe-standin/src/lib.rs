@@ -342,20 +342,22 @@ pub async fn run(
         let e = publishable_refused();
         return respond(&request_id, e.status.as_u16(), e.envelope(), false);
     }
+    // What `/_standin/requests` shows of this call.
+    let record = |status: u16, idempotency_key: Option<String>, replayed: bool| RequestRecord {
+        id: request_id.clone(),
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        status,
+        idempotency_key,
+        replayed,
+        key_kind: auth.kind.name(),
+    };
     if let Some(status) = app.take_fault(method.as_str(), uri.path()) {
         let body = serde_json::json!({ "error": {
             "type": "api_error",
             "message": "An injected failure (/_standin/faults): the request was not processed.",
         }});
-        app.record(RequestRecord {
-            id: request_id.clone(),
-            method: method.to_string(),
-            path: uri.path().to_string(),
-            status,
-            idempotency_key,
-            replayed: false,
-            key_kind: auth.kind.name(),
-        });
+        app.record(record(status, idempotency_key, false));
         return respond(&request_id, status, body, false);
     }
     let fingerprint = format!("{method} {} {}", uri.path(), params.canonical());
@@ -412,15 +414,7 @@ pub async fn run(
             }
         }
     };
-    app.record(RequestRecord {
-        id: request_id.clone(),
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        status,
-        idempotency_key,
-        replayed,
-        key_kind: auth.kind.name(),
-    });
+    app.record(record(status, idempotency_key, replayed));
     app.dispatch(deliveries);
     for job in later {
         app.schedule(job);

@@ -211,25 +211,17 @@ impl TestApp {
         }
     }
 
-    /// Every API call the stand-in has answered, oldest first, as `(method, path)`.
-    pub async fn stripe_calls(&self) -> Vec<(String, String)> {
-        let log: Vec<serde_json::Value> = self
-            .http
+    /// Every API call the stand-in has answered, oldest first, as it records them (method,
+    /// path, status, idempotency key, …).
+    pub async fn stripe_calls(&self) -> Vec<serde_json::Value> {
+        self.http
             .get(format!("{}/_standin/requests", self.standin.base_url))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        log.iter()
-            .map(|r| {
-                (
-                    r["method"].as_str().unwrap_or_default().to_string(),
-                    r["path"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
+            .unwrap()
     }
 
     /// Changes the stand-in's behaviour (`/_standin/config`), e.g. `processing_ms`.
@@ -246,20 +238,8 @@ impl TestApp {
 
     /// The newest event of `type_` at the stand-in, as the raw JSON Stripe would deliver.
     pub async fn event_payload(&self, type_: &str) -> String {
-        let list: serde_json::Value = self
-            .http
-            .get(format!("{}/v1/events", self.standin.base_url))
-            .bearer_auth(SECRET_KEY)
-            .query(&[("type", type_), ("limit", "1")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let event = list["data"][0].clone();
-        assert!(event.is_object(), "no {type_} event at the stand-in");
-        serde_json::to_string(&event).unwrap()
+        let newest = self.event_payloads(type_).await.into_iter().next();
+        newest.unwrap_or_else(|| panic!("no {type_} event at the stand-in"))
     }
 
     pub async fn deliver(&self, payload: &str, signature: &str) -> reqwest::StatusCode {
