@@ -8,7 +8,11 @@ use crate::error::ShopError;
 use crate::models::{CheckoutSession, OrderView, Product};
 
 #[cfg(feature = "ssr")]
-use crate::{domain::OrderId, error::with_status, state::app_state};
+use crate::{
+    domain::{Email, OrderId, ProductSlug},
+    error::with_status,
+    state::app_state,
+};
 
 /// The published products, in catalog order.
 #[server(endpoint = "list_products")]
@@ -24,7 +28,7 @@ pub async fn list_products() -> Result<Vec<Product>, ShopError> {
 #[server(endpoint = "get_product")]
 pub async fn get_product(slug: String) -> Result<Product, ShopError> {
     with_status("get_product", async move {
-        let slug = crate::domain::ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
+        let slug = ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
         state
             .catalog
@@ -43,7 +47,7 @@ pub async fn get_product(slug: String) -> Result<Product, ShopError> {
 #[server(endpoint = "start_checkout")]
 pub async fn start_checkout(slug: String) -> Result<CheckoutSession, ShopError> {
     with_status("start_checkout", async move {
-        let slug = crate::domain::ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
+        let slug = ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
         let current = checkout_cookie::read().await;
         let opened = crate::checkout::open(
@@ -71,7 +75,7 @@ pub async fn start_checkout(slug: String) -> Result<CheckoutSession, ShopError> 
 pub async fn set_checkout_email(order_id: String, email: String) -> Result<(), ShopError> {
     with_status("set_checkout_email", async move {
         let order_id = OrderId::parse(&order_id).map_err(|_| ShopError::NotFound)?;
-        let email = crate::domain::Email::parse(&email)?;
+        let email = Email::parse(&email)?;
         // Only the browser that opened the order may change it.
         if checkout_cookie::read().await.as_ref() != Some(&order_id) {
             return Err(ShopError::NotFound);

@@ -92,7 +92,7 @@ fn next_status(
 
 /// Applies a PaymentIntent's state to its order, fulfilling it if it is now paid. Idempotent:
 /// applying the same intent twice changes nothing the second time.
-#[tracing::instrument(skip_all, fields(intent = %intent.id, status = ?intent.status), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(intent = %intent.id, status = ?intent.status))]
 pub async fn settle_intent(
     tx: &mut Transaction<'_, Postgres>,
     intent: &PaymentIntent,
@@ -161,7 +161,7 @@ pub async fn settle_intent(
 }
 
 /// Gives the buyer what they paid for, once per order.
-#[tracing::instrument(skip_all, fields(order = order.id), err)]
+#[tracing::instrument(skip_all, fields(order = order.id))]
 async fn grant(
     tx: &mut Transaction<'_, Postgres>,
     order: &LockedOrder,
@@ -182,7 +182,7 @@ async fn grant(
 
 /// Records a refund from the charge's running total: refunds only ever add up, so a late or
 /// repeated `charge.refunded` cannot lower what was refunded.
-#[tracing::instrument(skip_all, fields(charge = %charge.id, refunded = charge.amount_refunded), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(charge = %charge.id, refunded = charge.amount_refunded))]
 pub async fn settle_refund(
     tx: &mut Transaction<'_, Postgres>,
     charge: &Charge,

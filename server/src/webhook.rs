@@ -207,7 +207,7 @@ enum HandleError {
     Database(#[from] sqlx::Error),
 }
 
-#[tracing::instrument(skip_all, err(level = "warn"))]
+#[tracing::instrument(skip_all)]
 async fn handle(
     state: &AppState,
     envelope: &Envelope,

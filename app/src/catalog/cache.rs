@@ -51,16 +51,20 @@ impl CatalogCache {
 
     /// Forgets the copy; the next read goes to the database.
     pub fn invalidate(&self) {
-        let mut cached = self.0.write().unwrap_or_else(|e| e.into_inner());
-        cached.generation += 1;
-        cached.products = None;
+        self.0.write().unwrap_or_else(|e| e.into_inner()).forget();
     }
 
     fn set_listening(&self, listening: bool) {
         let mut cached = self.0.write().unwrap_or_else(|e| e.into_inner());
         cached.listening = listening;
-        cached.generation += 1;
-        cached.products = None;
+        cached.forget();
+    }
+}
+
+impl Cached {
+    fn forget(&mut self) {
+        self.generation += 1;
+        self.products = None;
     }
 }
 
