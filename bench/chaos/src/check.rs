@@ -151,19 +151,12 @@ mod tests {
             .collect()
     }
 
+    /// An empty, migrated database of the runner's own (made again for each call).
     async fn fresh() -> PgPool {
         let admin_url = std::env::var("TEST_DATABASE_ADMIN_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let prefix = std::env::var("TEST_DATABASE_PREFIX").unwrap_or_else(|_| "sf_test_".into());
-        let db = format!("{prefix}chaos_{}", rand::random::<u64>());
-        let admin = PgPool::connect(&admin_url).await.unwrap();
-        sqlx::raw_sql(&format!("create database \"{db}\""))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let pool = PgPool::connect(&format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0))
-            .await
-            .unwrap();
+        let url = crate::fresh_database(&admin_url, "check").await.unwrap();
+        let pool = PgPool::connect(&url).await.unwrap();
         sqlx::migrate!("../../migrations").run(&pool).await.unwrap();
         pool
     }
@@ -206,6 +199,7 @@ mod tests {
                 sqlx::raw_sql(sql).execute(&pool).await.unwrap();
             }
             let result = matches(&pool, &delivered).await;
+            pool.close().await;
             assert_eq!(result.is_ok(), sql.is_empty(), "{what}: {result:?}");
         }
     }

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{SECRET_KEY, client, standin};
+use common::{SECRET_KEY, client, control, standin};
 use stripe::StripeRequest;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError};
 use stripe_core::charge::RetrieveCharge;
@@ -564,14 +564,12 @@ async fn an_unknown_parameter_is_refused_by_name() {
 async fn an_injected_failure_answers_the_next_matching_calls_and_leaves_the_key_unused() {
     let s = standin().await;
     let c = client(&s);
-    let http = reqwest::Client::new();
-    let added = http
-        .post(format!("{}/_standin/faults", s.base_url))
-        .json(&serde_json::json!({ "method": "POST", "path": "/v1/payment_intents", "times": 1 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(added.status().is_success());
+    control(
+        &s,
+        "faults",
+        serde_json::json!({ "method": "POST", "path": "/v1/payment_intents", "times": 1 }),
+    )
+    .await;
     let key = IdempotencyKey::new("fault-1").unwrap();
     let create = CreatePaymentIntent::new(1000, Currency::USD);
 
@@ -595,9 +593,7 @@ async fn an_injected_failure_answers_the_next_matching_calls_and_leaves_the_key_
     assert_eq!(retried.amount, 1000);
     let listed = ListPaymentIntent::new().send(&c).await.unwrap();
     assert_eq!(listed.data.len(), 1, "the failed call made nothing");
-    let left: Vec<serde_json::Value> = http
-        .get(format!("{}/_standin/faults", s.base_url))
-        .send()
+    let left: Vec<serde_json::Value> = reqwest::get(format!("{}/_standin/faults", s.base_url))
         .await
         .unwrap()
         .json()

@@ -87,6 +87,25 @@ pub async fn spawn_with(webhook_secret: Option<&str>) -> TestApp {
     }
 }
 
+/// Asks `check` every 20 ms until it answers `Some`, for at most ten seconds; the panic names
+/// `what` was awaited.
+pub async fn eventually<T, F: Future<Output = Option<T>>>(
+    what: impl std::fmt::Display,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited 10 s for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Builds (migrates, seeds, binds a free port) but does not serve a shop.
 pub async fn build_app(settings: Settings) -> Application {
     let conf =
@@ -198,24 +217,30 @@ impl TestApp {
     /// Waits until the stand-in has an event of `type_` (it makes some after a delay, as
     /// Stripe does) and returns the newest.
     pub async fn await_event(&self, type_: &str) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(newest) = self.event_payloads(type_).await.into_iter().next() {
-                return newest;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no {type_} event at the stand-in after 10 s"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(format!("a {type_} event at the stand-in"), || async {
+            self.event_payloads(type_).await.into_iter().next()
+        })
+        .await
+    }
+
+    /// Waits until the order's status in the database is `wanted`.
+    pub async fn await_order_status(&self, order_id: &str, wanted: &str) {
+        eventually(format!("order {order_id} {wanted}"), || async {
+            (self.order_status(order_id).await == wanted).then_some(())
+        })
+        .await
     }
 
     /// Every API call the stand-in has answered, oldest first, as it records them (method,
     /// path, status, idempotency key, …).
     pub async fn stripe_calls(&self) -> Vec<serde_json::Value> {
+        self.standin_get("requests").await
+    }
+
+    /// What a stand-in control route (`/_standin/<path>`) answers to a GET.
+    pub async fn standin_get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         self.http
-            .get(format!("{}/_standin/requests", self.standin.base_url))
+            .get(format!("{}/_standin/{path}", self.standin.base_url))
             .send()
             .await
             .unwrap()
@@ -224,16 +249,30 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Changes the stand-in's behaviour (`/_standin/config`), e.g. `processing_ms`.
-    pub async fn standin_config(&self, config: serde_json::Value) {
+    /// Changes the stand-in's behaviour through a control route, e.g. `config` with
+    /// `processing_ms`, or `faults`.
+    pub async fn standin_post(&self, path: &str, body: serde_json::Value) {
         let resp = self
             .http
-            .post(format!("{}/_standin/config", self.standin.base_url))
-            .json(&config)
+            .post(format!("{}/_standin/{path}", self.standin.base_url))
+            .json(&body)
             .send()
             .await
             .unwrap();
         assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    }
+
+    /// Sends the stand-in's own webhook deliveries to this shop, signed with `secret` only.
+    pub async fn connect_webhooks(&self, secret: &str) {
+        let endpoints = format!("{}/_standin/webhook_endpoints", self.standin.base_url);
+        let cleared = self.http.delete(&endpoints).send().await.unwrap();
+        assert!(cleared.status().is_success());
+        let url = format!("{}/webhooks/stripe", self.base);
+        self.standin_post(
+            "webhook_endpoints",
+            serde_json::json!({ "url": url, "secret": secret }),
+        )
+        .await;
     }
 
     /// The newest event of `type_` at the stand-in, as the raw JSON Stripe would deliver.

@@ -2,7 +2,7 @@
 //! amounts come from the database, webhooks are verified before anything is stored, and
 //! fulfilment happens exactly once whatever order or number of deliveries.
 
-use crate::helpers::{TestApp, WEBHOOK_SECRET, now, sign, spawn, spawn_with};
+use crate::helpers::{TestApp, WEBHOOK_SECRET, eventually, now, sign, spawn, spawn_with};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -155,7 +155,7 @@ async fn an_event_for_an_order_not_yet_visible_is_answered_5xx_and_succeeds_on_r
 #[tokio::test]
 async fn a_late_processing_after_succeeded_leaves_the_order_paid() {
     let app = spawn().await;
-    app.standin_config(serde_json::json!({ "processing_ms": 50 }))
+    app.standin_post("config", serde_json::json!({ "processing_ms": 50 }))
         .await;
     let session = app.checkout("field-recordings-vol-1").await;
     app.pay(&session, "pm_card_visa").await;
@@ -186,23 +186,12 @@ async fn with_no_webhook_secret_the_route_answers_503_and_stores_nothing() {
 #[tokio::test]
 async fn the_stand_ins_own_webhook_delivery_fulfils_the_order() {
     let app = spawn().await;
-    reqwest::Client::new()
-        .post(format!("{}/_standin/webhook_endpoints", app.standin.base_url))
-        .json(&serde_json::json!({ "url": format!("{}/webhooks/stripe", app.base), "secret": WEBHOOK_SECRET }))
-        .send()
-        .await
-        .unwrap();
+    app.connect_webhooks(WEBHOOK_SECRET).await;
     let session = app.checkout("tokyo-night-presets").await;
 
     app.pay(&session, "pm_card_visa").await;
 
-    for _ in 0..100 {
-        if app.order_status(&session.order_id).await == "paid" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(app.order_status(&session.order_id).await, "paid");
+    app.await_order_status(&session.order_id, "paid").await;
     assert_eq!(app.count("select count(*) from entitlement").await, 1);
 }
 
@@ -241,7 +230,7 @@ async fn the_order_page_never_says_paid_for_an_unpaid_intent() {
         .await
         .unwrap();
     app.pay(&underpaid, "pm_card_visa").await;
-    app.standin_config(serde_json::json!({ "processing_ms": 600_000 }))
+    app.standin_post("config", serde_json::json!({ "processing_ms": 600_000 }))
         .await;
     let processing = fresh_checkout(&app, "studio-membership").await;
     app.pay(&processing, "pm_card_visa").await;
@@ -457,70 +446,31 @@ async fn a_late_smaller_refund_event_never_lowers_the_refunded_amount() {
     );
 }
 
-/// Points the stand-in's webhook deliveries at the shop, signed with `secret` only.
-async fn deliver_through_standin(app: &TestApp, secret: &str) {
-    let endpoints = format!("{}/_standin/webhook_endpoints", app.standin.base_url);
-    let http = reqwest::Client::new();
-    http.delete(&endpoints).send().await.unwrap();
-    let resp = http
-        .post(&endpoints)
-        .json(&serde_json::json!({ "url": format!("{}/webhooks/stripe", app.base), "secret": secret }))
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success());
-}
-
-async fn await_order_status(app: &TestApp, order_id: &str, wanted: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.order_status(order_id).await != wanted {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "order {order_id} never became {wanted}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn while_a_webhook_secret_is_rolled_events_signed_with_either_are_accepted_and_no_other() {
     let app = spawn_with(Some("whsec_old_one,whsec_new_one")).await;
 
-    deliver_through_standin(&app, "whsec_old_one").await;
+    app.connect_webhooks("whsec_old_one").await;
     let before = fresh_checkout(&app, "tokyo-night-presets").await;
     app.pay(&before, "pm_card_visa").await;
-    await_order_status(&app, &before.order_id, "paid").await;
+    app.await_order_status(&before.order_id, "paid").await;
 
-    deliver_through_standin(&app, "whsec_new_one").await;
+    app.connect_webhooks("whsec_new_one").await;
     let after = fresh_checkout(&app, "field-recordings-vol-1").await;
     app.pay(&after, "pm_card_visa").await;
-    await_order_status(&app, &after.order_id, "paid").await;
+    app.await_order_status(&after.order_id, "paid").await;
 
-    deliver_through_standin(&app, "whsec_someone_else").await;
+    app.connect_webhooks("whsec_someone_else").await;
     let stranger = fresh_checkout(&app, "api-credits-1000").await;
     app.pay(&stranger, "pm_card_visa").await;
     // Wait for the stand-in to record the shop's answer to that payment's delivery.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let log: Vec<serde_json::Value> =
-            reqwest::get(format!("{}/_standin/deliveries", app.standin.base_url))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-        let refused = log
-            .iter()
-            .any(|d| d["event_type"] == "payment_intent.succeeded" && d["status"] == 400);
-        if refused {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no refused delivery: {log:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually("a refused payment_intent.succeeded delivery", || async {
+        let log: Vec<serde_json::Value> = app.standin_get("deliveries").await;
+        log.iter()
+            .any(|d| d["event_type"] == "payment_intent.succeeded" && d["status"] == 400)
+            .then_some(())
+    })
+    .await;
     assert_eq!(app.order_status(&stranger.order_id).await, "pending");
     assert_eq!(app.count("select count(*) from entitlement").await, 2);
 }
@@ -549,13 +499,11 @@ async fn the_page_of_a_settled_order_never_calls_stripe() {
 #[tokio::test]
 async fn a_checkout_whose_intent_creation_failed_succeeds_on_retry_without_a_second_intent() {
     let app = spawn().await;
-    let fault = reqwest::Client::new()
-        .post(format!("{}/_standin/faults", app.standin.base_url))
-        .json(&serde_json::json!({ "method": "POST", "path": "/v1/payment_intents", "times": 1 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(fault.status().is_success());
+    app.standin_post(
+        "faults",
+        serde_json::json!({ "method": "POST", "path": "/v1/payment_intents", "times": 1 }),
+    )
+    .await;
 
     let failed = app.start_checkout(&[("slug", "tokyo-night-presets")]).await;
     assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
