@@ -3,8 +3,9 @@ import { defineConfig } from '@playwright/test';
 // Browser tests drive Debian's Chromium (/usr/bin/chromium); Playwright's own browser
 // builds are never downloaded (install with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1).
 // No web server is started here: each spec starts the servers it needs.
+// Two projects: the shop's specs here, and the Stripe stand-in's own spec, which lives with
+// its crate (`stripe-standin/browser/`) and shares this project's Playwright install.
 export default defineConfig({
-  testDir: './tests',
   timeout: 30_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
@@ -31,7 +32,13 @@ export default defineConfig({
   },
   projects: [
     {
-      name: 'chromium',
+      name: 'shop',
+      testDir: './tests',
+      use: { browserName: 'chromium' },
+    },
+    {
+      name: 'stripe-standin',
+      testDir: '../stripe-standin/browser',
       use: { browserName: 'chromium' },
     },
   ],

@@ -31,8 +31,9 @@ while read -r bin; do cp "$bin" "$out/bin/"; done <"$out/test-binaries"
 cp target/debug/server target/debug/stripe-standin "$out/"
 cp -r target/site "$out/site"
 # The browser specs too, with the runner they use, so editing them does not change the runs.
-mkdir -p "$out/end2end"
+mkdir -p "$out/end2end" "$out/stripe-standin"
 cp -r end2end/tests end2end/playwright.config.ts end2end/package.json "$out/end2end/"
+cp -r stripe-standin/browser "$out/stripe-standin/"
 ln -s "$ROOT/end2end/node_modules" "$out/end2end/node_modules"
 
 server_failed=0

@@ -144,3 +144,18 @@ pub async fn deliveries(standin: &Running) -> Vec<serde_json::Value> {
         .await
         .unwrap()
 }
+
+/// Waits (up to 10 s) until the stand-in has no delivery in flight or waiting for a retry and
+/// no delayed work left, so nothing more arrives until the next call; returns how many
+/// deliveries are held.
+pub async fn settled(standin: &Running) -> u64 {
+    let url = format!("{}/_standin/deliveries/pending", standin.base_url);
+    for _ in 0..200 {
+        let pending: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        if pending["in_flight"] == 0 && pending["scheduled"] == 0 {
+            return pending["held"].as_u64().unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the stand-in still had work in flight after 10 s");
+}

@@ -2,8 +2,6 @@
 //! retries, shape deliveries (delay, duplicate, hold and release in another order, drop), and
 //! read back what happened. Real Stripe has none of this.
 
-use std::time::Duration;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::store::{Config, Fault};
 use crate::webhooks::{Delivery, Endpoint, ReleaseOrder, Rule};
-use crate::{App, Auth, KeyKind, Later, RequestInfo, Tx, objects};
+use crate::{App, objects};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -31,6 +29,7 @@ pub fn router() -> Router<App> {
             get(list_rules).post(add_rule).delete(clear_rules),
         )
         .route("/_standin/deliveries", get(deliveries))
+        .route("/_standin/deliveries/pending", get(pending))
         .route("/_standin/deliveries/release", post(release))
         .route("/_standin/events/{id}/resend", post(resend))
         .route("/_standin/requests", get(requests))
@@ -131,6 +130,18 @@ async fn deliveries(State(app): State<App>) -> Json<Value> {
     Json(json!(app.store().deliveries))
 }
 
+/// What could still reach an endpoint: deliveries being sent or waiting for a retry, delayed
+/// work that will emit events, and held deliveries. All zero means nothing more arrives until
+/// the next API call or release.
+async fn pending(State(app): State<App>) -> Json<Value> {
+    let store = app.store();
+    Json(json!({
+        "in_flight": app.deliveries_in_flight(),
+        "scheduled": app.scheduled(),
+        "held": store.held.len(),
+    }))
+}
+
 async fn list_faults(State(app): State<App>) -> Json<Value> {
     Json(json!(app.store().faults))
 }
@@ -188,43 +199,4 @@ async fn resend(State(app): State<App>, Path(id): Path<String>) -> Response {
     let count = deliveries.len();
     app.dispatch(deliveries);
     Json(json!({ "resent": count })).into_response()
-}
-
-impl App {
-    /// Runs delayed work after its wait, as a system action with no API request behind it.
-    pub fn schedule(&self, job: Later) {
-        let app = self.clone();
-        tokio::spawn(async move {
-            let Later::Settle {
-                payment_intent,
-                after_ms,
-            } = job;
-            tokio::time::sleep(Duration::from_millis(after_ms)).await;
-            let deliveries = {
-                let mut store = app.store();
-                let params = crate::params::Params::default();
-                let auth = Auth {
-                    key: String::new(),
-                    kind: KeyKind::Secret,
-                };
-                let mut tx = Tx {
-                    store: &mut store,
-                    params: &params,
-                    auth: &auth,
-                    request: RequestInfo {
-                        id: None,
-                        idempotency_key: None,
-                    },
-                    base_url: app.base_url(),
-                    deliveries: vec![],
-                    later: vec![],
-                };
-                if let Err(e) = crate::api::settle_processing(&mut tx, &payment_intent) {
-                    tracing::error!(error = e.message(), "could not settle a processing payment");
-                }
-                tx.deliveries
-            };
-            app.dispatch(deliveries);
-        });
-    }
 }

@@ -36,15 +36,6 @@ pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
     ))
 }
 
-pub fn retrieve(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
-    tx.params.allow(&[])?;
-    tx.store
-        .payment_methods
-        .get(id)
-        .map(|(pm, _)| json_of(pm))
-        .ok_or_else(|| ApiError::missing("payment_method", id, "payment_method"))
-}
-
 /// Reads `{card}[number|exp_month|exp_year|cvc]` and `{billing}[email|name]`, stores the new
 /// PaymentMethod and returns its id.
 pub fn create_from(

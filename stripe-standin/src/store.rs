@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use stripe_shared::{Charge, Customer, PaymentIntent, PaymentMethod, Refund};
+use stripe_shared::{Charge, PaymentIntent, PaymentMethod, Refund};
 
 use crate::cards::TestCard;
 use crate::error::ApiError;
+use crate::idempotency::Keys;
 use crate::params::Params;
 use crate::webhooks::{DeliveryRecord, Endpoint, Held, Rule};
 
@@ -67,15 +68,6 @@ impl StoredEvent {
         v["pending_webhooks"] = json!(self.pending_webhooks);
         v
     }
-}
-
-/// A response kept under an idempotency key.
-#[derive(Debug, Clone)]
-pub struct Saved {
-    pub fingerprint: String,
-    pub status: u16,
-    pub body: Value,
-    pub at: std::time::Instant,
 }
 
 /// What an API request did, for tests that check how the shop calls Stripe.
@@ -153,9 +145,8 @@ pub struct Store {
     pub payment_methods: Ordered<(PaymentMethod, TestCard)>,
     pub charges: Ordered<Charge>,
     pub refunds: Ordered<Refund>,
-    pub customers: Ordered<Customer>,
     pub events: Ordered<StoredEvent>,
-    pub idempotency: HashMap<(String, String), Saved>,
+    pub idempotency: Keys,
     pub requests: Vec<RequestRecord>,
     pub endpoints: Vec<Endpoint>,
     pub rules: Vec<Rule>,
@@ -178,11 +169,6 @@ impl Store {
             generation,
             ..Store::default()
         };
-    }
-
-    pub fn forget_old_idempotency_keys(&mut self) {
-        const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
-        self.idempotency.retain(|_, saved| saved.at.elapsed() < DAY);
     }
 }
 

@@ -21,7 +21,6 @@ const CREATE_PARAMS: &[&str] = &[
     "metadata",
     "receipt_email",
     "description",
-    "customer",
     "payment_method",
     "payment_method_types",
     "confirm",
@@ -75,11 +74,6 @@ pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
             Some("payment_method_invalid_parameter"),
         ));
     }
-    if let Some(customer) = p.str("customer")
-        && tx.store.customers.get(customer).is_none()
-    {
-        return Err(ApiError::missing("customer", customer, "customer"));
-    }
     let mut metadata = HashMap::new();
     p.apply_metadata(&mut metadata)?;
     let receipt_email = p.str("receipt_email");
@@ -92,7 +86,6 @@ pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
         metadata,
         description: p.str("description"),
         receipt_email,
-        customer: p.str("customer"),
         // Omitting both is how current API versions ask for automatic payment methods.
         automatic_payment_methods: types.is_empty(),
         payment_method_types: vec!["card".into()],
@@ -125,19 +118,13 @@ pub fn retrieve(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
 
 pub fn list(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
     let p = tx.params;
-    p.allow(&[
-        "limit",
-        "starting_after",
-        "ending_before",
-        "created",
-        "customer",
-    ])?;
+    p.allow(&["limit", "starting_after", "ending_before", "created"])?;
     let created = p.range("created")?;
-    let customer = p.str("customer");
-    let items = tx.store.payment_intents.iter().filter(|(_, pi)| {
-        created.contains(pi.created)
-            && customer.is_none_or(|c| pi.customer.as_ref().is_some_and(|x| x.id().as_str() == c))
-    });
+    let items = tx
+        .store
+        .payment_intents
+        .iter()
+        .filter(|(_, pi)| created.contains(pi.created));
     crate::store::page(items, p, "/v1/payment_intents", json_of)
 }
 
@@ -149,7 +136,6 @@ pub fn update(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
         "metadata",
         "receipt_email",
         "description",
-        "customer",
         "payment_method",
         "statement_descriptor",
         "statement_descriptor_suffix",

@@ -183,21 +183,33 @@ impl App {
     /// Sends held deliveries one after another in the order asked for; each one that fails goes
     /// on to the usual retries.
     pub fn release(&self, order: ReleaseOrder) -> usize {
-        let mut held: Vec<Delivery> = std::mem::take(&mut self.store().held)
-            .into_iter()
-            .map(|h| h.0)
-            .collect();
-        match order {
-            ReleaseOrder::Fifo => {}
-            ReleaseOrder::Reverse => held.reverse(),
-            ReleaseOrder::Shuffle => held.shuffle(&mut rand::rng()),
-        }
-        let count = held.len();
+        // Taken and counted under the lock, so `/_standin/deliveries/pending` never sees them
+        // as neither held nor in flight.
+        let counted: Vec<_> = {
+            let mut store = self.store();
+            let mut held: Vec<Delivery> = std::mem::take(&mut store.held)
+                .into_iter()
+                .map(|h| h.0)
+                .collect();
+            match order {
+                ReleaseOrder::Fifo => {}
+                ReleaseOrder::Reverse => held.reverse(),
+                ReleaseOrder::Shuffle => held.shuffle(&mut rand::rng()),
+            }
+            held.into_iter()
+                .map(|delivery| (delivery, self.delivery_started()))
+                .collect()
+        };
+        let count = counted.len();
         let app = self.clone();
         tokio::spawn(async move {
-            for delivery in held {
+            for (delivery, counted) in counted {
                 if !app.attempt(&delivery, 1).await {
-                    app.spawn_retries(delivery, 2);
+                    let app = app.clone();
+                    tokio::spawn(async move {
+                        app.retry_loop(delivery, 2).await;
+                        drop(counted);
+                    });
                 }
             }
         });
@@ -205,6 +217,8 @@ impl App {
     }
 
     fn spawn_delivery(&self, delivery: Delivery, delay: Duration) {
+        // Counted from now, so that a call that returned has its deliveries counted.
+        let counted = self.delivery_started();
         let app = self.clone();
         tokio::spawn(async move {
             if !delay.is_zero() {
@@ -213,12 +227,8 @@ impl App {
             if !app.attempt(&delivery, 1).await {
                 app.retry_loop(delivery, 2).await;
             }
+            drop(counted);
         });
-    }
-
-    fn spawn_retries(&self, delivery: Delivery, from_attempt: u32) {
-        let app = self.clone();
-        tokio::spawn(async move { app.retry_loop(delivery, from_attempt).await });
     }
 
     async fn retry_loop(&self, delivery: Delivery, from_attempt: u32) {

@@ -5,11 +5,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{WEBHOOK_SECRET, client, connect, control, deliveries, receiver, standin};
-use stripe_core::customer::CreateCustomer;
+use common::{WEBHOOK_SECRET, client, connect, control, deliveries, receiver, settled, standin};
 use stripe_core::event::{ListEvent, RetrieveEvent};
 use stripe_core::payment_intent::{CancelPaymentIntent, ConfirmPaymentIntent, CreatePaymentIntent};
 use stripe_core::refund::CreateRefund;
@@ -25,8 +24,12 @@ async fn with_rule(rule: serde_json::Value) -> (stripe_standin::Running, common:
     (s, hook)
 }
 
-async fn customer(c: &stripe::Client, email: &str) {
-    CreateCustomer::new().email(email).send(c).await.unwrap();
+/// Makes the stand-in emit one event (`payment_intent.created`).
+async fn an_event(c: &stripe::Client) {
+    CreatePaymentIntent::new(1000, Currency::USD)
+        .send(c)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -86,7 +89,7 @@ async fn every_event_the_shop_handles_parses_with_async_stripe_and_its_signature
         .send(&c)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settled(&s).await; // the payment leaves `processing`
     CreateRefund::new()
         .payment_intent(d.id.as_str())
         .amount(400)
@@ -147,7 +150,7 @@ async fn a_signature_made_with_another_secret_is_rejected_by_async_stripe() {
     let s = standin().await;
     let hook = receiver(|_| StatusCode::OK).await;
     connect(&s, &hook).await;
-    customer(&client(&s), "a@example.com").await;
+    an_event(&client(&s)).await;
     let got = hook.wait_for(1).await;
     assert!(Webhook::construct_event(&got[0].body, &got[0].signature, WEBHOOK_SECRET).is_ok());
     assert!(Webhook::construct_event(&got[0].body, &got[0].signature, "whsec_other").is_err());
@@ -157,8 +160,8 @@ async fn a_signature_made_with_another_secret_is_rejected_by_async_stripe() {
 async fn events_are_paged_newest_first_with_limit_starting_after_and_created_filters() {
     let s = standin().await;
     let c = client(&s);
-    for i in 0..5 {
-        customer(&c, &format!("p{i}@example.com")).await;
+    for _ in 0..5 {
+        an_event(&c).await;
     }
     let first = ListEvent::new().limit(2).send(&c).await.unwrap();
     assert_eq!(first.data.len(), 2);
@@ -219,10 +222,10 @@ async fn a_failed_delivery_is_retried_until_the_endpoint_answers_2xx_and_then_st
     .await;
     connect(&s, &hook).await;
 
-    customer(&client(&s), "retry@example.com").await;
+    an_event(&client(&s)).await;
 
     let got = hook.wait_for(3).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    settled(&s).await;
     assert_eq!(hook.all().len(), 3, "no attempt after the 2xx");
     assert!(
         got.iter().all(|r| r.body == got[0].body),
@@ -243,11 +246,10 @@ async fn an_endpoint_that_never_answers_2xx_is_given_up_after_the_last_attempt()
     connect(&s, &hook).await;
     control(&s, "config", serde_json::json!({ "max_attempts": 3 })).await;
 
-    customer(&client(&s), "never@example.com").await;
+    an_event(&client(&s)).await;
 
-    hook.wait_for(3).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(hook.all().len(), 3);
+    settled(&s).await;
+    assert_eq!(hook.all().len(), 3, "exactly max_attempts attempts");
     let log = deliveries(&s).await;
     assert_eq!(log.last().unwrap()["outcome"], "gave_up");
 }
@@ -256,7 +258,7 @@ async fn an_endpoint_that_never_answers_2xx_is_given_up_after_the_last_attempt()
 async fn a_duplicate_rule_delivers_the_same_event_twice() {
     let (s, hook) = with_rule(serde_json::json!({ "action": "duplicate", "copies": 1 })).await;
 
-    customer(&client(&s), "dup@example.com").await;
+    an_event(&client(&s)).await;
 
     hook.wait_for(2).await;
     let ids = hook.event_ids();
@@ -268,10 +270,10 @@ async fn a_duplicate_rule_delivers_the_same_event_twice() {
 async fn held_deliveries_are_released_in_reverse_order() {
     let (s, hook) = with_rule(serde_json::json!({ "action": "hold" })).await;
     let c = client(&s);
-    for i in 0..3 {
-        customer(&c, &format!("r{i}@example.com")).await;
+    for _ in 0..3 {
+        an_event(&c).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(settled(&s).await, 3, "three deliveries are held");
     assert!(
         hook.all().is_empty(),
         "held deliveries wait for the release"
@@ -308,11 +310,10 @@ async fn a_dropped_delivery_never_arrives_but_its_event_can_be_listed() {
     let (s, hook) = with_rule(serde_json::json!({ "action": "drop", "times": 1 })).await;
     let c = client(&s);
 
-    customer(&c, "dropped@example.com").await;
-    customer(&c, "kept@example.com").await;
+    an_event(&c).await;
+    an_event(&c).await;
 
-    hook.wait_for(1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settled(&s).await;
     assert_eq!(hook.all().len(), 1, "only the second event arrives");
     let listed = ListEvent::new().send(&c).await.unwrap();
     assert_eq!(listed.data.len(), 2);
@@ -328,11 +329,15 @@ async fn a_dropped_delivery_never_arrives_but_its_event_can_be_listed() {
 async fn a_delay_rule_holds_back_the_first_attempt() {
     let (s, hook) = with_rule(serde_json::json!({ "action": "delay", "delay_ms": 700 })).await;
 
-    customer(&client(&s), "late@example.com").await;
+    let sent = Instant::now();
+    an_event(&client(&s)).await;
 
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    assert!(hook.all().is_empty(), "nothing before the delay");
     hook.wait_for(1).await;
+    assert!(
+        sent.elapsed() >= Duration::from_millis(700),
+        "delivered after {:?}, before the 700 ms delay",
+        sent.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -341,7 +346,7 @@ async fn a_reset_empties_the_stand_in() {
     let c = client(&s);
     let hook = receiver(|_| StatusCode::OK).await;
     connect(&s, &hook).await;
-    customer(&c, "gone@example.com").await;
+    an_event(&c).await;
     let pi = CreatePaymentIntent::new(1000, Currency::USD)
         .send(&c)
         .await
@@ -357,11 +362,6 @@ async fn a_reset_empties_the_stand_in() {
     control(&s, "reset", serde_json::json!({})).await;
 
     assert!(ListEvent::new().send(&c).await.unwrap().data.is_empty());
-    let customers = stripe_core::customer::ListCustomer::new()
-        .send(&c)
-        .await
-        .unwrap();
-    assert!(customers.data.is_empty(), "customers: {:?}", customers.data);
     let intents = stripe_core::payment_intent::ListPaymentIntent::new()
         .send(&c)
         .await

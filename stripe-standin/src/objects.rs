@@ -10,7 +10,7 @@ use rand::distr::Alphanumeric;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use stripe_shared::{Charge, Customer, PaymentIntent, PaymentMethod, Refund};
+use stripe_shared::{Charge, PaymentIntent, PaymentMethod, Refund};
 use stripe_types::Currency;
 
 use crate::cards::TestCard;
@@ -122,7 +122,6 @@ pub struct NewPaymentIntent<'a> {
     pub metadata: HashMap<String, String>,
     pub description: Option<&'a str>,
     pub receipt_email: Option<&'a str>,
-    pub customer: Option<&'a str>,
     pub automatic_payment_methods: bool,
     pub payment_method_types: Vec<String>,
 }
@@ -145,7 +144,7 @@ pub fn payment_intent(new: NewPaymentIntent<'_>) -> Result<PaymentIntent, ApiErr
         "confirmation_method": "automatic",
         "created": now(),
         "currency": new.currency.to_string(),
-        "customer": new.customer,
+        "customer": null,
         "description": new.description,
         "livemode": false,
         "metadata": new.metadata,
@@ -238,7 +237,7 @@ pub fn charge(new: NewCharge<'_>) -> Result<Charge, ApiError> {
         "captured": succeeded,
         "created": now(),
         "currency": pi.currency.to_string(),
-        "customer": pi.customer.as_ref().map(|c| c.id().as_str().to_string()),
+        "customer": null,
         "description": pi.description,
         "disputed": false,
         "failure_code": new.failure.map(|f| f.0),
@@ -289,28 +288,5 @@ pub fn refund(
         "reason": reason,
         "status": "succeeded",
         "destination_details": { "type": "card", "card": { "type": "refund", "reference_status": "pending", "reference_type": "acquirer_reference_number" } },
-    }))
-}
-
-pub fn customer(
-    email: Option<&str>,
-    name: Option<&str>,
-    description: Option<&str>,
-    metadata: HashMap<String, String>,
-) -> Result<Customer, ApiError> {
-    typed(json!({
-        "id": new_id("cus"),
-        "object": "customer",
-        "balance": 0,
-        "created": now(),
-        "delinquent": false,
-        "description": description,
-        "email": email,
-        "invoice_prefix": new_id("inv")[4..12].to_uppercase(),
-        "livemode": false,
-        "metadata": metadata,
-        "name": name,
-        "preferred_locales": [],
-        "tax_exempt": "none",
     }))
 }

@@ -1,7 +1,6 @@
 //! The HTTP surface: Stripe's `/v1` API, Stripe.js, and the test-only `/_standin` control.
 
 mod charges;
-mod customers;
 mod events;
 mod payment_intents;
 mod payment_methods;
@@ -111,10 +110,6 @@ pub fn router(app: App) -> Router {
             "/v1/payment_methods",
             post(endpoint!(ClientSecret, payment_methods::create)),
         )
-        .route(
-            "/v1/payment_methods/{id}",
-            get(endpoint!(SecretOnly, payment_methods::retrieve, id)),
-        )
         .route("/v1/charges", get(endpoint!(SecretOnly, charges::list)))
         .route(
             "/v1/charges/{id}",
@@ -127,19 +122,6 @@ pub fn router(app: App) -> Router {
         .route(
             "/v1/refunds/{id}",
             get(endpoint!(SecretOnly, refunds::retrieve, id)),
-        )
-        .route(
-            "/v1/customers",
-            post(endpoint!(SecretOnly, customers::create))
-                .get(endpoint!(SecretOnly, customers::list)),
-        )
-        .route(
-            "/v1/customers/{id}",
-            get(endpoint!(SecretOnly, customers::retrieve, id)).post(endpoint!(
-                SecretOnly,
-                customers::update,
-                id
-            )),
         )
         .route("/v1/events", get(endpoint!(SecretOnly, events::list)))
         .route(

@@ -9,7 +9,6 @@ use common::{SECRET_KEY, client, control, standin};
 use stripe::StripeRequest;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError};
 use stripe_core::charge::RetrieveCharge;
-use stripe_core::customer::{CreateCustomer, RetrieveCustomer, RetrieveCustomerReturned};
 use stripe_core::payment_intent::{
     CancelPaymentIntent, ConfirmPaymentIntent, CreatePaymentIntent,
     CreatePaymentIntentAutomaticPaymentMethods, ListPaymentIntent, RetrievePaymentIntent,
@@ -420,28 +419,6 @@ async fn a_succeeded_intent_cannot_be_canceled_but_an_open_one_can() {
         code_of(err),
         (400, "payment_intent_unexpected_state".to_string())
     );
-}
-
-#[tokio::test]
-async fn customers_are_created_and_read_back() {
-    let s = standin().await;
-    let c = client(&s);
-    let created = CreateCustomer::new()
-        .email("a@example.com")
-        .name("Ada")
-        .send(&c)
-        .await
-        .unwrap();
-    let read = RetrieveCustomer::new(created.id.clone())
-        .send(&c)
-        .await
-        .unwrap();
-    match read {
-        RetrieveCustomerReturned::Customer(cus) => {
-            assert_eq!(cus.email.as_deref(), Some("a@example.com"))
-        }
-        other => panic!("{other:?}"),
-    }
 }
 
 #[tokio::test]

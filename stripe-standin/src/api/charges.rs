@@ -22,21 +22,14 @@ pub fn list(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
         "starting_after",
         "ending_before",
         "created",
-        "customer",
         "payment_intent",
     ])?;
     let created = p.range("created")?;
     let pi = p.str("payment_intent");
-    let customer = p.str("customer");
     let items = tx.store.charges.iter().filter(|(_, ch)| {
         created.contains(ch.created)
             && pi.is_none_or(|want| {
                 ch.payment_intent
-                    .as_ref()
-                    .is_some_and(|x| x.id().as_str() == want)
-            })
-            && customer.is_none_or(|want| {
-                ch.customer
                     .as_ref()
                     .is_some_and(|x| x.id().as_str() == want)
             })
