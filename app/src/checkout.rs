@@ -19,6 +19,7 @@ pub struct OpenOrder {
     pub status: OrderStatus,
     pub payment_intent_id: Option<String>,
     pub client_secret: Option<String>,
+    pub intent_attempt: i32,
 }
 
 /// The order checkout opened: its id and the client secret of its PaymentIntent.
@@ -58,16 +59,26 @@ pub async fn open(
     let client_secret = match (&order.payment_intent_id, order.client_secret) {
         (Some(_), Some(secret)) => secret,
         _ => {
-            let intent = payment_intents::create(
+            let created = payment_intents::create(
                 stripe,
                 NewIntent {
                     order: &order_id,
+                    attempt: order.intent_attempt,
                     amount: price,
                     product_slug: &product.slug,
                     product_title: &product.title,
                 },
             )
-            .await?;
+            .await;
+            let intent = match created {
+                Ok(intent) => intent,
+                Err(failed) => {
+                    if failed.key_spent {
+                        next_attempt(pool, order.id, order.intent_attempt).await?;
+                    }
+                    return Err(failed.error);
+                }
+            };
             let secret = intent.client_secret.clone().ok_or_else(|| {
                 ShopError::internal("PaymentIntent without client secret", intent.id.as_str())
             })?;
@@ -113,7 +124,8 @@ async fn load(pool: &PgPool, order: &OrderId) -> Result<Option<OpenOrder>, ShopE
     sqlx::query_as!(
         OpenOrder,
         r#"select id, public_id, product_id, amount_minor, currency as "currency: Currency",
-                  status as "status: OrderStatus", payment_intent_id, client_secret
+                  status as "status: OrderStatus", payment_intent_id, client_secret,
+                  intent_attempt
            from customer_order where public_id = $1"#,
         order.as_str()
     )
@@ -137,7 +149,8 @@ async fn create(pool: &PgPool, product: &ProductRow, price: Money) -> Result<Ope
         r#"insert into customer_order (public_id, product_id, amount_minor, currency)
            values ($1, $2, $3, $4)
            returning id, public_id, product_id, amount_minor, currency as "currency: Currency",
-                     status as "status: OrderStatus", payment_intent_id, client_secret"#,
+                     status as "status: OrderStatus", payment_intent_id, client_secret,
+                     intent_attempt"#,
         public_id.as_str(),
         product.id,
         price.minor(),
@@ -146,6 +159,21 @@ async fn create(pool: &PgPool, product: &ProductRow, price: Money) -> Result<Ope
     .fetch_one(pool)
     .await
     .or_internal("Failed to create an order")
+}
+
+/// Moves the order's next intent creation to a fresh idempotency key, once per spent key even
+/// when two requests saw the same failure.
+async fn next_attempt(pool: &PgPool, order: i64, spent: i32) -> Result<(), ShopError> {
+    sqlx::query!(
+        "update customer_order set intent_attempt = intent_attempt + 1, updated_at = now()
+         where id = $1 and intent_attempt = $2",
+        order,
+        spent
+    )
+    .execute(pool)
+    .await
+    .or_internal("Failed to move an order to its next intent attempt")?;
+    Ok(())
 }
 
 async fn record_intent(

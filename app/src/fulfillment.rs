@@ -25,6 +25,9 @@ pub enum Settled {
         to: OrderStatus,
     },
     Unchanged(OrderStatus),
+    /// A refund arrived for an order whose payment is not settled here yet; it is kept and
+    /// applied when the payment is.
+    RefundRemembered(OrderStatus),
     /// The payment is not one of this shop's (no order id in its metadata): nothing to do.
     NotOurs,
 }
@@ -110,17 +113,25 @@ pub async fn settle_intent(
     };
     if to == OrderStatus::Paid {
         let currency_matches = intent.currency.to_string() == order.currency.code();
-        if !currency_matches || intent.amount_received < order.amount_minor {
-            // Never call an order paid for less than it costs. This cannot happen through the
-            // shop (it sets the amount), so it is logged loudly for a person to look at.
+        if !currency_matches || intent.amount_received != order.amount_minor {
+            // Never call an order paid for another amount than it costs, and never call money
+            // that was taken a failure. This cannot happen through the shop (it sets the
+            // amount), so a person looks at it.
             tracing::error!(
                 order = order.id,
                 intent = %intent.id,
                 received = intent.amount_received,
+                received_currency = %intent.currency,
                 expected = order.amount_minor,
-                "payment amount or currency does not match the order; not fulfilling"
+                expected_currency = order.currency.code(),
+                "payment amount or currency does not match the order; holding it for review"
             );
-            to = OrderStatus::Failed;
+            to = OrderStatus::NeedsReview;
+        } else if order.amount_refunded_minor >= order.amount_minor {
+            // Refunded in full before the payment was known here: nothing to grant.
+            to = OrderStatus::Refunded;
+        } else if order.amount_refunded_minor > 0 {
+            to = OrderStatus::PartiallyRefunded;
         }
     }
     let failure = match to {
@@ -139,7 +150,8 @@ pub async fn settle_intent(
              failure_message = $3,
              payment_intent_id = coalesce(payment_intent_id, $4),
              email = coalesce(email, $5),
-             paid_at = case when $2 = 'paid'::order_status then now() else paid_at end,
+             paid_at = case when $2 in ('paid'::order_status, 'partially_refunded', 'refunded')
+                            then coalesce(paid_at, now()) else paid_at end,
              updated_at = now()
          where id = $1",
         order.id,
@@ -150,7 +162,7 @@ pub async fn settle_intent(
     )
     .execute(&mut **tx)
     .await?;
-    if to == OrderStatus::Paid {
+    if matches!(to, OrderStatus::Paid | OrderStatus::PartiallyRefunded) {
         grant(tx, &order, intent.receipt_email.as_deref()).await?;
     }
     tracing::info!(order = order.id, from = ?order.status, to = ?to, "order settled");
@@ -198,12 +210,18 @@ pub async fn settle_refund(
     let Some(order) = lock_order(tx, &intent_id, order_ref).await? else {
         return Ok(Settled::NotOurs);
     };
-    if !order.status.is_paid() {
-        return Ok(Settled::Unchanged(order.status));
-    }
     let refunded = charge
         .amount_refunded
         .clamp(order.amount_refunded_minor, order.amount_minor);
+    if !order.status.is_paid() {
+        // The refund came before the payment was settled here (its event was late, or the
+        // seller refunded meanwhile). Remember it; settling the payment applies it.
+        if refunded == order.amount_refunded_minor {
+            return Ok(Settled::Unchanged(order.status));
+        }
+        remember_refund(tx, &order, refunded).await?;
+        return Ok(Settled::RefundRemembered(order.status));
+    }
     let to = if refunded >= order.amount_minor {
         OrderStatus::Refunded
     } else if refunded > 0 {
@@ -236,6 +254,39 @@ pub async fn settle_refund(
         to,
     })
 }
+
+async fn remember_refund(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &LockedOrder,
+    refunded: i64,
+) -> Result<(), SettleError> {
+    let to = match order.status {
+        // A person was to look at this payment; a full refund settles it.
+        OrderStatus::NeedsReview if refunded >= order.amount_minor => OrderStatus::Refunded,
+        other => other,
+    };
+    sqlx::query!(
+        "update customer_order set amount_refunded_minor = $2, status = $3, updated_at = now()
+         where id = $1",
+        order.id,
+        refunded,
+        to as OrderStatus
+    )
+    .execute(&mut **tx)
+    .await?;
+    tracing::info!(order = order.id, refunded, status = ?to, "refund remembered before settlement");
+    Ok(())
+}
+
+/// The event types [`settle_event`] acts on. Every other type (Stripe sends whatever an
+/// endpoint subscribes to, and types newer than async-stripe) is acknowledged and kept unread.
+pub const SETTLING_EVENT_TYPES: &[&str] = &[
+    "payment_intent.succeeded",
+    "payment_intent.processing",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "charge.refunded",
+];
 
 /// Settles whatever an event is about. Types the shop does not act on are acknowledged.
 pub async fn settle_event(

@@ -1,11 +1,13 @@
 //! The shop's calls to Stripe's PaymentIntents API, all in one place. Every write carries an
 //! idempotency key derived from the order, so a retry after a lost answer, a double click or
-//! two tabs at once never makes a second intent or a second change.
+//! two tabs at once never makes a second intent or a second change. Creating an order's intent
+//! is keyed per attempt: after a failure Stripe keeps under its key, the next attempt has the
+//! next key (see [`CreateFailed::key_spent`]).
 
 use std::collections::HashMap;
 
 use sha2::Digest;
-use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
+use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_core::payment_intent::{
     CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods, RetrievePaymentIntent,
     UpdatePaymentIntent,
@@ -18,23 +20,51 @@ use crate::error::{OrInternal, ShopError};
 /// What a new PaymentIntent is for.
 pub struct NewIntent<'a> {
     pub order: &'a OrderId,
+    /// Which attempt at creating this order's intent this is (from 0).
+    pub attempt: i32,
     pub amount: Money,
     pub product_slug: &'a str,
     pub product_title: &'a str,
 }
 
+/// Creating an intent failed.
+#[derive(Debug)]
+pub struct CreateFailed {
+    pub error: ShopError,
+    /// Stripe keeps this failure under the attempt's idempotency key (a 5xx, which Stripe
+    /// saves for any request that began executing, or the key already used with other
+    /// parameters), so asking again with the same key would only replay it.
+    pub key_spent: bool,
+}
+
+/// The idempotency key of one attempt at creating an order's intent. The first attempt keeps
+/// the key orders have always had.
+pub fn create_key(order: &OrderId, attempt: i32) -> String {
+    match attempt {
+        0 => format!("order-{order}-intent"),
+        n => format!("order-{order}-intent-{n}"),
+    }
+}
+
 /// Creates the order's PaymentIntent for the order's amount (from the database). The key is
-/// the order's, so asking twice returns the same intent.
+/// the order's and the attempt's, so asking twice returns the same intent.
 pub async fn create(
     stripe: &stripe::Client,
     new: NewIntent<'_>,
-) -> Result<PaymentIntent, ShopError> {
-    let currency: stripe_types::Currency =
-        new.amount.currency().code().parse().map_err(|e| {
-            ShopError::internal("currency unknown to async-stripe", format!("{e:?}"))
-        })?;
-    let key = IdempotencyKey::new(format!("order-{}-intent", new.order))
-        .or_internal("bad idempotency key")?;
+) -> Result<PaymentIntent, CreateFailed> {
+    let failed = |error| CreateFailed {
+        error,
+        key_spent: false,
+    };
+    let currency: stripe_types::Currency = new.amount.currency().code().parse().map_err(|e| {
+        failed(ShopError::internal(
+            "currency unknown to async-stripe",
+            format!("{e:?}"),
+        ))
+    })?;
+    let key = IdempotencyKey::new(create_key(new.order, new.attempt))
+        .or_internal("bad idempotency key")
+        .map_err(failed)?;
     CreatePaymentIntent::new(new.amount.minor(), currency)
         .automatic_payment_methods(CreatePaymentIntentAutomaticPaymentMethods::new(true))
         .metadata(HashMap::from([
@@ -46,7 +76,19 @@ pub async fn create(
         .request_strategy(RequestStrategy::Idempotent(key))
         .send(stripe)
         .await
-        .map_err(|e| ShopError::stripe("Failed to create a PaymentIntent", e))
+        .map_err(|e| CreateFailed {
+            key_spent: key_spent(&e),
+            error: ShopError::stripe("Failed to create a PaymentIntent", e),
+        })
+}
+
+fn key_spent(err: &StripeError) -> bool {
+    match err {
+        StripeError::Stripe(e, status) => {
+            *status >= 500 || e.type_ == ApiErrorsType::IdempotencyError
+        }
+        _ => false,
+    }
 }
 
 /// Sets the receipt email on an intent. Keyed by the order and the address, so the same

@@ -18,6 +18,8 @@ pub struct AppState {
     /// Every secret a webhook may be signed with (more than one while a secret is rolled).
     /// Empty means webhooks are off and the route answers 503.
     pub webhook_secrets: std::sync::Arc<Vec<SecretString>>,
+    /// Whether the Stripe keys are live ones; an event of the other mode is not acted on.
+    pub live_mode: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {

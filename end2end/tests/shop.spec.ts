@@ -19,6 +19,7 @@ import {
   orderIdFromUrl,
   orderPage,
   requestsSince,
+  sqlInShop,
   standinRequests,
   test,
 } from './support/shop';
@@ -292,5 +293,26 @@ test('the order page follows a processing payment to paid without a reload, then
     expect(lookups, 'no lookups once the order is paid').toHaveLength(asked);
   } finally {
     await config({ processing_ms: 0 });
+  }
+});
+
+test('the pay button says what the order charges when the price changed after the page was shown', async ({ page, shop }) => {
+  // The page shows the catalog's price; the seller raises it before this shopper's checkout
+  // opens, so the order is made at the new price and the button must say that one.
+  await page.route(`${shop.baseURL}/api/start_checkout`, async (route) => {
+    sqlInShop(shop, "update product set price_minor = 1100 where slug = 'api-credits-1000'");
+    await route.continue();
+  });
+  const before = await listIntents(shop);
+  try {
+    await page.goto('/products/api-credits-1000');
+    await expect(page.locator('article.product .price')).toHaveText('€9.00');
+    const c = checkout(page);
+    await expect(c.payButton).toBeEnabled();
+    await expect(c.payButton).toHaveText('Pay €11.00');
+    const created = await intentsSince(shop, before);
+    expect(created.map((i) => [i.amount, i.currency])).toEqual([[1100, 'eur']]);
+  } finally {
+    sqlInShop(shop, "update product set price_minor = 900 where slug = 'api-credits-1000'");
   }
 });

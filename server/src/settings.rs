@@ -19,6 +19,8 @@ pub struct Settings {
     pub database_url: SecretString,
     pub stripe_secret_key: SecretString,
     pub stripe_publishable_key: String,
+    /// Live keys (`sk_live_…`); only events of the same mode are acted on.
+    pub live_mode: bool,
     /// Every secret webhooks may be signed with; empty turns the webhook route off (503).
     pub webhook_secrets: Vec<SecretString>,
     /// Where the Stripe API is; unset means Stripe itself.
@@ -82,6 +84,7 @@ impl Settings {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let live_mode = secret_mode == "live";
         let stripe_api_base = match get("STRIPE_API_BASE").filter(|v| !v.trim().is_empty()) {
             Some(url) => Some(http_url(url.trim(), "STRIPE_API_BASE")?),
             None => None,
@@ -98,6 +101,7 @@ impl Settings {
             database_url: SecretString::from(database_url),
             stripe_secret_key: SecretString::from(secret),
             stripe_publishable_key: publishable,
+            live_mode,
             webhook_secrets,
             stripe_api_base,
             stripe_js_url,

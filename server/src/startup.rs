@@ -80,6 +80,7 @@ impl Application {
                 stripe_js_url: settings.stripe_js_url.clone(),
             },
             webhook_secrets: Arc::new(settings.webhook_secrets.clone()),
+            live_mode: settings.live_mode,
         };
         let router = routes(state.clone());
         let listener = TcpListener::bind(addr)

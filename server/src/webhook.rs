@@ -17,7 +17,7 @@ pub mod signature {
     use sha2::Sha256;
 
     /// How far a signature's timestamp may be from now, as Stripe's libraries allow.
-    pub const TOLERANCE_SECS: i64 = 300;
+    pub const TOLERANCE_SECS: u64 = 300;
 
     #[derive(Debug, PartialEq, Eq, thiserror::Error)]
     pub enum Rejected {
@@ -54,7 +54,8 @@ pub mod signature {
         if signatures.is_empty() {
             return Err(Rejected::Malformed);
         }
-        if (now - timestamp).abs() > TOLERANCE_SECS {
+        // The timestamp is the sender's: compared without arithmetic that can overflow.
+        if now.abs_diff(timestamp) > TOLERANCE_SECS {
             return Err(Rejected::Expired);
         }
         for secret in secrets {
@@ -111,6 +112,26 @@ pub mod signature {
             let v1 = good.split_once(",v1=").unwrap().1;
             let header = format!("t=5,v1={},v1={v1}", "00".repeat(32));
             assert_eq!(verify(b"x", &header, &["old", "new"], 5), Ok(()));
+        }
+
+        #[test]
+        fn timestamps_at_the_ends_of_the_range_are_refused_without_overflow() {
+            let sig = "00".repeat(32);
+            for t in [i64::MIN, i64::MAX] {
+                let header = format!("t={t},v1={sig}");
+                assert_eq!(
+                    verify(b"x", &header, &["s"], 1_700_000_000),
+                    Err(Rejected::Expired)
+                );
+                for now in [i64::MIN, i64::MAX] {
+                    let expected = if now == t {
+                        Rejected::NoMatch
+                    } else {
+                        Rejected::Expired
+                    };
+                    assert_eq!(verify(b"x", &header, &["s"], now), Err(expected));
+                }
+            }
         }
 
         #[test]
@@ -174,9 +195,10 @@ pub async fn receive(
             (StatusCode::SERVICE_UNAVAILABLE, "order not found yet")
         }
         Err(HandleError::Unreadable(e)) => {
-            // Kept in the inbox for a person; retrying would not make it readable.
-            tracing::error!(error = %e, "a signed event could not be read");
-            (StatusCode::OK, "stored")
+            // Kept in the inbox with its error, and answered 5xx so Stripe delivers it again:
+            // once a fixed shop can read it, a later delivery settles it.
+            tracing::error!(error = %e, "a signed event could not be read; kept for a retry");
+            (StatusCode::INTERNAL_SERVER_ERROR, "stored, not readable")
         }
         Err(HandleError::Database(e)) => {
             tracing::error!(error = %e, "webhook handling failed");
@@ -225,6 +247,15 @@ async fn handle(
     )
     .execute(&state.pool)
     .await?;
+    if !fulfillment::SETTLING_EVENT_TYPES.contains(&envelope.type_.as_str()) {
+        sqlx::query!(
+            "update stripe_event set handled_at = coalesce(handled_at, now()) where id = $1",
+            envelope.id
+        )
+        .execute(&state.pool)
+        .await?;
+        return Ok(Handled::Now);
+    }
 
     let event: stripe_webhook::Event = match serde_json::from_value(payload) {
         Ok(event) => event,
@@ -244,6 +275,24 @@ async fn handle(
     .await?;
     if handled.is_some() {
         return Ok(Handled::Before);
+    }
+    if event.livemode != state.live_mode {
+        // Signed with our secret but from the other mode (a test event at a live shop, or the
+        // reverse): acknowledged and kept, never acted on.
+        tracing::warn!(
+            livemode = event.livemode,
+            "event from the other Stripe mode; not acted on"
+        );
+        sqlx::query!(
+            "update stripe_event set handled_at = now(), attempts = attempts + 1,
+                                    last_error = 'livemode does not match the shop''s keys'
+             where id = $1",
+            envelope.id
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(Handled::Now);
     }
     match fulfillment::settle_event(&mut tx, &event.data.object).await {
         Ok(_) => {}

@@ -93,16 +93,6 @@ impl App {
         store.requests.push(request);
     }
 
-    /// The status of an injected failure for this call, if one is due; it is used up.
-    pub(crate) fn take_fault(&self, method: &str, path: &str) -> Option<u16> {
-        let mut store = self.store();
-        let fault = store.faults.iter_mut().find(|f| f.matches(method, path))?;
-        fault.times -= 1;
-        let status = fault.status;
-        store.faults.retain(|f| f.times > 0);
-        Some(status)
-    }
-
     /// A delivery task starts; it counts until the returned guard is dropped.
     pub(crate) fn delivery_started(&self) -> Counted {
         self.inner

@@ -136,14 +136,6 @@ pub async fn run(
         replayed,
         key_kind: auth.kind.name(),
     };
-    if let Some(status) = app.take_fault(method.as_str(), uri.path()) {
-        let body = json!({ "error": {
-            "type": "api_error",
-            "message": "An injected failure (/_standin/faults): the request was not processed.",
-        }});
-        app.record(record(status, false));
-        return respond(&request_id, status, body, false);
-    }
     let fingerprint = format!("{method} {} {}", uri.path(), params.canonical());
 
     let (status, json, replayed, deliveries, later) = {
@@ -168,7 +160,12 @@ pub async fn run(
                     deliveries: vec![],
                     later: vec![],
                 };
-                let outcome = handler(&mut tx);
+                // An injected failure stands for Stripe failing while it ran the request: like
+                // any other result, it is kept under the idempotency key.
+                let outcome = match tx.store.take_fault(method.as_str(), uri.path()) {
+                    Some(status) => Err(ApiError::injected(status)),
+                    None => handler(&mut tx),
+                };
                 let (deliveries, later) = (tx.deliveries, tx.later);
                 let (status, json, keep) = match outcome {
                     Ok(v) => (200, v, true),

@@ -41,6 +41,15 @@ impl ApiError {
         e
     }
 
+    /// A failure injected through `/_standin/faults`: Stripe's `api_error` with `status`.
+    pub fn injected(status: u16) -> Self {
+        Self::new(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "api_error",
+            "An injected failure (/_standin/faults): the request was not processed.",
+        )
+    }
+
     pub fn missing(kind: &str, id: &str, param: &str) -> Self {
         let mut e = Self::new(
             StatusCode::NOT_FOUND,

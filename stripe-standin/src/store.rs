@@ -105,8 +105,9 @@ impl Default for Config {
 }
 
 /// An upstream failure to inject: the next `times` API calls whose method and path match get
-/// `status` and Stripe's `api_error`, as if Stripe failed before doing anything (nothing is
-/// stored, and the idempotency key stays unused, so a retry with it runs afresh).
+/// `status` and Stripe's `api_error`, as if Stripe failed while running them. Nothing is
+/// created, and the answer is kept under the call's idempotency key as Stripe keeps a 500, so
+/// a retry with the same key gets the same failure.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Fault {
     /// `POST`, `GET`, …; any method when absent.
@@ -160,6 +161,15 @@ pub struct Store {
 }
 
 impl Store {
+    /// The status of an injected failure for this call, if one is due; it is used up.
+    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<u16> {
+        let fault = self.faults.iter_mut().find(|f| f.matches(method, path))?;
+        fault.times -= 1;
+        let status = fault.status;
+        self.faults.retain(|f| f.times > 0);
+        Some(status)
+    }
+
     /// Empties everything but the endpoints given on the command line and the configuration.
     pub fn reset(&mut self, keep_endpoints: Vec<Endpoint>, config: Config) {
         let generation = self.generation + 1;

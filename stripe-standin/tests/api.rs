@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{SECRET_KEY, client, control, standin};
+use common::{SECRET_KEY, client, control, standin, standin_requests};
 use stripe::StripeRequest;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError};
 use stripe_core::charge::RetrieveCharge;
@@ -538,7 +538,7 @@ async fn an_unknown_parameter_is_refused_by_name() {
 }
 
 #[tokio::test]
-async fn an_injected_failure_answers_the_next_matching_calls_and_leaves_the_key_unused() {
+async fn an_injected_failure_is_kept_under_its_idempotency_key_like_a_stripe_500() {
     let s = standin().await;
     let c = client(&s);
     control(
@@ -556,20 +556,40 @@ async fn an_injected_failure_answers_the_next_matching_calls_and_leaves_the_key_
         .send(&c)
         .await
         .unwrap_err();
-    let retried = create
+    let replayed = create
         .customize()
         .request_strategy(RequestStrategy::Idempotent(key))
         .send(&c)
         .await
+        .unwrap_err();
+    let listed = ListPaymentIntent::new().send(&c).await.unwrap();
+    assert!(listed.data.is_empty(), "the failed call made nothing");
+    let with_a_new_key = create
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(
+            IdempotencyKey::new("fault-2").unwrap(),
+        ))
+        .send(&c)
+        .await
         .unwrap();
 
-    match failed {
-        StripeError::Stripe(e, 500) => assert_eq!(e.type_.as_str(), "api_error"),
-        other => panic!("expected a 500 api_error, got {other:?}"),
+    for error in [failed, replayed] {
+        match error {
+            StripeError::Stripe(e, 500) => assert_eq!(e.type_.as_str(), "api_error"),
+            other => panic!("expected a 500 api_error, got {other:?}"),
+        }
     }
-    assert_eq!(retried.amount, 1000);
-    let listed = ListPaymentIntent::new().send(&c).await.unwrap();
-    assert_eq!(listed.data.len(), 1, "the failed call made nothing");
+    let replays: Vec<bool> = standin_requests(&s)
+        .await
+        .iter()
+        .map(|r| r["replayed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        replays,
+        [false, true, false, false],
+        "create, replay, list, create"
+    );
+    assert_eq!(with_a_new_key.amount, 1000);
     let left: Vec<serde_json::Value> = reqwest::get(format!("{}/_standin/faults", s.base_url))
         .await
         .unwrap()

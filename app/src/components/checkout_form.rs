@@ -19,15 +19,16 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
     let (busy, set_busy) = signal(false);
     #[allow(unused_variables)]
     let (ready, set_ready) = signal(false);
-    let price = price.to_string();
-    let pay_label = {
-        let price = price.clone();
-        move || {
-            if busy.get() {
-                format!("Paying {price}…")
-            } else {
-                format!("Pay {price}")
-            }
+    // The server renders the catalog price; once checkout is open the button says the amount
+    // the order charges, as the server returned it with the client secret.
+    #[allow(unused_variables)]
+    let (amount, set_amount) = signal(price);
+    let pay_label = move || {
+        let amount = amount.get();
+        if busy.get() {
+            format!("Paying {amount}…")
+        } else {
+            format!("Pay {amount}")
         }
     };
 
@@ -46,6 +47,7 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
                         "#payment-element",
                     ) {
                         Ok(pf) => {
+                            set_amount.set(session.amount);
                             form.set_value(Some((pf, session)));
                             set_ready.set(true);
                         }

@@ -72,6 +72,9 @@ fn OrderSummary(order: OrderView) -> impl IntoView {
         ),
         OrderStatus::Refunded => "This order was refunded.".to_string(),
         OrderStatus::Canceled => "This order was canceled.".to_string(),
+        OrderStatus::NeedsReview => "We are checking your payment. You need not pay again; we \
+                                     will be in touch at your receipt email."
+            .to_string(),
     };
     view! {
         <article class="order" data-status=format!("{status:?}").to_lowercase()>

@@ -180,6 +180,9 @@ pub enum OrderStatus {
     PartiallyRefunded,
     Refunded,
     Canceled,
+    /// Money was taken but not the order's amount or currency: a person decides. Nothing is
+    /// granted and the order is never reused for checkout.
+    NeedsReview,
 }
 
 impl OrderStatus {
@@ -192,6 +195,7 @@ impl OrderStatus {
             OrderStatus::PartiallyRefunded => "Partially refunded",
             OrderStatus::Refunded => "Refunded",
             OrderStatus::Canceled => "Canceled",
+            OrderStatus::NeedsReview => "Being checked",
         }
     }
 

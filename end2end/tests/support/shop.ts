@@ -78,6 +78,13 @@ function psql(sql: string): void {
   });
 }
 
+/** Runs `sql` in the shop's own database, as a seller's change would reach it. */
+export function sqlInShop(shop: Shop, sql: string): void {
+  execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', shop.database, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /** A port that was free a moment ago: bind port 0, note what the kernel picked, let it go. */
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -159,3 +159,13 @@ pub async fn settled(standin: &Running) -> u64 {
     }
     panic!("the stand-in still had work in flight after 10 s");
 }
+
+/// Every API call the stand-in answered, oldest first (`/_standin/requests`).
+pub async fn standin_requests(standin: &Running) -> Vec<serde_json::Value> {
+    reqwest::get(format!("{}/_standin/requests", standin.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
