@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::Options;
 use crate::auth::Auth;
 use crate::call::{Later, RequestInfo, Tx};
+use crate::error::ApiError;
 use crate::params::Params;
 use crate::store::{RequestRecord, Store};
 use crate::webhooks::Endpoint;
@@ -111,6 +112,35 @@ impl App {
         self.inner.scheduled.load(Ordering::SeqCst)
     }
 
+    /// Runs `f` as the stand-in itself (no API request behind it, as when Stripe acts on its
+    /// own), then sends the events it made.
+    pub(crate) fn system_call<T>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let (result, deliveries) = {
+            let mut store = self.store();
+            let params = Params::default();
+            let auth = Auth::system();
+            let mut tx = Tx {
+                store: &mut store,
+                params: &params,
+                auth: &auth,
+                request: RequestInfo {
+                    id: None,
+                    idempotency_key: None,
+                },
+                base_url: self.base_url(),
+                deliveries: vec![],
+                later: vec![],
+            };
+            let result = f(&mut tx);
+            (result, tx.deliveries)
+        };
+        self.dispatch(deliveries);
+        result
+    }
+
     /// Runs delayed work after its wait, as a system action with no API request behind it.
     pub(crate) fn schedule(&self, job: Later) {
         self.inner.scheduled.fetch_add(1, Ordering::SeqCst);
@@ -122,30 +152,12 @@ impl App {
                 after_ms,
             } = job;
             tokio::time::sleep(Duration::from_millis(after_ms)).await;
-            let deliveries = {
-                let mut store = app.store();
-                let params = Params::default();
-                let auth = Auth::system();
-                let mut tx = Tx {
-                    store: &mut store,
-                    params: &params,
-                    auth: &auth,
-                    request: RequestInfo {
-                        id: None,
-                        idempotency_key: None,
-                    },
-                    base_url: app.base_url(),
-                    deliveries: vec![],
-                    later: vec![],
-                };
-                if let Err(e) = crate::api::settle_processing(&mut tx, &payment_intent) {
-                    tracing::error!(error = e.message(), "could not settle a processing payment");
-                }
-                tx.deliveries
-            };
-            // Dispatched before this job stops counting, so that a quiet stand-in has no
-            // delivery about to start.
-            app.dispatch(deliveries);
+            // Its deliveries are dispatched before this job stops counting, so that a quiet
+            // stand-in has no delivery about to start.
+            if let Err(e) = app.system_call(|tx| crate::api::settle_processing(tx, &payment_intent))
+            {
+                tracing::error!(error = e.message(), "could not settle a processing payment");
+            }
             drop(running);
         });
     }

@@ -50,6 +50,8 @@ pub struct TestCard {
     pub funding: &'static str,
     pub country: &'static str,
     pub outcome: Outcome,
+    /// The payment succeeds and is then disputed as fraudulent (Stripe's 0259 card).
+    pub disputed: bool,
 }
 
 const fn card(number: &'static str, brand: &'static str, outcome: Outcome) -> TestCard {
@@ -59,6 +61,14 @@ const fn card(number: &'static str, brand: &'static str, outcome: Outcome) -> Te
         funding: "credit",
         country: "US",
         outcome,
+        disputed: false,
+    }
+}
+
+const fn disputed(number: &'static str, brand: &'static str) -> TestCard {
+    TestCard {
+        disputed: true,
+        ..card(number, brand, Outcome::Succeed)
     }
 }
 
@@ -80,6 +90,7 @@ pub const CARDS: &[TestCard] = &[
     card("4000000000000127", "visa", Outcome::Decline(INCORRECT_CVC)),
     card("4000002500003155", "visa", Outcome::RequireAuthentication),
     card("4000002760003184", "visa", Outcome::RequireAuthentication),
+    disputed("4000000000000259", "visa"),
 ];
 
 /// Stripe's ready-made PaymentMethod ids (`pm_card_visa`, ...) and the card each stands for.
@@ -103,6 +114,7 @@ pub const PAYMENT_METHOD_ALIASES: &[(&str, &str)] = &[
     ("pm_card_chargeDeclinedIncorrectCvc", "4000000000000127"),
     ("pm_card_authenticationRequiredOnSetup", "4000002500003155"),
     ("pm_card_authenticationRequired", "4000002760003184"),
+    ("pm_card_createDispute", "4000000000000259"),
 ];
 
 pub fn alias(id: &str) -> Option<&'static TestCard> {
@@ -135,6 +147,7 @@ pub fn lookup(raw: &str) -> Result<TestCard, ApiError> {
         funding: "unknown",
         country: "US",
         outcome: Outcome::Decline(LIVE_CARD),
+        disputed: false,
     })
 }
 

@@ -33,6 +33,7 @@ pub fn router() -> Router<App> {
         .route("/_standin/deliveries/release", post(release))
         .route("/_standin/events/{id}/resend", post(resend))
         .route("/_standin/requests", get(requests))
+        .route("/_standin/disputes", post(open_dispute))
         .route(
             "/_standin/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
@@ -158,6 +159,35 @@ async fn clear_faults(State(app): State<App>) -> StatusCode {
 
 async fn requests(State(app): State<App>) -> Json<Value> {
     Json(json!(app.store().requests))
+}
+
+#[derive(Deserialize)]
+struct NewDispute {
+    payment_intent: String,
+}
+
+/// Opens a dispute of a paid PaymentIntent's charge, as a cardholder's bank would.
+async fn open_dispute(State(app): State<App>, Json(new): Json<NewDispute>) -> Response {
+    let opened = app.system_call(|tx| {
+        let charge = tx
+            .store
+            .payment_intents
+            .get(&new.payment_intent)
+            .and_then(|pi| pi.latest_charge.as_ref())
+            .map(|c| c.id().as_str().to_string())
+            .ok_or_else(|| {
+                crate::error::ApiError::missing(
+                    "payment_intent",
+                    &new.payment_intent,
+                    "payment_intent",
+                )
+            })?;
+        crate::api::open_dispute(tx, &charge)
+    });
+    match opened {
+        Ok(dispute) => (StatusCode::CREATED, Json(objects::json_of(&dispute))).into_response(),
+        Err(e) => (e.status, Json(e.envelope())).into_response(),
+    }
 }
 
 #[derive(Deserialize, Default)]

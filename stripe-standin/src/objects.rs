@@ -10,7 +10,7 @@ use rand::distr::Alphanumeric;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use stripe_shared::{Charge, PaymentIntent, PaymentMethod, Refund};
+use stripe_shared::{Charge, Dispute, PaymentIntent, PaymentMethod, Refund};
 use stripe_types::Currency;
 
 use crate::cards::TestCard;
@@ -288,5 +288,33 @@ pub fn refund(
         "reason": reason,
         "status": "succeeded",
         "destination_details": { "type": "card", "card": { "type": "refund", "reference_status": "pending", "reference_type": "acquirer_reference_number" } },
+    }))
+}
+
+/// A new dispute of the whole charge, waiting for the seller's response.
+pub fn dispute(charge: &Charge, reason: &str) -> Result<Dispute, ApiError> {
+    typed(json!({
+        "id": new_id("dp"),
+        "object": "dispute",
+        "amount": charge.amount,
+        "balance_transactions": [],
+        "charge": charge.id.as_str(),
+        "created": now(),
+        "currency": charge.currency.to_string(),
+        "enhanced_eligibility_types": [],
+        "evidence": { "enhanced_evidence": {} },
+        "evidence_details": {
+            "due_by": now() + 7 * 24 * 60 * 60,
+            "enhanced_eligibility": {},
+            "has_evidence": false,
+            "past_due": false,
+            "submission_count": 0,
+        },
+        "is_charge_refundable": false,
+        "livemode": false,
+        "metadata": {},
+        "payment_intent": charge.payment_intent.as_ref().map(|p| p.id().as_str().to_string()),
+        "reason": reason,
+        "status": "needs_response",
     }))
 }

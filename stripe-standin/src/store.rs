@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use stripe_shared::{Charge, PaymentIntent, PaymentMethod, Refund};
+use stripe_shared::{Charge, Dispute, PaymentIntent, PaymentMethod, Refund};
 
 use crate::cards::TestCard;
 use crate::error::ApiError;
@@ -146,6 +146,7 @@ pub struct Store {
     pub payment_methods: Ordered<(PaymentMethod, TestCard)>,
     pub charges: Ordered<Charge>,
     pub refunds: Ordered<Refund>,
+    pub disputes: Ordered<Dispute>,
     pub events: Ordered<StoredEvent>,
     pub idempotency: Keys,
     pub requests: Vec<RequestRecord>,

@@ -598,3 +598,87 @@ async fn an_injected_failure_is_kept_under_its_idempotency_key_like_a_stripe_500
         .unwrap();
     assert!(left.is_empty(), "the fault is used up: {left:?}");
 }
+
+#[tokio::test]
+async fn the_0259_card_pays_and_is_then_disputed_and_evidence_decides_the_outcome() {
+    let s = standin().await;
+    let c = client(&s);
+    let http = reqwest::Client::new();
+    let pi = new_intent(&c, 1999, Currency::USD).await;
+    pay(&c, &pi, "4000000000000259").await.unwrap();
+
+    let events = |type_: &'static str| {
+        let http = http.clone();
+        let url = format!("{}/v1/events", s.base_url);
+        async move {
+            let list: serde_json::Value = http
+                .get(url)
+                .bearer_auth(SECRET_KEY)
+                .query(&[("type", type_)])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            list["data"].as_array().unwrap().clone()
+        }
+    };
+    let created = events("charge.dispute.created").await;
+    assert_eq!(created.len(), 1);
+    let dispute = &created[0]["data"]["object"];
+    assert_eq!(dispute["status"], "needs_response");
+    assert_eq!(dispute["payment_intent"], pi.id.as_str());
+    assert_eq!(dispute["amount"], 1999);
+    let id = dispute["id"].as_str().unwrap();
+
+    let submit = |text: &'static str| {
+        http.post(format!("{}/v1/disputes/{id}", s.base_url))
+            .bearer_auth(SECRET_KEY)
+            .form(&[("evidence[uncategorized_text]", text)])
+            .send()
+    };
+    let won: serde_json::Value = submit("winning_evidence")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(won["status"], "won");
+    let closed = events("charge.dispute.closed").await;
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0]["data"]["object"]["status"], "won");
+    let again = submit("losing_evidence").await.unwrap();
+    assert_eq!(again.status(), 400, "a closed dispute stays closed");
+}
+
+#[tokio::test]
+async fn a_dispute_opened_through_the_control_route_loses_with_losing_evidence() {
+    let s = standin().await;
+    let c = client(&s);
+    let pi = new_intent(&c, 500, Currency::EUR).await;
+    pay(&c, &pi, "4242424242424242").await.unwrap();
+
+    let opened = control(
+        &s,
+        "disputes",
+        serde_json::json!({ "payment_intent": pi.id.as_str() }),
+    )
+    .await;
+    assert_eq!(opened["status"], "needs_response");
+    let lost: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/disputes/{}",
+            s.base_url,
+            opened["id"].as_str().unwrap()
+        ))
+        .bearer_auth(SECRET_KEY)
+        .form(&[("evidence[uncategorized_text]", "losing_evidence")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lost["status"], "lost");
+}

@@ -96,6 +96,39 @@ async fn every_event_the_shop_handles_parses_with_async_stripe_and_its_signature
         .send(&c)
         .await
         .unwrap();
+    // paid with the card that is disputed afterwards; the dispute is lost
+    let e = CreatePaymentIntent::new(1000, Currency::USD)
+        .send(&c)
+        .await
+        .unwrap();
+    ConfirmPaymentIntent::new(e.id.clone())
+        .payment_method("pm_card_createDispute")
+        .send(&c)
+        .await
+        .unwrap();
+    settled(&s).await; // still passing through `processing`
+    let created: serde_json::Value = http
+        .get(format!("{}/v1/events", s.base_url))
+        .bearer_auth(common::SECRET_KEY)
+        .query(&[("type", "charge.dispute.created")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dispute = created["data"][0]["data"]["object"]["id"]
+        .as_str()
+        .expect("a charge.dispute.created event")
+        .to_string();
+    http.post(format!("{}/v1/disputes/{}", s.base_url, dispute))
+        .bearer_auth(common::SECRET_KEY)
+        .form(&[("evidence[uncategorized_text]", "losing_evidence")])
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
 
     let wanted: BTreeSet<&str> = [
         "payment_intent.created",
@@ -108,6 +141,8 @@ async fn every_event_the_shop_handles_parses_with_async_stripe_and_its_signature
         "charge.failed",
         "charge.refunded",
         "refund.created",
+        "charge.dispute.created",
+        "charge.dispute.closed",
     ]
     .into();
     let listed = ListEvent::new().limit(100).send(&c).await.unwrap();

@@ -1,6 +1,7 @@
 //! The HTTP surface: Stripe's `/v1` API, Stripe.js, and the test-only `/_standin` control.
 
 mod charges;
+mod disputes;
 mod events;
 mod payment_intents;
 mod payment_methods;
@@ -18,6 +19,7 @@ use tower_http::cors::{Any, CorsLayer};
 use crate::error::ApiError;
 use crate::{Access, App, Tx, run};
 
+pub use disputes::open as open_dispute;
 pub use payment_intents::{authenticate_3ds, settle_processing};
 
 const STRIPE_JS: &str = include_str!("../../assets/stripe.js");
@@ -122,6 +124,14 @@ pub fn router(app: App) -> Router {
         .route(
             "/v1/refunds/{id}",
             get(endpoint!(SecretOnly, refunds::retrieve, id)),
+        )
+        .route(
+            "/v1/disputes/{id}",
+            get(endpoint!(SecretOnly, disputes::retrieve, id)).post(endpoint!(
+                SecretOnly,
+                disputes::update,
+                id
+            )),
         )
         .route("/v1/events", get(endpoint!(SecretOnly, events::list)))
         .route(

@@ -464,7 +464,7 @@ fn succeed(tx: &mut Tx<'_>, id: &str) -> Result<(), ApiError> {
         .as_ref()
         .map(|p| p.id().as_str().to_string())
         .unwrap_or_default();
-    let (pm, _) = tx
+    let (pm, card) = tx
         .store
         .payment_methods
         .get(&pm_id)
@@ -486,6 +486,9 @@ fn succeed(tx: &mut Tx<'_>, id: &str) -> Result<(), ApiError> {
     })?;
     tx.emit("charge.succeeded", json_of(&charge))?;
     tx.emit("payment_intent.succeeded", json_of(&pi))?;
+    if card.disputed {
+        super::disputes::open(tx, &charge_id)?;
+    }
     Ok(())
 }
 
