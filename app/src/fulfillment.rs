@@ -3,10 +3,10 @@
 //! paid order is fulfilled exactly once.
 
 use sqlx::{Postgres, Transaction};
-use stripe_shared::{Charge, PaymentIntent, PaymentIntentStatus};
+use stripe_shared::{Charge, Dispute, PaymentIntent, PaymentIntentStatus};
 use stripe_webhook::EventObject;
 
-use crate::domain::{Currency, OrderId, OrderStatus};
+use crate::domain::{Currency, DisputeStatus, OrderId, OrderStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettleError {
@@ -28,6 +28,8 @@ pub enum Settled {
     /// A refund arrived for an order whose payment is not settled here yet; it is kept and
     /// applied when the payment is.
     RefundRemembered(OrderStatus),
+    /// The order's payment is now under dispute, or its dispute was decided.
+    Disputed(DisputeStatus),
     /// The payment is not one of this shop's (no order id in its metadata): nothing to do.
     NotOurs,
 }
@@ -40,6 +42,7 @@ struct LockedOrder {
     currency: Currency,
     status: OrderStatus,
     amount_refunded_minor: i64,
+    dispute_status: Option<DisputeStatus>,
 }
 
 /// Finds the order a PaymentIntent pays for and locks it for this transaction. `None` means
@@ -54,7 +57,8 @@ async fn lock_order(
     let order = sqlx::query_as!(
         LockedOrder,
         r#"select id, product_id, email, amount_minor, currency as "currency: Currency",
-                  status as "status: OrderStatus", amount_refunded_minor
+                  status as "status: OrderStatus", amount_refunded_minor,
+                  dispute_status as "dispute_status: DisputeStatus"
            from customer_order
            where payment_intent_id = $1 or (public_id = $2 and payment_intent_id is null)
            order by (payment_intent_id = $1) desc nulls last
@@ -180,12 +184,18 @@ async fn grant(
     receipt_email: Option<&str>,
 ) -> Result<(), SettleError> {
     let email = order.email.as_deref().or(receipt_email).unwrap_or_default();
+    // A dispute can be reported before the payment is settled here: the grant starts as the
+    // dispute says.
     sqlx::query!(
-        "insert into entitlement (order_id, product_id, email) values ($1, $2, $3)
+        "insert into entitlement (order_id, product_id, email, suspended_at, revoked_at)
+         values ($1, $2, $3,
+                 case when $4::dispute_status = 'open' then now() end,
+                 case when $4::dispute_status = 'lost' then now() end)
          on conflict on constraint entitlement_order_key do nothing",
         order.id,
         order.product_id,
-        email
+        email,
+        order.dispute_status as Option<DisputeStatus>
     )
     .execute(&mut **tx)
     .await?;
@@ -278,6 +288,70 @@ async fn remember_refund(
     Ok(())
 }
 
+/// Records a dispute of an order's payment: `open` suspends what the order granted, `won`
+/// restores it, `lost` revokes it. A decided dispute never reopens, so a late or repeated
+/// `charge.dispute.created` after `closed` changes nothing.
+#[tracing::instrument(skip_all, fields(dispute = %dispute.id, status = dispute.status.as_str()))]
+pub async fn settle_dispute(
+    tx: &mut Transaction<'_, Postgres>,
+    dispute: &Dispute,
+) -> Result<Settled, SettleError> {
+    use stripe_shared::DisputeStatus as Stripe;
+    let Some(intent_id) = dispute.payment_intent.as_ref().map(|p| p.id().as_str()) else {
+        return Ok(Settled::NotOurs);
+    };
+    let Some(order) = sqlx::query!(
+        r#"select id, status as "status: OrderStatus",
+                  dispute_status as "dispute_status: DisputeStatus"
+           from customer_order where payment_intent_id = $1 for update"#,
+        intent_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(Settled::NotOurs);
+    };
+    let to = match dispute.status {
+        Stripe::Won | Stripe::WarningClosed | Stripe::Prevented => DisputeStatus::Won,
+        Stripe::Lost => DisputeStatus::Lost,
+        _ => DisputeStatus::Open,
+    };
+    let decided = matches!(
+        order.dispute_status,
+        Some(DisputeStatus::Won | DisputeStatus::Lost)
+    );
+    if decided || order.dispute_status == Some(to) {
+        return Ok(Settled::Unchanged(order.status));
+    }
+    sqlx::query!(
+        "update customer_order set dispute_status = $2, updated_at = now() where id = $1",
+        order.id,
+        to as DisputeStatus
+    )
+    .execute(&mut **tx)
+    .await?;
+    match to {
+        DisputeStatus::Open => sqlx::query!(
+            "update entitlement set suspended_at = now()
+             where order_id = $1 and suspended_at is null and revoked_at is null",
+            order.id
+        ),
+        DisputeStatus::Won => sqlx::query!(
+            "update entitlement set suspended_at = null where order_id = $1",
+            order.id
+        ),
+        DisputeStatus::Lost => sqlx::query!(
+            "update entitlement set revoked_at = coalesce(revoked_at, now()), suspended_at = null
+             where order_id = $1",
+            order.id
+        ),
+    }
+    .execute(&mut **tx)
+    .await?;
+    tracing::info!(order = order.id, dispute = ?to, "dispute recorded");
+    Ok(Settled::Disputed(to))
+}
+
 /// The event types [`settle_event`] acts on. Every other type (Stripe sends whatever an
 /// endpoint subscribes to, and types newer than async-stripe) is acknowledged and kept unread.
 pub const SETTLING_EVENT_TYPES: &[&str] = &[
@@ -286,6 +360,8 @@ pub const SETTLING_EVENT_TYPES: &[&str] = &[
     "payment_intent.payment_failed",
     "payment_intent.canceled",
     "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
 ];
 
 /// Settles whatever an event is about. Types the shop does not act on are acknowledged.
@@ -300,6 +376,9 @@ pub async fn settle_event(
         | PaymentIntentPaymentFailed(pi)
         | PaymentIntentCanceled(pi) => settle_intent(tx, pi).await.map(Some),
         ChargeRefunded(charge) => settle_refund(tx, charge).await.map(Some),
+        ChargeDisputeCreated(dispute) | ChargeDisputeClosed(dispute) => {
+            settle_dispute(tx, dispute).await.map(Some)
+        }
         _ => Ok(None),
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Money, OrderId, OrderStatus, ProductKind};
+use crate::domain::{DisputeStatus, Money, OrderId, OrderStatus, ProductKind};
 
 /// A published product as the catalog shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,4 +35,5 @@ pub struct OrderView {
     pub status: OrderStatus,
     pub failure_message: Option<String>,
     pub refunded: Option<Money>,
+    pub dispute: Option<DisputeStatus>,
 }

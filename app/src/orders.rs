@@ -4,7 +4,7 @@
 
 use sqlx::PgPool;
 
-use crate::domain::{Currency, Money, OrderId, OrderStatus};
+use crate::domain::{Currency, DisputeStatus, Money, OrderId, OrderStatus};
 use crate::error::{OrInternal, ShopError};
 use crate::fulfillment;
 use crate::models::OrderView;
@@ -20,6 +20,7 @@ struct Row {
     failure_message: Option<String>,
     amount_refunded_minor: i64,
     payment_intent_id: Option<String>,
+    dispute_status: Option<DisputeStatus>,
 }
 
 /// The order with public id `id`, settled from Stripe first if its payment is still open.
@@ -45,6 +46,7 @@ pub async fn view(
         status: row.status,
         failure_message: row.failure_message,
         refunded: Money::new(row.amount_refunded_minor, row.currency).ok(),
+        dispute: row.dispute_status,
     })
 }
 
@@ -53,7 +55,7 @@ async fn read(pool: &PgPool, id: &OrderId) -> Result<Option<Row>, ShopError> {
         Row,
         r#"select o.public_id, p.title, p.slug, o.amount_minor, o.currency as "currency: Currency",
                   o.status as "status: OrderStatus", o.failure_message, o.amount_refunded_minor,
-                  o.payment_intent_id
+                  o.payment_intent_id, o.dispute_status as "dispute_status: DisputeStatus"
            from customer_order o join product p on p.id = o.product_id
            where o.public_id = $1"#,
         id.as_str()

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::domain::OrderStatus;
+use crate::domain::{DisputeStatus, OrderStatus};
 use crate::models::OrderView;
 
 /// The order as the server rendered it; while its payment is still settling, the browser asks
@@ -75,6 +75,15 @@ fn OrderSummary(order: OrderView) -> impl IntoView {
         OrderStatus::NeedsReview => "We are checking your payment. You need not pay again; we \
                                      will be in touch at your receipt email."
             .to_string(),
+    };
+    let note = match order.dispute {
+        Some(DisputeStatus::Open) => "This payment is under dispute with your bank. What it gave \
+                                      you is paused until the dispute is settled."
+            .to_string(),
+        Some(DisputeStatus::Lost) => "Your bank returned this payment to you after a dispute, \
+                                      so what it gave you is no longer available."
+            .to_string(),
+        Some(DisputeStatus::Won) | None => note,
     };
     view! {
         <article class="order" data-status=format!("{status:?}").to_lowercase()>

@@ -161,6 +161,23 @@ impl ProductKind {
 #[error("{0}")]
 pub struct InvalidInput(pub &'static str);
 
+/// Where a dispute (chargeback) of an order's payment stands. Closed ones never reopen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(
+    feature = "ssr",
+    sqlx(type_name = "dispute_status", rename_all = "snake_case")
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeStatus {
+    /// The buyer's bank disputes the payment; what the order granted is suspended.
+    Open,
+    /// Decided for the shop: the grant is restored.
+    Won,
+    /// Decided for the buyer: the money went back and the grant is revoked.
+    Lost,
+}
+
 /// Where an order stands. Payments only ever move it forward: see `OrderStatus::rank`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]

@@ -5,6 +5,7 @@
 mod availability;
 mod bad_input;
 mod catalog;
+mod disputes;
 mod edges;
 mod helpers;
 mod payment_path;
