@@ -49,13 +49,13 @@ pub async fn start_checkout(slug: String) -> Result<CheckoutSession, ShopError> 
     with_status("start_checkout", async move {
         let slug = ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
-        let current = checkout_cookie::read().await;
+        let session = checkout_session::Orders::load().await?;
         let opened = crate::checkout::open(
             &state.pool,
             &state.stripe,
             &slug,
-            current,
-            checkout_cookie::write,
+            session.order_for(&slug),
+            async |order| session.remember(&slug, order).await,
         )
         .await?;
         tracing::info!(order = %opened.order, "checkout opened");
@@ -76,8 +76,8 @@ pub async fn set_checkout_email(order_id: String, email: String) -> Result<(), S
     with_status("set_checkout_email", async move {
         let order_id = OrderId::parse(&order_id).map_err(|_| ShopError::NotFound)?;
         let email = Email::parse(&email)?;
-        // Only the browser that opened the order may change it.
-        if checkout_cookie::read().await.as_ref() != Some(&order_id) {
+        // Only the session that opened the order may change it.
+        if !checkout_session::Orders::load().await?.holds(&order_id) {
             return Err(ShopError::NotFound);
         }
         let state = app_state()?;
@@ -92,38 +92,113 @@ pub async fn get_order(id: String) -> Result<OrderView, ShopError> {
     with_status("get_order", async move {
         let id = OrderId::parse(&id).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
-        crate::orders::view(&state.pool, &state.stripe, &id).await
+        let mut order = crate::orders::view(&state.pool, &state.stripe, &id).await?;
+        // Why a card was declined is for the buyer's session only, not for anyone with the link.
+        if !checkout_session::Orders::load().await?.holds(&id) {
+            order.failure_message = None;
+        }
+        Ok(order)
     })
     .await
 }
 
-/// The cookie that ties a browser to the order it is paying for, so reopening the form reuses
-/// the order and a stranger cannot change it.
+/// The orders this browser is paying for, one per product, kept in its server-side session
+/// (tower-sessions, stored in Postgres). The cookie holds only the random session id, so
+/// knowing an order's id (it is in the order page's URL) does not let anyone act as its buyer,
+/// and two tabs paying for two products each keep their own order.
 #[cfg(feature = "ssr")]
-mod checkout_cookie {
-    use axum::http::{HeaderMap, HeaderValue, header};
-    use leptos::prelude::use_context;
+mod checkout_session {
+    use std::collections::BTreeMap;
 
-    use crate::domain::OrderId;
+    use tower_sessions::Session;
 
-    const NAME: &str = "sf_checkout";
+    use crate::domain::{OrderId, ProductSlug};
+    use crate::error::ShopError;
 
-    pub async fn read() -> Option<OrderId> {
-        let headers: HeaderMap = leptos_axum::extract().await.ok()?;
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == NAME)
-            .and_then(|(_, v)| OrderId::parse(v).ok())
+    const KEY: &str = "checkout_orders";
+
+    pub struct Orders {
+        session: Session,
+        by_product: BTreeMap<String, OrderId>,
     }
 
-    pub fn write(order: &OrderId) {
-        let cookie = format!("{NAME}={order}; Path=/; HttpOnly; SameSite=Lax; Max-Age=86400");
+    impl Orders {
+        pub async fn load() -> Result<Self, ShopError> {
+            let session: Session = leptos_axum::extract()
+                .await
+                .map_err(|e| ShopError::internal("the session layer is missing", e))?;
+            let by_product = session
+                .get(KEY)
+                .await
+                .map_err(|e| store_failure("Failed to read the session", e))?
+                .unwrap_or_default();
+            Ok(Self {
+                session,
+                by_product,
+            })
+        }
+
+        pub fn order_for(&self, product: &ProductSlug) -> Option<OrderId> {
+            self.by_product.get(product.as_str()).cloned()
+        }
+
+        pub fn holds(&self, order: &OrderId) -> bool {
+            self.by_product.values().any(|o| o == order)
+        }
+
+        /// Keeps `order` as this browser's order for `product`, saved at once: the session
+        /// layer saves nothing when the request then fails with a 5xx (Stripe unreachable),
+        /// and the retry must find the order and its idempotency key.
+        pub async fn remember(
+            &self,
+            product: &ProductSlug,
+            order: &OrderId,
+        ) -> Result<(), ShopError> {
+            if self.order_for(product).as_ref() == Some(order) {
+                return Ok(());
+            }
+            let new = self.session.id().is_none();
+            let mut by_product = self.by_product.clone();
+            by_product.insert(product.as_str().to_string(), order.clone());
+            self.session
+                .insert(KEY, by_product)
+                .await
+                .map_err(|e| store_failure("Failed to save the session", e))?;
+            self.session
+                .save()
+                .await
+                .map_err(|e| store_failure("Failed to save the session", e))?;
+            if new && let Some(id) = self.session.id() {
+                set_cookie(&id.to_string());
+            }
+            Ok(())
+        }
+    }
+
+    /// The session store is the shop's database: when it does not answer, the shopper is
+    /// told the shop is busy, as for any other query.
+    fn store_failure(context: &str, err: tower_sessions::session::Error) -> ShopError {
+        match err {
+            tower_sessions::session::Error::Store(e) => {
+                tracing::warn!(error = %e, "{context}: the session store did not answer");
+                ShopError::Busy
+            }
+            other => ShopError::internal(context, other),
+        }
+    }
+
+    /// The cookie the session layer would set, for a new session whose request may still fail.
+    fn set_cookie(id: &str) {
+        use axum::http::{HeaderValue, header};
+        let secure = crate::state::app_state().is_ok_and(|s| s.secure_cookies);
+        let cookie = format!(
+            "{}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+            crate::state::SESSION_COOKIE,
+            crate::state::SESSION_DAYS * 24 * 60 * 60,
+            if secure { "; Secure" } else { "" }
+        );
         if let (Some(response), Ok(value)) = (
-            use_context::<leptos_axum::ResponseOptions>(),
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
             HeaderValue::from_str(&cookie),
         ) {
             response.append_header(header::SET_COOKIE, value);

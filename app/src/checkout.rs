@@ -29,17 +29,17 @@ pub struct Opened {
     pub amount: Money,
 }
 
-/// Opens checkout for `slug`, reusing `current` (the order this browser last paid for) when it
-/// is still payable for this product at today's price. `remember` is told the order before its
-/// PaymentIntent is asked for, so a browser that retries after a failure keeps its order (and
-/// with it the intent's idempotency key).
+/// Opens checkout for `slug`, reusing `current` (the order this browser's session holds for this
+/// product) when it is still payable at today's price. `remember` keeps the order in the
+/// session before its PaymentIntent is asked for, so a browser that retries after a failure
+/// keeps its order (and with it the intent's idempotency key).
 #[tracing::instrument(skip_all, fields(product = %slug, order))]
 pub async fn open(
     pool: &PgPool,
     stripe: &stripe::Client,
     slug: &ProductSlug,
     current: Option<OrderId>,
-    remember: impl FnOnce(&OrderId),
+    remember: impl AsyncFnOnce(&OrderId) -> Result<(), ShopError>,
 ) -> Result<Opened, ShopError> {
     let product = catalog::published_by_slug(pool, slug.as_str())
         .await?
@@ -55,7 +55,7 @@ pub async fn open(
     };
     let order_id = OrderId::parse(&order.public_id)?;
     tracing::Span::current().record("order", order_id.as_str());
-    remember(&order_id);
+    remember(&order_id).await?;
     let client_secret = match (&order.payment_intent_id, order.client_secret) {
         (Some(_), Some(secret)) => secret,
         _ => {

@@ -20,7 +20,15 @@ pub struct AppState {
     pub webhook_secrets: std::sync::Arc<Vec<SecretString>>,
     /// Whether the Stripe keys are live ones; an event of the other mode is not acted on.
     pub live_mode: bool,
+    /// Whether the session cookie is marked `Secure` (everywhere but loopback).
+    pub secure_cookies: bool,
 }
+
+/// The session cookie: a random id only, HttpOnly, SameSite=Lax, kept this many days of
+/// inactivity. The server's session layer and checkout (which must set it on a failing first
+/// request, where the layer does not) both build it from these.
+pub const SESSION_COOKIE: &str = "sf_session";
+pub const SESSION_DAYS: i64 = 7;
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {

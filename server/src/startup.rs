@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use app::catalog::cache::{self, CatalogCache};
-use app::state::{AppState, PublicSettings};
+use app::state::{AppState, PublicSettings, SESSION_COOKIE, SESSION_DAYS};
 use app::{App, shell};
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -20,6 +20,11 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::cookie::time::Duration as SessionDuration;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::settings::Settings;
 
@@ -81,8 +86,10 @@ impl Application {
             },
             webhook_secrets: Arc::new(settings.webhook_secrets.clone()),
             live_mode: settings.live_mode,
+            secure_cookies: !addr.ip().is_loopback(),
         };
-        let router = routes(state.clone());
+        let sessions = sessions(&state.pool, state.secure_cookies).await?;
+        let router = routes(state.clone(), sessions);
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("Failed to bind {addr}"))?;
@@ -117,7 +124,33 @@ fn route_list() -> Vec<AxumRouteListing> {
     ROUTES.clone()
 }
 
-fn routes(state: AppState) -> Router {
+/// Sessions kept in Postgres (the `tower_sessions` schema, created if missing), so every
+/// server sees the same ones. The cookie holds only a random id: HttpOnly, SameSite=Lax, and
+/// Secure unless the shop listens on loopback (development and tests over plain http).
+async fn sessions(
+    pool: &sqlx::PgPool,
+    secure: bool,
+) -> anyhow::Result<SessionManagerLayer<PostgresStore>> {
+    let store = PostgresStore::new(pool.clone());
+    store
+        .migrate()
+        .await
+        .context("Failed to create the session table")?;
+    // Deleting expired sessions is idempotent, so every server may do it.
+    tokio::spawn(
+        store
+            .clone()
+            .continuously_delete_expired(Duration::from_secs(60 * 60)),
+    );
+    Ok(SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure)
+        .with_expiry(Expiry::OnInactivity(SessionDuration::days(SESSION_DAYS))))
+}
+
+fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Router {
     let leptos_routes = route_list();
     let stripe_js = state.public.stripe_js_url.clone();
     let shell_js = stripe_js.clone();
@@ -131,6 +164,7 @@ fn routes(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| shell(options, stripe_js.clone()),
         ))
+        .layer(sessions)
         .layer(axum::middleware::from_fn(crate::deadline::answer_in_time))
         .layer(CompressionLayer::new())
         // The payment form must never sit inside another site's frame (clickjacking), and

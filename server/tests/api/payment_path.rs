@@ -330,6 +330,29 @@ async fn a_bad_email_is_a_400_with_a_plain_message_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn one_browser_paying_for_two_products_keeps_an_order_for_each() {
+    let app = spawn().await;
+    let recordings = app.checkout("field-recordings-vol-1").await;
+    let presets = app.checkout("tokyo-night-presets").await;
+    assert_ne!(recordings.order_id, presets.order_id);
+
+    // The first tab goes on paying after the second opened its form.
+    for (order, email) in [(&recordings, "a@example.com"), (&presets, "b@example.com")] {
+        let resp = app
+            .http
+            .post(format!("{}/api/set_checkout_email", app.base))
+            .form(&[("order_id", order.order_id.as_str()), ("email", email)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{}", order.order_id);
+    }
+    let again = app.checkout("field-recordings-vol-1").await;
+    assert_eq!(again.order_id, recordings.order_id);
+    assert_eq!(app.count("select count(*) from customer_order").await, 2);
+}
+
+#[tokio::test]
 async fn another_browser_cannot_set_the_email_of_an_order_it_did_not_open() {
     let app = spawn().await;
     let session = app.checkout("field-recordings-vol-1").await;

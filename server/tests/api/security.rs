@@ -168,3 +168,83 @@ async fn pages_refuse_to_be_framed_by_another_site() {
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
     }
 }
+
+#[tokio::test]
+async fn knowing_an_order_id_is_not_enough_to_act_as_its_buyer() {
+    let app = spawn().await;
+    let resp = app
+        .start_checkout(&[("slug", "field-recordings-vol-1")])
+        .await;
+    let cookies: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session: crate::helpers::Session = resp.json().await.unwrap();
+    let id = session.order_id.as_str();
+
+    // The browser holds a random session id, never the order's id, in a cookie scripts and
+    // other sites cannot use.
+    // (Checkout sets it as soon as the order exists, in case the request then fails, and the
+    // session layer sets the same cookie again on success.)
+    assert!(!cookies.is_empty());
+    for cookie in &cookies {
+        assert!(cookie.starts_with("sf_session="), "{cookie}");
+        assert!(!cookie.contains(id), "{cookie}");
+        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+        }
+    }
+    let values: std::collections::BTreeSet<&str> = cookies
+        .iter()
+        .map(|c| c.split(';').next().unwrap())
+        .collect();
+    assert_eq!(values.len(), 1, "one session: {cookies:?}");
+    // Someone who read the order page's URL presents the id every way a cookie could carry it.
+    for forged in [format!("sf_checkout={id}"), format!("sf_session={id}")] {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/set_checkout_email", app.base))
+            .header("cookie", forged.as_str())
+            .form(&[("order_id", id), ("email", "thief@example.com")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), reqwest::StatusCode::NOT_FOUND, "{forged}");
+    }
+    assert_eq!(
+        app.count("select count(*) from customer_order where email is not null")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn why_a_card_was_declined_is_shown_to_its_buyer_only() {
+    let app = spawn().await;
+    let session = app.checkout("field-recordings-vol-1").await;
+    let declined = stripe_core::payment_intent::ConfirmPaymentIntent::new(
+        crate::helpers::TestApp::intent_id(&session),
+    )
+    .payment_method("pm_card_chargeDeclinedInsufficientFunds")
+    .send(&app.stripe)
+    .await;
+    assert!(declined.is_err());
+    let path = format!("/orders/{}", session.order_id);
+
+    let buyer = app
+        .page_until(&path, |html| html.contains("Payment failed"))
+        .await;
+    let (_, stranger) = {
+        let resp = reqwest::Client::new()
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    };
+
+    assert!(buyer.contains("insufficient funds"), "{buyer}");
+    assert!(stranger.contains("Payment failed"), "{stranger}");
+    assert!(!stranger.contains("insufficient funds"), "{stranger}");
+}
