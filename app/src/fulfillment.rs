@@ -242,15 +242,7 @@ pub async fn settle_refund(
     if refunded == order.amount_refunded_minor && to == order.status {
         return Ok(Settled::Unchanged(order.status));
     }
-    sqlx::query!(
-        "update customer_order set amount_refunded_minor = $2, status = $3, updated_at = now()
-         where id = $1",
-        order.id,
-        refunded,
-        to as OrderStatus
-    )
-    .execute(&mut **tx)
-    .await?;
+    set_refunded(tx, order.id, refunded, to).await?;
     if to == OrderStatus::Refunded {
         sqlx::query!(
             "update entitlement set revoked_at = now() where order_id = $1 and revoked_at is null",
@@ -265,6 +257,24 @@ pub async fn settle_refund(
     })
 }
 
+async fn set_refunded(
+    tx: &mut Transaction<'_, Postgres>,
+    order: i64,
+    refunded: i64,
+    to: OrderStatus,
+) -> Result<(), SettleError> {
+    sqlx::query!(
+        "update customer_order set amount_refunded_minor = $2, status = $3, updated_at = now()
+         where id = $1",
+        order,
+        refunded,
+        to as OrderStatus
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn remember_refund(
     tx: &mut Transaction<'_, Postgres>,
     order: &LockedOrder,
@@ -275,15 +285,7 @@ async fn remember_refund(
         OrderStatus::NeedsReview if refunded >= order.amount_minor => OrderStatus::Refunded,
         other => other,
     };
-    sqlx::query!(
-        "update customer_order set amount_refunded_minor = $2, status = $3, updated_at = now()
-         where id = $1",
-        order.id,
-        refunded,
-        to as OrderStatus
-    )
-    .execute(&mut **tx)
-    .await?;
+    set_refunded(tx, order.id, refunded, to).await?;
     tracing::info!(order = order.id, refunded, status = ?to, "refund remembered before settlement");
     Ok(())
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{SECRET_KEY, client, control, standin, standin_requests};
+use common::{SECRET_KEY, client, control, events_of_type, standin, standin_requests};
 use stripe::StripeRequest;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError};
 use stripe_core::charge::RetrieveCharge;
@@ -607,24 +607,7 @@ async fn the_0259_card_pays_and_is_then_disputed_and_evidence_decides_the_outcom
     let pi = new_intent(&c, 1999, Currency::USD).await;
     pay(&c, &pi, "4000000000000259").await.unwrap();
 
-    let events = |type_: &'static str| {
-        let http = http.clone();
-        let url = format!("{}/v1/events", s.base_url);
-        async move {
-            let list: serde_json::Value = http
-                .get(url)
-                .bearer_auth(SECRET_KEY)
-                .query(&[("type", type_)])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            list["data"].as_array().unwrap().clone()
-        }
-    };
-    let created = events("charge.dispute.created").await;
+    let created = events_of_type(&s, "charge.dispute.created").await;
     assert_eq!(created.len(), 1);
     let dispute = &created[0]["data"]["object"];
     assert_eq!(dispute["status"], "needs_response");
@@ -645,7 +628,7 @@ async fn the_0259_card_pays_and_is_then_disputed_and_evidence_decides_the_outcom
         .await
         .unwrap();
     assert_eq!(won["status"], "won");
-    let closed = events("charge.dispute.closed").await;
+    let closed = events_of_type(&s, "charge.dispute.closed").await;
     assert_eq!(closed.len(), 1);
     assert_eq!(closed[0]["data"]["object"]["status"], "won");
     let again = submit("losing_evidence").await.unwrap();

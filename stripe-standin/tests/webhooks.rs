@@ -107,17 +107,8 @@ async fn every_event_the_shop_handles_parses_with_async_stripe_and_its_signature
         .await
         .unwrap();
     settled(&s).await; // still passing through `processing`
-    let created: serde_json::Value = http
-        .get(format!("{}/v1/events", s.base_url))
-        .bearer_auth(common::SECRET_KEY)
-        .query(&[("type", "charge.dispute.created")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let dispute = created["data"][0]["data"]["object"]["id"]
+    let created = common::events_of_type(&s, "charge.dispute.created").await;
+    let dispute = created[0]["data"]["object"]["id"]
         .as_str()
         .expect("a charge.dispute.created event")
         .to_string();

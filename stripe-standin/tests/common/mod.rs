@@ -169,3 +169,18 @@ pub async fn standin_requests(standin: &Running) -> Vec<serde_json::Value> {
         .await
         .unwrap()
 }
+
+/// The stand-in's events of `type_`, newest first, as the raw JSON Stripe would send.
+pub async fn events_of_type(standin: &Running, type_: &str) -> Vec<serde_json::Value> {
+    let list: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/v1/events", standin.base_url))
+        .bearer_auth(SECRET_KEY)
+        .query(&[("type", type_)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["data"].as_array().unwrap().clone()
+}
