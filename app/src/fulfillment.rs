@@ -154,7 +154,8 @@ pub async fn settle_intent(
              failure_message = $3,
              payment_intent_id = coalesce(payment_intent_id, $4),
              email = coalesce(email, $5),
-             paid_at = case when $2 in ('paid'::order_status, 'partially_refunded', 'refunded')
+             paid_at = case when $2 in ('paid'::order_status, 'partially_refunded', 'refunded',
+                                        'needs_review')
                             then coalesce(paid_at, now()) else paid_at end,
              updated_at = now()
          where id = $1",
@@ -183,7 +184,12 @@ async fn grant(
     order: &LockedOrder,
     receipt_email: Option<&str>,
 ) -> Result<(), SettleError> {
-    let email = order.email.as_deref().or(receipt_email).unwrap_or_default();
+    // Unknown (null) when the payment carried no email: never an empty string.
+    let email = order
+        .email
+        .as_deref()
+        .or(receipt_email)
+        .filter(|e| !e.is_empty());
     // A dispute can be reported before the payment is settled here: the grant starts as the
     // dispute says.
     sqlx::query!(

@@ -217,3 +217,44 @@ async fn an_event_from_the_other_stripe_mode_is_acknowledged_and_never_acted_on(
         1
     );
 }
+
+#[tokio::test]
+async fn the_database_refuses_what_the_code_never_does() {
+    let app = spawn().await;
+    let paid = app.paid_order("field-recordings-vol-1").await;
+    let refused = |sql: &'static str| {
+        let pool = app.pool.clone();
+        let id = paid.order_id.clone();
+        async move {
+            let result = sqlx::query(sql).bind(id).execute(&pool).await;
+            assert!(result.is_err(), "accepted: {sql}");
+        }
+    };
+
+    // Backwards moves, whatever the code path.
+    refused("update customer_order set status = 'pending', paid_at = null where public_id = $1")
+        .await;
+    refused("update customer_order set status = 'failed', paid_at = null where public_id = $1")
+        .await;
+    // `paid_at` goes with the money.
+    refused("update customer_order set paid_at = null where public_id = $1").await;
+    refused(
+        "update customer_order set status = 'partially_refunded', paid_at = null
+         where public_id = $1",
+    )
+    .await;
+    refused("update customer_order set currency = 'USD' where public_id = $1").await;
+    refused(
+        "update entitlement set email = ''
+         where order_id = (select id from customer_order where public_id = $1)",
+    )
+    .await;
+
+    // Forward moves still work, and the row is unchanged by what was refused.
+    sqlx::query("update customer_order set status = 'refunded' where public_id = $1")
+        .bind(&paid.order_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(app.order_status(&paid.order_id).await, "refunded");
+}
