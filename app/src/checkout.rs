@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::catalog::{self, ProductRow};
 use crate::domain::{Currency, Email, Money, OrderId, OrderStatus, ProductSlug};
 use crate::error::{OrInternal, ShopError};
+use crate::fulfillment;
 use crate::payment_intents::{self, NewIntent};
 
 /// An order as checkout sees it.
@@ -45,17 +46,20 @@ pub async fn open(
         .await?
         .ok_or(ShopError::NotFound)?;
     let price = product.price()?;
-    let existing = match current {
-        Some(id) => load(pool, &id).await?.filter(|o| reusable(o, &product)),
+    let current = match current {
+        Some(id) => load(pool, &id).await?,
         None => None,
     };
-    let order = match existing {
-        Some(order) => order,
-        None => create(pool, &product, price).await?,
+    let (order, replaced) = match current {
+        Some(order) if reusable(&order, &product) => (order, None),
+        other => (create(pool, &product, price).await?, other),
     };
     let order_id = OrderId::parse(&order.public_id)?;
     tracing::Span::current().record("order", order_id.as_str());
     remember(&order_id).await?;
+    if let Some(old) = replaced {
+        retire(pool, stripe, old).await;
+    }
     let client_secret = match (&order.payment_intent_id, order.client_secret) {
         (Some(_), Some(secret)) => secret,
         _ => {
@@ -159,6 +163,39 @@ async fn create(pool: &PgPool, product: &ProductRow, price: Money) -> Result<Ope
     .fetch_one(pool)
     .await
     .or_internal("Failed to create an order")
+}
+
+/// Cancels the PaymentIntent of an open order that a new one replaced (the price changed), so
+/// its client secret, which the browser may still hold, can no longer pay the old price. A
+/// payment already under way is left to settle. Failures are logged: the order stays open and
+/// its payment, if one ever succeeds, is still honoured.
+async fn retire(pool: &PgPool, stripe: &stripe::Client, old: OpenOrder) {
+    let (Some(intent), true) = (
+        old.payment_intent_id,
+        matches!(old.status, OrderStatus::Pending | OrderStatus::Failed),
+    ) else {
+        return;
+    };
+    let Ok(order) = OrderId::parse(&old.public_id) else {
+        return;
+    };
+    let canceled = match payment_intents::cancel(stripe, &order, &intent).await {
+        Ok(canceled) => canceled,
+        Err(e) => {
+            tracing::warn!(error = ?e, order = %order, "could not cancel a replaced order's PaymentIntent");
+            return;
+        }
+    };
+    let settled = async {
+        let mut tx = pool.begin().await?;
+        fulfillment::settle_intent(&mut tx, &canceled).await?;
+        tx.commit().await?;
+        Ok::<_, fulfillment::SettleError>(())
+    }
+    .await;
+    if let Err(e) = settled {
+        tracing::warn!(error = %e, order = %order, "could not record a replaced order as canceled");
+    }
 }
 
 /// Moves the order's next intent creation to a fresh idempotency key, once per spent key even

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use sha2::Digest;
 use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_core::payment_intent::{
-    CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods, RetrievePaymentIntent,
-    UpdatePaymentIntent,
+    CancelPaymentIntent, CancelPaymentIntentCancellationReason, CreatePaymentIntent,
+    CreatePaymentIntentAutomaticPaymentMethods, RetrievePaymentIntent, UpdatePaymentIntent,
 };
 use stripe_shared::PaymentIntent;
 
@@ -110,6 +110,24 @@ pub async fn set_receipt_email(
         .await
         .map_err(|e| ShopError::stripe("Failed to set a PaymentIntent's receipt email", e))?;
     Ok(())
+}
+
+/// Cancels an intent that will not be used (`abandoned`), keyed by the order so a repeat is
+/// one cancellation.
+pub async fn cancel(
+    stripe: &stripe::Client,
+    order: &OrderId,
+    intent_id: &str,
+) -> Result<PaymentIntent, ShopError> {
+    let key =
+        IdempotencyKey::new(format!("order-{order}-cancel")).or_internal("bad idempotency key")?;
+    CancelPaymentIntent::new(intent_id)
+        .cancellation_reason(CancelPaymentIntentCancellationReason::Abandoned)
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key))
+        .send(stripe)
+        .await
+        .map_err(|e| ShopError::stripe("Failed to cancel a PaymentIntent", e))
 }
 
 /// What Stripe says about an intent now.

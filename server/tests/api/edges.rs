@@ -258,3 +258,29 @@ async fn the_database_refuses_what_the_code_never_does() {
         .unwrap();
     assert_eq!(app.order_status(&paid.order_id).await, "refunded");
 }
+
+#[tokio::test]
+async fn an_order_replaced_after_a_price_change_has_its_intent_canceled() {
+    let app = spawn().await;
+    let old = app.checkout("field-recordings-vol-1").await;
+    sqlx::query("update product set price_minor = 1500 where slug = 'field-recordings-vol-1'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let new = app.checkout("field-recordings-vol-1").await;
+
+    assert_ne!(new.order_id, old.order_id);
+    assert_eq!(app.order_status(&old.order_id).await, "canceled");
+    let intent = stripe_core::payment_intent::RetrievePaymentIntent::new(TestApp::intent_id(&old))
+        .send(&app.stripe)
+        .await
+        .unwrap();
+    assert_eq!(intent.status.as_str(), "canceled");
+    // The old client secret can no longer pay the old price.
+    let paid = stripe_core::payment_intent::ConfirmPaymentIntent::new(TestApp::intent_id(&old))
+        .payment_method("pm_card_visa")
+        .send(&app.stripe)
+        .await;
+    assert!(paid.is_err());
+}
