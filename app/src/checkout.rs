@@ -86,8 +86,18 @@ pub async fn open(
             let secret = intent.client_secret.clone().ok_or_else(|| {
                 ShopError::internal("PaymentIntent without client secret", intent.id.as_str())
             })?;
-            record_intent(pool, order.id, intent.id.as_str(), &secret).await?;
-            secret
+            let recorded = record_intent(pool, order.id, intent.id.as_str(), &secret).await?;
+            if recorded.intent != intent.id.as_str() {
+                // Another request recorded an intent for this order first (under an earlier
+                // attempt's key): every browser pays that one, and this one is canceled so an
+                // order never has two payable intents.
+                tracing::warn!(order = %order_id, kept = %recorded.intent, extra = %intent.id,
+                    "two intents made for one order; canceling the extra one");
+                if let Err(e) = payment_intents::cancel_extra(stripe, intent.id.as_str()).await {
+                    tracing::error!(error = ?e, intent = %intent.id, "could not cancel an extra PaymentIntent");
+                }
+            }
+            recorded.secret
         }
     };
     Ok(Opened {
@@ -213,21 +223,36 @@ async fn next_attempt(pool: &PgPool, order: i64, spent: i32) -> Result<(), ShopE
     Ok(())
 }
 
+/// The intent an order pays with, once recorded.
+struct Recorded {
+    intent: String,
+    secret: String,
+}
+
+/// Records `intent` as the order's, unless the order already has one: the first recorded wins,
+/// and what is returned is always the order's own.
 async fn record_intent(
     pool: &PgPool,
     order: i64,
     intent: &str,
     secret: &str,
-) -> Result<(), ShopError> {
-    sqlx::query!(
-        "update customer_order set payment_intent_id = $2, client_secret = $3, updated_at = now()
-         where id = $1 and payment_intent_id is null",
+) -> Result<Recorded, ShopError> {
+    let recorded = sqlx::query!(
+        r#"update customer_order
+           set payment_intent_id = coalesce(payment_intent_id, $2),
+               client_secret = case when payment_intent_id is null then $3 else client_secret end,
+               updated_at = now()
+           where id = $1
+           returning payment_intent_id as "intent!", client_secret as "secret!""#,
         order,
         intent,
         secret
     )
-    .execute(pool)
+    .fetch_one(pool)
     .await
     .or_internal("Failed to record a PaymentIntent")?;
-    Ok(())
+    Ok(Recorded {
+        intent: recorded.intent,
+        secret: recorded.secret,
+    })
 }

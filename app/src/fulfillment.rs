@@ -58,7 +58,7 @@ async fn lock_order(
         LockedOrder,
         r#"select id, product_id, email, amount_minor, currency as "currency: Currency",
                   status as "status: OrderStatus", amount_refunded_minor,
-                  dispute_status as "dispute_status: DisputeStatus"
+                  order_dispute_status(customer_order.id) as "dispute_status: DisputeStatus"
            from customer_order
            where payment_intent_id = $1 or (public_id = $2 and payment_intent_id is null)
            order by (payment_intent_id = $1) desc nulls last
@@ -231,11 +231,13 @@ pub async fn settle_refund(
         .clamp(order.amount_refunded_minor, order.amount_minor);
     if !order.status.is_paid() {
         // The refund came before the payment was settled here (its event was late, or the
-        // seller refunded meanwhile). Remember it; settling the payment applies it.
-        if refunded == order.amount_refunded_minor {
+        // seller refunded meanwhile), or the payment is held for review. Remember it; settling
+        // the payment applies it, and a full refund of a held payment settles that.
+        let settles_review = order.status == OrderStatus::NeedsReview && charge.refunded;
+        if refunded == order.amount_refunded_minor && !settles_review {
             return Ok(Settled::Unchanged(order.status));
         }
-        remember_refund(tx, &order, refunded).await?;
+        remember_refund(tx, &order, refunded, charge.refunded).await?;
         return Ok(Settled::RefundRemembered(order.status));
     }
     let to = if refunded >= order.amount_minor {
@@ -285,10 +287,12 @@ async fn remember_refund(
     tx: &mut Transaction<'_, Postgres>,
     order: &LockedOrder,
     refunded: i64,
+    charge_fully_refunded: bool,
 ) -> Result<(), SettleError> {
     let to = match order.status {
-        // A person was to look at this payment; a full refund settles it.
-        OrderStatus::NeedsReview if refunded >= order.amount_minor => OrderStatus::Refunded,
+        // A person was to look at this payment, whose amount is not the order's: only a
+        // refund of all that was taken settles it.
+        OrderStatus::NeedsReview if charge_fully_refunded => OrderStatus::Refunded,
         other => other,
     };
     set_refunded(tx, order.id, refunded, to).await?;
@@ -296,9 +300,10 @@ async fn remember_refund(
     Ok(())
 }
 
-/// Records a dispute of an order's payment: `open` suspends what the order granted, `won`
-/// restores it, `lost` revokes it. A decided dispute never reopens, so a late or repeated
-/// `charge.dispute.created` after `closed` changes nothing.
+/// Records a dispute of an order's payment. Each dispute is kept by its id and moves once,
+/// from open to won or lost; a late or repeated event changes nothing. The order's grant then
+/// follows all its disputes: revoked if any was lost, suspended while any is open, otherwise
+/// as it was.
 #[tracing::instrument(skip_all, fields(dispute = %dispute.id, status = dispute.status.as_str()))]
 pub async fn settle_dispute(
     tx: &mut Transaction<'_, Postgres>,
@@ -309,8 +314,7 @@ pub async fn settle_dispute(
         return Ok(Settled::NotOurs);
     };
     let Some(order) = sqlx::query!(
-        r#"select id, status as "status: OrderStatus",
-                  dispute_status as "dispute_status: DisputeStatus"
+        r#"select id, status as "status: OrderStatus"
            from customer_order where payment_intent_id = $1 for update"#,
         intent_id
     )
@@ -324,36 +328,29 @@ pub async fn settle_dispute(
         Stripe::Lost => DisputeStatus::Lost,
         _ => DisputeStatus::Open,
     };
-    let decided = matches!(
-        order.dispute_status,
-        Some(DisputeStatus::Won | DisputeStatus::Lost)
-    );
-    if decided || order.dispute_status == Some(to) {
-        return Ok(Settled::Unchanged(order.status));
-    }
-    sqlx::query!(
-        "update customer_order set dispute_status = $2, updated_at = now() where id = $1",
+    let moved = sqlx::query!(
+        "insert into dispute (id, order_id, status) values ($1, $2, $3)
+         on conflict (id) do update set status = excluded.status, updated_at = now()
+         where dispute.status = 'open' and excluded.status <> 'open'",
+        dispute.id.as_str(),
         order.id,
         to as DisputeStatus
     )
     .execute(&mut **tx)
-    .await?;
-    match to {
-        DisputeStatus::Open => sqlx::query!(
-            "update entitlement set suspended_at = now()
-             where order_id = $1 and suspended_at is null and revoked_at is null",
-            order.id
-        ),
-        DisputeStatus::Won => sqlx::query!(
-            "update entitlement set suspended_at = null where order_id = $1",
-            order.id
-        ),
-        DisputeStatus::Lost => sqlx::query!(
-            "update entitlement set revoked_at = coalesce(revoked_at, now()), suspended_at = null
-             where order_id = $1",
-            order.id
-        ),
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(Settled::Unchanged(order.status));
     }
+    sqlx::query!(
+        "update entitlement
+         set revoked_at = case when order_dispute_status($1) = 'lost'
+                               then coalesce(revoked_at, now()) else revoked_at end,
+             suspended_at = case when order_dispute_status($1) = 'open'
+                                 then coalesce(suspended_at, now()) end
+         where order_id = $1",
+        order.id
+    )
     .execute(&mut **tx)
     .await?;
     tracing::info!(order = order.id, dispute = ?to, "dispute recorded");

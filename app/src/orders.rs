@@ -55,7 +55,7 @@ async fn read(pool: &PgPool, id: &OrderId) -> Result<Option<Row>, ShopError> {
         Row,
         r#"select o.public_id, p.title, p.slug, o.amount_minor, o.currency as "currency: Currency",
                   o.status as "status: OrderStatus", o.failure_message, o.amount_refunded_minor,
-                  o.payment_intent_id, o.dispute_status as "dispute_status: DisputeStatus"
+                  o.payment_intent_id, order_dispute_status(o.id) as "dispute_status: DisputeStatus"
            from customer_order o join product p on p.id = o.product_id
            where o.public_id = $1"#,
         id.as_str()

@@ -82,11 +82,16 @@ pub async fn create(
         })
 }
 
+/// Only answers Stripe keeps under the key spend it: a 5xx `api_error`, or the key refused as
+/// used with other parameters (400). A 409 means another request with the key is still
+/// running; it stores nothing, and the key is still the one to retry with.
 fn key_spent(err: &StripeError) -> bool {
     match err {
-        StripeError::Stripe(e, status) => {
-            *status >= 500 || e.type_ == ApiErrorsType::IdempotencyError
-        }
+        StripeError::Stripe(e, status) => match e.type_ {
+            ApiErrorsType::ApiError => *status >= 500,
+            ApiErrorsType::IdempotencyError => *status == 400,
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -128,6 +133,20 @@ pub async fn cancel(
         .send(stripe)
         .await
         .map_err(|e| ShopError::stripe("Failed to cancel a PaymentIntent", e))
+}
+
+/// Cancels an intent made for an order that already had one (`duplicate`).
+pub async fn cancel_extra(stripe: &stripe::Client, intent_id: &str) -> Result<(), ShopError> {
+    let key = IdempotencyKey::new(format!("{intent_id}-cancel-duplicate"))
+        .or_internal("bad idempotency key")?;
+    CancelPaymentIntent::new(intent_id)
+        .cancellation_reason(CancelPaymentIntentCancellationReason::Duplicate)
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key))
+        .send(stripe)
+        .await
+        .map_err(|e| ShopError::stripe("Failed to cancel a PaymentIntent", e))?;
+    Ok(())
 }
 
 /// What Stripe says about an intent now.

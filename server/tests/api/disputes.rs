@@ -9,7 +9,7 @@ use crate::helpers::{SECRET_KEY, Session, TestApp, spawn};
 /// The order's dispute status and its grant's state: `live`, `suspended` or `revoked`.
 async fn dispute_state(app: &TestApp, order_id: &str) -> (Option<String>, String) {
     sqlx::query_as(
-        "select o.dispute_status::text,
+        "select order_dispute_status(o.id)::text,
                 case when e.revoked_at is not null then 'revoked'
                      when e.suspended_at is not null then 'suspended'
                      else 'live' end
@@ -112,5 +112,40 @@ async fn a_dispute_reported_before_the_payment_is_settled_suspends_the_grant_it_
     assert_eq!(
         dispute_state(&app, &order.order_id).await,
         (Some("open".into()), "suspended".into())
+    );
+}
+
+#[tokio::test]
+async fn a_new_dispute_after_a_won_one_suspends_the_grant_again_and_can_revoke_it() {
+    let app = spawn().await;
+    let order = app.paid_order("field-recordings-vol-1").await;
+    let first = open_dispute(&app, &order).await;
+    decide(&app, &first, "winning_evidence").await;
+    for type_ in ["charge.dispute.created", "charge.dispute.closed"] {
+        let payload = app.event_payload(type_).await;
+        assert_eq!(app.deliver_signed(&payload).await, StatusCode::OK);
+    }
+    assert_eq!(
+        dispute_state(&app, &order.order_id).await,
+        (Some("won".into()), "live".into())
+    );
+
+    // The cardholder disputes again: a dispute of its own.
+    let second = open_dispute(&app, &order).await;
+    assert_ne!(second, first);
+    let created = app.event_payload("charge.dispute.created").await;
+    assert!(created.contains(&second));
+    assert_eq!(app.deliver_signed(&created).await, StatusCode::OK);
+    assert_eq!(
+        dispute_state(&app, &order.order_id).await,
+        (Some("open".into()), "suspended".into())
+    );
+    decide(&app, &second, "losing_evidence").await;
+    let closed = app.event_payload("charge.dispute.closed").await;
+    assert_eq!(app.deliver_signed(&closed).await, StatusCode::OK);
+
+    assert_eq!(
+        dispute_state(&app, &order.order_id).await,
+        (Some("lost".into()), "revoked".into())
     );
 }

@@ -284,3 +284,34 @@ async fn an_order_replaced_after_a_price_change_has_its_intent_canceled() {
         .await;
     assert!(paid.is_err());
 }
+
+#[tokio::test]
+async fn a_payment_held_for_review_leaves_review_only_when_all_that_was_taken_is_refunded() {
+    let app = spawn().await;
+    let order = app.checkout("field-recordings-vol-1").await;
+    // 2400 taken for a 1200 order.
+    stripe_core::payment_intent::UpdatePaymentIntent::new(TestApp::intent_id(&order))
+        .amount(2400)
+        .send(&app.stripe)
+        .await
+        .unwrap();
+    app.pay(&order, "pm_card_visa").await;
+    let succeeded = app.event_payload("payment_intent.succeeded").await;
+    assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
+    assert_eq!(app.order_status(&order.order_id).await, "needs_review");
+
+    // The seller gives back the excess: the buyer paid the price, a person still decides.
+    app.refund(&order, Some(1200)).await;
+    let excess = app.event_payload("charge.refunded").await;
+    assert_eq!(app.deliver_signed(&excess).await, StatusCode::OK);
+    assert_eq!(app.order_status(&order.order_id).await, "needs_review");
+
+    app.refund(&order, None).await;
+    let rest = app.event_payload("charge.refunded").await;
+    assert_ne!(rest, excess);
+    assert_eq!(app.deliver_signed(&rest).await, StatusCode::OK);
+    assert_eq!(
+        order_state(&app, &order.order_id).await,
+        ("refunded".into(), 1200, 0)
+    );
+}
