@@ -28,6 +28,9 @@ pub struct Settings {
     pub stripe_js_url: String,
     /// Fill an empty catalog with the demo products at start.
     pub seed_demo_catalog: bool,
+    /// Whether cookies are marked `Secure`; unset means "unless the shop listens on loopback".
+    /// Set it to true behind a TLS proxy on the same host.
+    pub secure_cookies: Option<bool>,
 }
 
 pub const STRIPE_JS_DEFAULT: &str = "https://js.stripe.com/v3/";
@@ -97,6 +100,17 @@ impl Settings {
             get("SEED_DEMO_CATALOG").as_deref().map(str::trim),
             Some("0" | "false" | "no")
         );
+        let secure_cookies = match get("COOKIE_SECURE").as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("1" | "true" | "yes") => Some(true),
+            Some("0" | "false" | "no") => Some(false),
+            Some(_) => {
+                return Err(SettingsError::Invalid {
+                    name: "COOKIE_SECURE",
+                    why: "it must be true or false",
+                });
+            }
+        };
         Ok(Self {
             database_url: SecretString::from(database_url),
             stripe_secret_key: SecretString::from(secret),
@@ -106,6 +120,7 @@ impl Settings {
             stripe_api_base,
             stripe_js_url,
             seed_demo_catalog,
+            secure_cookies,
         })
     }
 
@@ -153,6 +168,25 @@ mod tests {
         ("STRIPE_SECRET_KEY", "sk_test_abc"),
         ("STRIPE_PUBLISHABLE_KEY", "pk_test_abc"),
     ];
+
+    #[test]
+    fn cookie_secure_is_read_as_a_yes_or_no_and_otherwise_left_to_the_address() {
+        let read = |value: Option<&str>| {
+            let mut pairs = BASE.to_vec();
+            pairs.extend(value.map(|v| ("COOKIE_SECURE", v)));
+            with(&pairs).map(|s| s.secure_cookies)
+        };
+        assert_eq!(read(None), Ok(None));
+        assert_eq!(read(Some("true")), Ok(Some(true)));
+        assert_eq!(read(Some("false")), Ok(Some(false)));
+        assert!(matches!(
+            read(Some("sometimes")),
+            Err(SettingsError::Invalid {
+                name: "COOKIE_SECURE",
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn a_missing_setting_is_named() {

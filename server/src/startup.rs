@@ -86,7 +86,7 @@ impl Application {
             },
             webhook_secrets: Arc::new(settings.webhook_secrets.clone()),
             live_mode: settings.live_mode,
-            secure_cookies: !addr.ip().is_loopback(),
+            secure_cookies: settings.secure_cookies.unwrap_or(!addr.ip().is_loopback()),
         };
         let sessions = sessions(&state.pool, state.secure_cookies).await?;
         let router = routes(state.clone(), sessions);
