@@ -125,10 +125,10 @@ mod tests {
         sqlx::raw_sql(
             "insert into product (slug, title, description, kind, price_minor, currency) values
                ('a', 'A', '', 'download', 1200, 'usd'), ('b', 'B', '', 'download', 1500, 'jpy');
-             insert into customer_order (public_id, product_id, amount_minor, currency, status, payment_intent_id)
-               select 'ord_a', id, 1200, 'usd', 'paid', 'pi_a' from product where slug = 'a';
-             insert into customer_order (public_id, product_id, amount_minor, currency, status, payment_intent_id)
-               select 'ord_b', id, 1500, 'jpy', 'paid', 'pi_b' from product where slug = 'b';
+             insert into customer_order (public_id, product_id, amount_minor, currency, status, payment_intent_id, paid_at)
+               select 'ord_a', id, 1200, 'usd', 'paid', 'pi_a', now() from product where slug = 'a';
+             insert into customer_order (public_id, product_id, amount_minor, currency, status, payment_intent_id, paid_at)
+               select 'ord_b', id, 1500, 'jpy', 'paid', 'pi_b', now() from product where slug = 'b';
              insert into entitlement (order_id, product_id, email)
                select id, product_id, 'x@example.com' from customer_order;
              insert into stripe_event (id, type, payload, handled_at) values
