@@ -196,14 +196,7 @@ async fn retire(pool: &PgPool, stripe: &stripe::Client, old: OpenOrder) {
             return;
         }
     };
-    let settled = async {
-        let mut tx = pool.begin().await?;
-        fulfillment::settle_intent(&mut tx, &canceled).await?;
-        tx.commit().await?;
-        Ok::<_, fulfillment::SettleError>(())
-    }
-    .await;
-    if let Err(e) = settled {
+    if let Err(e) = fulfillment::settle_intent_now(pool, &canceled).await {
         tracing::warn!(error = %e, order = %order, "could not record a replaced order as canceled");
     }
 }

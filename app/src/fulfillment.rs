@@ -177,6 +177,18 @@ pub async fn settle_intent(
     })
 }
 
+/// [`settle_intent`] in a transaction of its own, for what Stripe said outside a webhook (the
+/// order page's look, a cancellation the shop made).
+pub async fn settle_intent_now(
+    pool: &sqlx::PgPool,
+    intent: &PaymentIntent,
+) -> Result<Settled, SettleError> {
+    let mut tx = pool.begin().await?;
+    let settled = settle_intent(&mut tx, intent).await?;
+    tx.commit().await?;
+    Ok(settled)
+}
+
 /// Gives the buyer what they paid for, once per order.
 #[tracing::instrument(skip_all, fields(order = order.id))]
 async fn grant(

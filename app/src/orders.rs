@@ -71,14 +71,7 @@ async fn refresh(pool: &PgPool, stripe: &stripe::Client, intent_id: &str) {
     let Ok(intent) = payment_intents::retrieve(stripe, intent_id).await else {
         return;
     };
-    let result = async {
-        let mut tx = pool.begin().await?;
-        fulfillment::settle_intent(&mut tx, &intent).await?;
-        tx.commit().await?;
-        Ok::<_, fulfillment::SettleError>(())
-    }
-    .await;
-    if let Err(e) = result {
+    if let Err(e) = fulfillment::settle_intent_now(pool, &intent).await {
         tracing::warn!(error = %e, intent = intent_id, "could not settle an order from the order page");
     }
 }

@@ -124,29 +124,37 @@ pub async fn cancel(
     order: &OrderId,
     intent_id: &str,
 ) -> Result<PaymentIntent, ShopError> {
-    let key =
-        IdempotencyKey::new(format!("order-{order}-cancel")).or_internal("bad idempotency key")?;
+    let reason = CancelPaymentIntentCancellationReason::Abandoned;
+    cancel_keyed(stripe, intent_id, format!("order-{order}-cancel"), reason).await
+}
+
+/// Cancels an intent made for an order that already had one (`duplicate`).
+pub async fn cancel_extra(stripe: &stripe::Client, intent_id: &str) -> Result<(), ShopError> {
+    let reason = CancelPaymentIntentCancellationReason::Duplicate;
+    cancel_keyed(
+        stripe,
+        intent_id,
+        format!("{intent_id}-cancel-duplicate"),
+        reason,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn cancel_keyed(
+    stripe: &stripe::Client,
+    intent_id: &str,
+    key: String,
+    reason: CancelPaymentIntentCancellationReason,
+) -> Result<PaymentIntent, ShopError> {
+    let key = IdempotencyKey::new(key).or_internal("bad idempotency key")?;
     CancelPaymentIntent::new(intent_id)
-        .cancellation_reason(CancelPaymentIntentCancellationReason::Abandoned)
+        .cancellation_reason(reason)
         .customize()
         .request_strategy(RequestStrategy::Idempotent(key))
         .send(stripe)
         .await
         .map_err(|e| ShopError::stripe("Failed to cancel a PaymentIntent", e))
-}
-
-/// Cancels an intent made for an order that already had one (`duplicate`).
-pub async fn cancel_extra(stripe: &stripe::Client, intent_id: &str) -> Result<(), ShopError> {
-    let key = IdempotencyKey::new(format!("{intent_id}-cancel-duplicate"))
-        .or_internal("bad idempotency key")?;
-    CancelPaymentIntent::new(intent_id)
-        .cancellation_reason(CancelPaymentIntentCancellationReason::Duplicate)
-        .customize()
-        .request_strategy(RequestStrategy::Idempotent(key))
-        .send(stripe)
-        .await
-        .map_err(|e| ShopError::stripe("Failed to cancel a PaymentIntent", e))?;
-    Ok(())
 }
 
 /// What Stripe says about an intent now.

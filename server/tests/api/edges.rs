@@ -27,6 +27,21 @@ async fn paid_at_stripe_only(app: &TestApp) -> Session {
     session
 }
 
+/// An order for 1200 whose intent was changed at Stripe to `amount` and paid, its
+/// `payment_intent.succeeded` delivered.
+async fn paid_another_amount(app: &TestApp, amount: i64) -> Session {
+    let order = app.checkout("field-recordings-vol-1").await;
+    stripe_core::payment_intent::UpdatePaymentIntent::new(TestApp::intent_id(&order))
+        .amount(amount)
+        .send(&app.stripe)
+        .await
+        .unwrap();
+    app.pay(&order, "pm_card_visa").await;
+    let succeeded = app.event_payload("payment_intent.succeeded").await;
+    assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
+    order
+}
+
 #[tokio::test]
 async fn a_full_refund_that_arrives_before_the_payment_leaves_nothing_granted() {
     let app = spawn().await;
@@ -112,17 +127,8 @@ async fn a_refund_after_the_payment_still_revokes_the_grant() {
 #[tokio::test]
 async fn a_payment_for_another_amount_is_held_for_review_and_its_order_is_never_reopened() {
     let app = spawn().await;
-    let order = app.checkout("field-recordings-vol-1").await;
     // Only someone with the secret key can do this; the shop must still not grant or fail it.
-    stripe_core::payment_intent::UpdatePaymentIntent::new(TestApp::intent_id(&order))
-        .amount(100)
-        .send(&app.stripe)
-        .await
-        .unwrap();
-    app.pay(&order, "pm_card_visa").await;
-
-    let succeeded = app.event_payload("payment_intent.succeeded").await;
-    assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
+    let order = paid_another_amount(&app, 100).await;
 
     assert_eq!(
         order_state(&app, &order.order_id).await,
@@ -288,16 +294,7 @@ async fn an_order_replaced_after_a_price_change_has_its_intent_canceled() {
 #[tokio::test]
 async fn a_payment_held_for_review_leaves_review_only_when_all_that_was_taken_is_refunded() {
     let app = spawn().await;
-    let order = app.checkout("field-recordings-vol-1").await;
-    // 2400 taken for a 1200 order.
-    stripe_core::payment_intent::UpdatePaymentIntent::new(TestApp::intent_id(&order))
-        .amount(2400)
-        .send(&app.stripe)
-        .await
-        .unwrap();
-    app.pay(&order, "pm_card_visa").await;
-    let succeeded = app.event_payload("payment_intent.succeeded").await;
-    assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
+    let order = paid_another_amount(&app, 2400).await; // for a 1200 order
     assert_eq!(app.order_status(&order.order_id).await, "needs_review");
 
     // The seller gives back the excess: the buyer paid the price, a person still decides.
