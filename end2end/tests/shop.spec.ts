@@ -316,3 +316,58 @@ test('the pay button says what the order charges when the price changed after th
     sqlInShop(shop, "update product set price_minor = 900 where slug = 'api-credits-1000'");
   }
 });
+
+test('the order page asks less and less often while a payment stays processing, then stops and says so', async ({ page, shop }) => {
+  const config = (body: object) =>
+    fetch(`${shop.standinURL}/_standin/config`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  expect((await config({ processing_ms: 3_600_000 })).status).toBe(200);
+  try {
+    await openProduct(page, RECORDINGS.slug);
+    await fillCheckout(page, { card: CARDS.ok });
+    await checkout(page).payButton.click();
+    await orderIdFromUrl(page);
+    const order = orderPage(page);
+    await expect(order.status).toHaveText('Processing');
+
+    await page.clock.install();
+    await page.reload();
+    await page.clock.pauseAt(Date.now() + 1_000);
+    await expect(order.status).toHaveText('Processing');
+    const lookups: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/get_order') lookups.push(request.url());
+    });
+    const advance = async (ms: number) => {
+      await page.clock.runFor(ms);
+      await page.waitForLoadState('networkidle');
+    };
+
+    // Find the first look to within half a second, then time the next ones from it: the gaps
+    // grow from 3 s to 6 s (a fixed 1.5 s interval would have looked six times by then).
+    for (let waited = 0; lookups.length === 0 && waited < 5_000; waited += 500) await advance(500);
+    expect(lookups).toHaveLength(1);
+    await advance(2_500);
+    expect(lookups, 'no second look within 2.5 s').toHaveLength(1);
+    await advance(1_000);
+    expect(lookups, 'the second look 3 s after the first').toHaveLength(2);
+    await advance(5_000);
+    expect(lookups, 'no third look within 5 s').toHaveLength(2);
+    await advance(1_000);
+    expect(lookups, 'the third look 6 s after the second').toHaveLength(3);
+
+    // Ten minutes on, it has stopped and says so; nothing more is asked.
+    for (let i = 0; i < 22; i++) await advance(30_000);
+    await expect(page.getByText('This is taking longer than usual')).toBeVisible();
+    const asked = lookups.length;
+    expect(asked).toBeLessThan(30);
+    await advance(30 * 60_000);
+    expect(lookups).toHaveLength(asked);
+    await expect(order.status).toHaveText('Processing');
+  } finally {
+    await config({ processing_ms: 0 });
+  }
+});

@@ -7,49 +7,93 @@ use crate::domain::{DisputeStatus, OrderStatus};
 use crate::models::OrderView;
 
 /// The order as the server rendered it; while its payment is still settling, the browser asks
-/// again every 1.5 s and shows the change without a reload.
+/// again, first after 1.5 s and then less and less often (up to every 30 s), and shows the
+/// change without a reload. After 10 minutes it stops asking and says so: a bank transfer may
+/// take days, and an open tab should not ask the shop (and Stripe) forever.
 #[island]
 pub fn LiveOrder(order: OrderView) -> impl IntoView {
     let (order, set_order) = signal(order);
+    #[allow(unused_variables)]
+    let (gave_up, set_gave_up) = signal(false);
 
     #[cfg(feature = "hydrate")]
-    {
-        // One look at a time, so a slow answer can never land after a newer one.
-        let looking = std::rc::Rc::new(std::cell::Cell::new(false));
-        let handle = set_interval_with_handle(
-            move || {
-                let current = order.get_untracked();
-                if looking.get()
-                    || !matches!(
-                        current.status,
-                        OrderStatus::Processing | OrderStatus::Pending
-                    )
-                {
-                    return;
-                }
-                looking.set(true);
-                let looking = looking.clone();
-                leptos::task::spawn_local(async move {
-                    // A failed look (offline, server restarting) keeps what is shown; the next
-                    // tick tries again.
-                    if let Ok(fresh) = crate::api::get_order(current.id.to_string()).await
-                        && fresh != current
-                    {
-                        set_order.set(fresh);
-                    }
-                    looking.set(false);
-                });
-            },
-            std::time::Duration::from_millis(1500),
-        );
-        if let Ok(handle) = handle {
-            on_cleanup(move || handle.clear());
+    Poller {
+        order,
+        set_order,
+        set_gave_up,
+        looking: std::rc::Rc::new(std::cell::Cell::new(false)),
+        started: js_sys::Date::now(),
+    }
+    .wait(Poller::FIRST_MS);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (set_order, set_gave_up);
+
+    move || {
+        view! {
+            <OrderSummary order=order.get()/>
+            {gave_up.get().then(|| view! {
+                <p class="note slow" role="status">
+                    "This is taking longer than usual. Reload this page later to see where your payment stands."
+                </p>
+            })}
         }
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = set_order;
+}
 
-    move || view! { <OrderSummary order=order.get()/> }
+/// The order page's polling: each look is scheduled when the previous one is due (so a slow
+/// answer never delays the next), one look at a time, waiting twice as long each time.
+#[cfg(feature = "hydrate")]
+#[derive(Clone)]
+struct Poller {
+    order: ReadSignal<OrderView>,
+    set_order: WriteSignal<OrderView>,
+    set_gave_up: WriteSignal<bool>,
+    /// One look at a time, so a slow answer can never land after a newer one.
+    looking: std::rc::Rc<std::cell::Cell<bool>>,
+    started: f64,
+}
+
+#[cfg(feature = "hydrate")]
+impl Poller {
+    const FIRST_MS: u64 = 1_500;
+    const LONGEST_MS: u64 = 30_000;
+    const GIVE_UP_AFTER_MS: f64 = 10.0 * 60.0 * 1_000.0;
+
+    fn wait(self, delay_ms: u64) {
+        set_timeout(
+            move || self.look(delay_ms),
+            std::time::Duration::from_millis(delay_ms),
+        );
+    }
+
+    fn look(self, waited_ms: u64) {
+        let current = self.order.get_untracked();
+        if !matches!(
+            current.status,
+            OrderStatus::Processing | OrderStatus::Pending
+        ) {
+            return;
+        }
+        if js_sys::Date::now() - self.started > Self::GIVE_UP_AFTER_MS {
+            self.set_gave_up.set(true);
+            return;
+        }
+        self.clone().wait((waited_ms * 2).min(Self::LONGEST_MS));
+        if self.looking.get() {
+            return;
+        }
+        self.looking.set(true);
+        leptos::task::spawn_local(async move {
+            // A failed look (offline, server restarting) keeps what is shown; the next one
+            // tries again.
+            if let Ok(fresh) = crate::api::get_order(current.id.to_string()).await
+                && fresh != current
+            {
+                self.set_order.set(fresh);
+            }
+            self.looking.set(false);
+        });
+    }
 }
 
 #[component]
