@@ -28,7 +28,8 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
         print(m["executable"])' >"$out/test-binaries"
 while read -r bin; do cp "$bin" "$out/bin/"; done <"$out/test-binaries"
-cp target/debug/server target/debug/stripe-standin "$out/"
+mkdir -p "$out/exe"
+cp target/debug/server target/debug/stripe-standin "$out/exe/"
 cp -r target/site "$out/site"
 # The browser specs too, with the runner they use, so editing them does not change the runs.
 mkdir -p "$out/end2end" "$out/stripe-standin"
@@ -47,8 +48,8 @@ for i in $(seq 1 "$runs"); do
   done
   if [ $server_ok = yes ]; then rm -f "$out/server-$i.log"; else server_failed=$((server_failed + 1)); fi
   e2e_ok=yes
-  if ! (cd "$out/end2end" && REPO_ROOT="$ROOT" LEPTOS_SITE_ROOT="$ROOT/$out/site" STANDIN_BIN="$ROOT/$out/stripe-standin" \
-    SERVER_BIN="$ROOT/$out/server" npx playwright test --output "$ROOT/$out/playwright-results" \
+  if ! (cd "$out/end2end" && REPO_ROOT="$ROOT" LEPTOS_SITE_ROOT="$ROOT/$out/site" STANDIN_BIN="$ROOT/$out/exe/stripe-standin" \
+    SERVER_BIN="$ROOT/$out/exe/server" npx playwright test --output "$ROOT/$out/playwright-results" \
     >"$ROOT/$out/playwright-$i.log" 2>&1); then
     e2e_ok=no
     e2e_failed=$((e2e_failed + 1))

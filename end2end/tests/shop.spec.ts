@@ -20,6 +20,7 @@ import {
   orderPage,
   requestsSince,
   sqlInShop,
+  standinConfig,
   standinRequests,
   test,
 } from './support/shop';
@@ -253,13 +254,7 @@ test('an invalid email shows a plain message and creates no payment', async ({ p
 
 test('the order page follows a processing payment to paid without a reload, then stops asking', async ({ page, shop }) => {
   // The stand-in holds successful payments in `processing` for a while, as banks sometimes do.
-  const config = (body: object) =>
-    fetch(`${shop.standinURL}/_standin/config`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  expect((await config({ processing_ms: 8_000 })).status).toBe(200);
+  await standinConfig(shop, { processing_ms: 8_000 });
   try {
     await openProduct(page, RECORDINGS.slug);
     await fillCheckout(page, { card: CARDS.ok });
@@ -292,7 +287,7 @@ test('the order page follows a processing payment to paid without a reload, then
     await page.waitForLoadState('networkidle');
     expect(lookups, 'no lookups once the order is paid').toHaveLength(asked);
   } finally {
-    await config({ processing_ms: 0 });
+    await standinConfig(shop, { processing_ms: 0 });
   }
 });
 
@@ -318,13 +313,7 @@ test('the pay button says what the order charges when the price changed after th
 });
 
 test('the order page asks less and less often while a payment stays processing, then stops and says so', async ({ page, shop }) => {
-  const config = (body: object) =>
-    fetch(`${shop.standinURL}/_standin/config`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  expect((await config({ processing_ms: 3_600_000 })).status).toBe(200);
+  await standinConfig(shop, { processing_ms: 3_600_000 });
   try {
     await openProduct(page, RECORDINGS.slug);
     await fillCheckout(page, { card: CARDS.ok });
@@ -368,6 +357,6 @@ test('the order page asks less and less often while a payment stays processing, 
     expect(lookups).toHaveLength(asked);
     await expect(order.status).toHaveText('Processing');
   } finally {
-    await config({ processing_ms: 0 });
+    await standinConfig(shop, { processing_ms: 0 });
   }
 });

@@ -78,6 +78,16 @@ function psql(sql: string): void {
   });
 }
 
+/** Changes the shop's stand-in's settings (`/_standin/config`), e.g. `processing_ms`. */
+export async function standinConfig(shop: Shop, body: object): Promise<void> {
+  const res = await fetch(`${shop.standinURL}/_standin/config`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`stand-in config ${JSON.stringify(body)}: ${res.status}`);
+}
+
 /** Runs `sql` in the shop's own database, as a seller's change would reach it. */
 export function sqlInShop(shop: Shop, sql: string): void {
   execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', shop.database, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
