@@ -93,8 +93,9 @@ pub async fn get_order(id: String) -> Result<OrderView, ShopError> {
         let id = OrderId::parse(&id).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
         let mut order = crate::orders::view(&state.pool, &state.stripe, &id).await?;
-        // Why a card was declined is for the buyer's session only, not for anyone with the link.
-        if !checkout_session::Orders::load().await?.holds(&id) {
+        // Why a card was declined is for the buyer's session only, not for anyone with the
+        // link. The session is read only when there is a reason to hide.
+        if order.failure_message.is_some() && !checkout_session::Orders::load().await?.holds(&id) {
             order.failure_message = None;
         }
         Ok(order)

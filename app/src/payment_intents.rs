@@ -39,7 +39,7 @@ pub struct CreateFailed {
 
 /// The idempotency key of one attempt at creating an order's intent. The first attempt keeps
 /// the key orders have always had.
-pub fn create_key(order: &OrderId, attempt: i32) -> String {
+fn create_key(order: &OrderId, attempt: i32) -> String {
     match attempt {
         0 => format!("order-{order}-intent"),
         n => format!("order-{order}-intent-{n}"),

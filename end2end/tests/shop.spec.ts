@@ -24,6 +24,7 @@ import {
   standinRequests,
   test,
 } from './support/shop';
+import type { Page } from '@playwright/test';
 
 const RECORDINGS = { slug: 'field-recordings-vol-1', title: 'Field Recordings, Vol. 1', price: '$12.00' };
 const PRESETS = { slug: 'tokyo-night-presets', title: 'Tokyo Night Presets', price: '¥1,500' };
@@ -252,26 +253,32 @@ test('an invalid email shows a plain message and creates no payment', async ({ p
   expect(created[0].status).toBe('requires_payment_method');
 });
 
+/** Pays with 4242 while the stand-in holds payments in `processing`, then reloads the order
+ * page with its clock paused (from here its timers move only when the test moves them), and
+ * records the page's order lookups. */
+async function watchProcessingOrder(page: Page) {
+  await openProduct(page, RECORDINGS.slug);
+  await fillCheckout(page, { card: CARDS.ok });
+  await checkout(page).payButton.click();
+  const orderId = await orderIdFromUrl(page);
+  const order = orderPage(page);
+  await expect(order.status).toHaveText('Processing');
+  await page.clock.install();
+  await page.reload();
+  await page.clock.pauseAt(Date.now() + 1_000);
+  await expect(order.status).toHaveText('Processing');
+  const lookups: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/api/get_order') lookups.push(request.url());
+  });
+  return { orderId, order, lookups };
+}
+
 test('the order page follows a processing payment to paid without a reload, then stops asking', async ({ page, shop }) => {
   // The stand-in holds successful payments in `processing` for a while, as banks sometimes do.
   await standinConfig(shop, { processing_ms: 8_000 });
   try {
-    await openProduct(page, RECORDINGS.slug);
-    await fillCheckout(page, { card: CARDS.ok });
-    await checkout(page).payButton.click();
-    const orderId = await orderIdFromUrl(page);
-    const order = orderPage(page);
-    await expect(order.status).toHaveText('Processing');
-
-    // From here the page's timers only move when the test moves them.
-    await page.clock.install();
-    await page.reload();
-    await page.clock.pauseAt(Date.now() + 1_000);
-    await expect(order.status).toHaveText('Processing');
-    const lookups: string[] = [];
-    page.on('request', (request) => {
-      if (new URL(request.url()).pathname === '/api/get_order') lookups.push(request.url());
-    });
+    const { orderId, order, lookups } = await watchProcessingOrder(page);
     await expect
       .poll(async () => (await intentsForOrder(shop, orderId))[0]?.status, { timeout: 30_000 })
       .toBe('succeeded');
@@ -315,21 +322,7 @@ test('the pay button says what the order charges when the price changed after th
 test('the order page asks less and less often while a payment stays processing, then stops and says so', async ({ page, shop }) => {
   await standinConfig(shop, { processing_ms: 3_600_000 });
   try {
-    await openProduct(page, RECORDINGS.slug);
-    await fillCheckout(page, { card: CARDS.ok });
-    await checkout(page).payButton.click();
-    await orderIdFromUrl(page);
-    const order = orderPage(page);
-    await expect(order.status).toHaveText('Processing');
-
-    await page.clock.install();
-    await page.reload();
-    await page.clock.pauseAt(Date.now() + 1_000);
-    await expect(order.status).toHaveText('Processing');
-    const lookups: string[] = [];
-    page.on('request', (request) => {
-      if (new URL(request.url()).pathname === '/api/get_order') lookups.push(request.url());
-    });
+    const { order, lookups } = await watchProcessingOrder(page);
     const advance = async (ms: number) => {
       await page.clock.runFor(ms);
       await page.waitForLoadState('networkidle');

@@ -124,7 +124,7 @@ fn route_list() -> Vec<AxumRouteListing> {
     ROUTES.clone()
 }
 
-/// Sessions kept in Postgres (the `tower_sessions` schema, created if missing), so every
+/// Sessions kept in Postgres (`tower_sessions.session`, created by the migrations), so every
 /// server sees the same ones. The cookie holds only a random id: HttpOnly, SameSite=Lax, and
 /// Secure unless the shop listens on loopback (development and tests over plain http).
 async fn sessions(
@@ -132,10 +132,6 @@ async fn sessions(
     secure: bool,
 ) -> anyhow::Result<SessionManagerLayer<PostgresStore>> {
     let store = PostgresStore::new(pool.clone());
-    store
-        .migrate()
-        .await
-        .context("Failed to create the session table")?;
     // Deleting expired sessions is idempotent, so every server may do it.
     tokio::spawn(
         store

@@ -237,23 +237,21 @@ async fn handle(
 ) -> Result<Handled, HandleError> {
     let payload: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| HandleError::Unreadable(e.to_string()))?;
-    // Stored first and on its own, so the event is kept even if handling fails below.
+    // Stored first and on its own, so the event is kept even if handling fails below. A type
+    // the shop settles nothing from is stored as handled.
+    let acted_on = fulfillment::SETTLING_EVENT_TYPES.contains(&envelope.type_.as_str());
     sqlx::query!(
-        "insert into stripe_event (id, type, payload) values ($1, $2, $3)
+        "insert into stripe_event (id, type, payload, handled_at)
+         values ($1, $2, $3, case when $4 then null else now() end)
          on conflict (id) do nothing",
         envelope.id,
         envelope.type_,
-        payload
+        payload,
+        acted_on
     )
     .execute(&state.pool)
     .await?;
-    if !fulfillment::SETTLING_EVENT_TYPES.contains(&envelope.type_.as_str()) {
-        sqlx::query!(
-            "update stripe_event set handled_at = coalesce(handled_at, now()) where id = $1",
-            envelope.id
-        )
-        .execute(&state.pool)
-        .await?;
+    if !acted_on {
         return Ok(Handled::Now);
     }
 
@@ -283,13 +281,11 @@ async fn handle(
             livemode = event.livemode,
             "event from the other Stripe mode; not acted on"
         );
-        sqlx::query!(
-            "update stripe_event set handled_at = now(), attempts = attempts + 1,
-                                    last_error = 'livemode does not match the shop''s keys'
-             where id = $1",
-            envelope.id
+        mark_handled(
+            &mut tx,
+            &envelope.id,
+            Some("livemode does not match the shop's keys"),
         )
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         return Ok(Handled::Now);
@@ -303,15 +299,27 @@ async fn handle(
         }
         Err(SettleError::Database(e)) => return Err(e.into()),
     }
-    sqlx::query!(
-        "update stripe_event set handled_at = now(), attempts = attempts + 1, last_error = null
-         where id = $1",
-        envelope.id
-    )
-    .execute(&mut *tx)
-    .await?;
+    mark_handled(&mut tx, &envelope.id, None).await?;
     tx.commit().await?;
     Ok(Handled::Now)
+}
+
+/// Marks an event handled in the transaction that acted on it, with a note when it was
+/// deliberately not acted on.
+async fn mark_handled(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: &str,
+    note: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update stripe_event set handled_at = now(), attempts = attempts + 1, last_error = $2
+         where id = $1",
+        id,
+        note
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn record_failure(state: &AppState, id: &str, error: &str) -> Result<(), sqlx::Error> {
