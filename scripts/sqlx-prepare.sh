@@ -11,6 +11,14 @@ admin=postgres://postgres@127.0.0.1:5432
 psql "$admin/postgres" -qc "drop database if exists $db with (force)" -qc "create database $db"
 export DATABASE_URL="$admin/$db"
 cargo sqlx migrate run --source migrations >/dev/null
+# The job queue (underway) checks its own queries against the same database, so its tables
+# must be there too: its migrations, from the version Cargo.lock names.
+cargo fetch --locked >/dev/null
+version=$(awk '/^name = "underway"$/ { getline; gsub(/[^0-9.]/, ""); print }' Cargo.lock)
+underway=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"underway-$version" | head -1)
+for migration in "$underway"/migrations/*.sql; do
+  psql "$DATABASE_URL" -q -1 -v ON_ERROR_STOP=1 -f "$migration" >/dev/null
+done
 # The wasm crate is not built for the host; every other crate and target is checked.
 cargo sqlx prepare --workspace "$@" -- --workspace --all-targets --exclude frontend
 psql "$admin/postgres" -qc "drop database if exists $db with (force)"

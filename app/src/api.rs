@@ -50,14 +50,30 @@ pub async fn start_checkout(slug: String) -> Result<CheckoutSession, ShopError> 
         let slug = ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
         let session = checkout_session::Orders::load().await?;
+        let client = client_address(&state).await?;
+        let session_before = session.id();
+        if let Err(exceeded) = state
+            .limits
+            .checkout_start(client, session_before.as_deref())
+        {
+            tracing::warn!(%client, "checkout starts over the rate limit");
+            retry_after(exceeded.retry_after);
+            return Err(ShopError::TooManyRequests);
+        }
         let opened = crate::checkout::open(
             &state.pool,
             &state.stripe,
             &slug,
             session.order_for(&slug),
+            state.order_ttl / 2,
             async |order| session.remember(&slug, order).await,
         )
         .await?;
+        if session_before.is_none()
+            && let Some(new) = session.id()
+        {
+            state.limits.count_new_session(&new);
+        }
         tracing::info!(order = %opened.order, "checkout opened");
         Ok(CheckoutSession {
             order_id: opened.order,
@@ -70,17 +86,27 @@ pub async fn start_checkout(slug: String) -> Result<CheckoutSession, ShopError> 
 }
 
 /// Records the receipt email on this browser's open order and its PaymentIntent, just before
-/// the payment is confirmed.
+/// the payment is confirmed. Only the browser that opened the order may: its session holds the
+/// order, or it presents the order's client secret, which checkout gave it alone (that covers a
+/// brand-new browser whose two tabs started checkout at once and kept only one of the two
+/// session cookies). The order's id, which is in the order page's URL, is not enough.
 #[server(endpoint = "set_checkout_email")]
-pub async fn set_checkout_email(order_id: String, email: String) -> Result<(), ShopError> {
+pub async fn set_checkout_email(
+    order_id: String,
+    email: String,
+    #[server(default)] client_secret: Option<String>,
+) -> Result<(), ShopError> {
     with_status("set_checkout_email", async move {
         let order_id = OrderId::parse(&order_id).map_err(|_| ShopError::NotFound)?;
         let email = Email::parse(&email)?;
-        // Only the session that opened the order may change it.
-        if !checkout_session::Orders::load().await?.holds(&order_id) {
+        let state = app_state()?;
+        let by_secret = match client_secret.as_deref() {
+            Some(secret) => crate::checkout::secret_matches(&state.pool, &order_id, secret).await?,
+            None => false,
+        };
+        if !by_secret && !checkout_session::Orders::load().await?.holds(&order_id) {
             return Err(ShopError::NotFound);
         }
-        let state = app_state()?;
         crate::checkout::set_email(&state.pool, &state.stripe, &order_id, &email).await
     })
     .await
@@ -92,7 +118,15 @@ pub async fn get_order(id: String) -> Result<OrderView, ShopError> {
     with_status("get_order", async move {
         let id = OrderId::parse(&id).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
-        let mut order = crate::orders::view(&state.pool, &state.stripe, &id).await?;
+        let client = client_address(&state).await?;
+        let mut order = crate::orders::view(&state.pool, &state.stripe, &id, || {
+            let allowed = state.limits.stripe_read(client);
+            if !allowed {
+                tracing::info!(%client, "Stripe reads over the rate limit; showing the stored state");
+            }
+            allowed
+        })
+        .await?;
         // Why a card was declined is for the buyer's session only, not for anyone with the
         // link. The session is read only when there is a reason to hide.
         if order.failure_message.is_some() && !checkout_session::Orders::load().await?.holds(&id) {
@@ -101,6 +135,38 @@ pub async fn get_order(id: String) -> Result<OrderView, ShopError> {
         Ok(order)
     })
     .await
+}
+
+/// The address the request came from (see `limits::client_address`).
+#[cfg(feature = "ssr")]
+async fn client_address(state: &crate::state::AppState) -> Result<std::net::IpAddr, ShopError> {
+    use axum::extract::ConnectInfo;
+    use axum::http::HeaderMap;
+    let ConnectInfo(peer) = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .map_err(|e| ShopError::internal("the connection's address is missing", e))?;
+    let headers: HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(|e| ShopError::internal("the request's headers are missing", e))?;
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    Ok(crate::limits::client_address(
+        peer.ip(),
+        forwarded,
+        state.trust_forwarded_for,
+    ))
+}
+
+/// Tells the browser when to try again after a refusal for too many requests.
+#[cfg(feature = "ssr")]
+fn retry_after(wait: std::time::Duration) {
+    use axum::http::{HeaderValue, header};
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        response.insert_header(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
 }
 
 /// The orders this browser is paying for, one per product, kept in its server-side session
@@ -137,6 +203,11 @@ mod checkout_session {
                 session,
                 by_product,
             })
+        }
+
+        /// The session's id, once it has been saved.
+        pub fn id(&self) -> Option<String> {
+            self.session.id().map(|id| id.to_string())
         }
 
         pub fn order_for(&self, product: &ProductSlug) -> Option<OrderId> {
@@ -194,7 +265,7 @@ mod checkout_session {
         let secure = crate::state::app_state().is_ok_and(|s| s.secure_cookies);
         let cookie = format!(
             "{}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-            crate::state::SESSION_COOKIE,
+            crate::state::session_cookie(secure),
             crate::state::SESSION_DAYS * 24 * 60 * 60,
             if secure { "; Secure" } else { "" }
         );

@@ -21,6 +21,8 @@ pub struct OpenOrder {
     pub payment_intent_id: Option<String>,
     pub client_secret: Option<String>,
     pub intent_attempt: i32,
+    /// Seconds since the order was made.
+    pub age_secs: f64,
 }
 
 /// The order checkout opened: its id and the client secret of its PaymentIntent.
@@ -31,7 +33,8 @@ pub struct Opened {
 }
 
 /// Opens checkout for `slug`, reusing `current` (the order this browser's session holds for this
-/// product) when it is still payable at today's price. `remember` keeps the order in the
+/// product) when it is still payable at today's price and younger than `reuse_for` (so an
+/// order near its expiry is replaced rather than canceled under a shopper who is paying). `remember` keeps the order in the
 /// session before its PaymentIntent is asked for, so a browser that retries after a failure
 /// keeps its order (and with it the intent's idempotency key).
 #[tracing::instrument(skip_all, fields(product = %slug, order))]
@@ -40,6 +43,7 @@ pub async fn open(
     stripe: &stripe::Client,
     slug: &ProductSlug,
     current: Option<OrderId>,
+    reuse_for: std::time::Duration,
     remember: impl AsyncFnOnce(&OrderId) -> Result<(), ShopError>,
 ) -> Result<Opened, ShopError> {
     let product = catalog::published_by_slug(pool, slug.as_str())
@@ -51,7 +55,7 @@ pub async fn open(
         None => None,
     };
     let (order, replaced) = match current {
-        Some(order) if reusable(&order, &product) => (order, None),
+        Some(order) if reusable(&order, &product, reuse_for) => (order, None),
         other => (create(pool, &product, price).await?, other),
     };
     let order_id = OrderId::parse(&order.public_id)?;
@@ -134,12 +138,41 @@ pub async fn set_email(
     Ok(())
 }
 
+/// Whether `secret` is the client secret of `order`'s PaymentIntent, compared in constant time.
+pub async fn secret_matches(
+    pool: &PgPool,
+    order: &OrderId,
+    secret: &str,
+) -> Result<bool, ShopError> {
+    let stored = sqlx::query_scalar!(
+        "select client_secret from customer_order where public_id = $1",
+        order.as_str()
+    )
+    .fetch_optional(pool)
+    .await
+    .or_internal("Failed to read an order's client secret")?
+    .flatten();
+    Ok(stored.is_some_and(|stored| {
+        use sha2::{Digest, Sha256};
+        // Equal-length digests compared byte by byte without an early exit.
+        let (a, b) = (
+            Sha256::digest(stored.as_bytes()),
+            Sha256::digest(secret.as_bytes()),
+        );
+        a.iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+    }))
+}
+
 async fn load(pool: &PgPool, order: &OrderId) -> Result<Option<OpenOrder>, ShopError> {
     sqlx::query_as!(
         OpenOrder,
         r#"select id, public_id, product_id, amount_minor, currency as "currency: Currency",
                   status as "status: OrderStatus", payment_intent_id, client_secret,
-                  intent_attempt
+                  intent_attempt,
+                  extract(epoch from now() - created_at)::float8 as "age_secs!"
            from customer_order where public_id = $1"#,
         order.as_str()
     )
@@ -148,9 +181,11 @@ async fn load(pool: &PgPool, order: &OrderId) -> Result<Option<OpenOrder>, ShopE
     .or_internal("Failed to read an order")
 }
 
-/// An order this browser can keep paying: same product at today's price, not settled.
-fn reusable(order: &OpenOrder, product: &ProductRow) -> bool {
-    order.product_id == product.id
+/// An order this browser can keep paying: same product at today's price, not settled, not
+/// near its expiry.
+fn reusable(order: &OpenOrder, product: &ProductRow, reuse_for: std::time::Duration) -> bool {
+    order.age_secs < reuse_for.as_secs_f64()
+        && order.product_id == product.id
         && order.amount_minor == product.price_minor
         && order.currency == product.currency
         && matches!(order.status, OrderStatus::Pending | OrderStatus::Failed)
@@ -164,7 +199,7 @@ async fn create(pool: &PgPool, product: &ProductRow, price: Money) -> Result<Ope
            values ($1, $2, $3, $4)
            returning id, public_id, product_id, amount_minor, currency as "currency: Currency",
                      status as "status: OrderStatus", payment_intent_id, client_secret,
-                     intent_attempt"#,
+                     intent_attempt, 0::float8 as "age_secs!""#,
         public_id.as_str(),
         product.id,
         price.minor(),

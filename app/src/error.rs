@@ -18,6 +18,9 @@ pub enum ShopError {
     NotPayable,
     #[error("Payments are unavailable right now. Please try again in a moment.")]
     PaymentsUnavailable,
+    /// This browser or its network asked too often (see `limits`).
+    #[error("Too many attempts in a short time. Please wait a minute and try again.")]
+    TooManyRequests,
     /// The database did not answer in time (every connection busy, or it is restarting).
     #[error("The shop is busy right now. Please try again in a moment.")]
     Busy,
@@ -35,6 +38,7 @@ impl ShopError {
             ShopError::Invalid(_) => 400,
             ShopError::NotFound => 404,
             ShopError::NotPayable => 409,
+            ShopError::TooManyRequests => 429,
             ShopError::PaymentsUnavailable | ShopError::Busy | ShopError::Network => 503,
             ShopError::Internal => 500,
         }
@@ -153,6 +157,7 @@ mod tests {
         assert_eq!(ShopError::Invalid("x".into()).status(), 400);
         assert_eq!(ShopError::NotFound.status(), 404);
         assert_eq!(ShopError::NotPayable.status(), 409);
+        assert_eq!(ShopError::TooManyRequests.status(), 429);
         assert_eq!(ShopError::Busy.status(), 503);
         assert_eq!(ShopError::PaymentsUnavailable.status(), 503);
         assert_eq!(ShopError::Internal.status(), 500);

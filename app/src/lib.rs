@@ -10,6 +10,8 @@
 //! | `stripe_js` | Stripe.js bindings for the checkout island | hydrate |
 //! | `api` | the `#[server]` functions, the browser's only way in | |
 //! | `state` | `AppState`, handed to server functions | ssr |
+//! | `housekeeping` | expiring open orders, forgetting data past retention | ssr |
+//! | `limits` | rate limits on checkout starts and Stripe reads | ssr |
 //! | `checkout`, `orders` | opening checkout; an order as its page shows it | ssr |
 //! | `fulfillment` | settling orders from what Stripe reports | ssr |
 //! | `payment_intents` | every call to Stripe's PaymentIntents API | ssr |
@@ -28,6 +30,10 @@ pub mod domain;
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod fulfillment;
+#[cfg(feature = "ssr")]
+pub mod housekeeping;
+#[cfg(feature = "ssr")]
+pub mod limits;
 pub mod models;
 #[cfg(feature = "ssr")]
 pub mod orders;

@@ -23,16 +23,20 @@ struct Row {
     dispute_status: Option<DisputeStatus>,
 }
 
-/// The order with public id `id`, settled from Stripe first if its payment is still open.
+/// The order with public id `id`, settled from Stripe first if its payment is still open and
+/// `may_ask_stripe` allows it (a rate limit: otherwise the page shows what the database has,
+/// which webhooks keep current).
 #[tracing::instrument(skip_all, fields(order = %id))]
 pub async fn view(
     pool: &PgPool,
     stripe: &stripe::Client,
     id: &OrderId,
+    may_ask_stripe: impl FnOnce() -> bool,
 ) -> Result<OrderView, ShopError> {
     let mut row = read(pool, id).await?.ok_or(ShopError::NotFound)?;
     if row.status.is_open()
         && let Some(intent) = row.payment_intent_id.clone()
+        && may_ask_stripe()
     {
         refresh(pool, stripe, &intent).await;
         row = read(pool, id).await?.ok_or(ShopError::NotFound)?;

@@ -128,6 +128,29 @@ pub async fn cancel(
     cancel_keyed(stripe, intent_id, format!("order-{order}-cancel"), reason).await
 }
 
+/// Cancels the intent of an order that expired (`abandoned`). The key names the hour, so
+/// retries within a run are one cancellation while a later run, after Stripe refused (the
+/// intent was processing and has since failed back), is asked afresh rather than answered
+/// from the stored refusal for a day.
+pub async fn expire(
+    stripe: &stripe::Client,
+    order: &OrderId,
+    intent_id: &str,
+) -> Result<PaymentIntent, ShopError> {
+    let hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 3600)
+        .unwrap_or_default();
+    let reason = CancelPaymentIntentCancellationReason::Abandoned;
+    cancel_keyed(
+        stripe,
+        intent_id,
+        format!("order-{order}-expire-{hour}"),
+        reason,
+    )
+    .await
+}
+
 /// Cancels an intent made for an order that already had one (`duplicate`).
 pub async fn cancel_extra(stripe: &stripe::Client, intent_id: &str) -> Result<(), ShopError> {
     let reason = CancelPaymentIntentCancellationReason::Duplicate;

@@ -22,12 +22,27 @@ pub struct AppState {
     pub live_mode: bool,
     /// Whether the session cookie is marked `Secure` (everywhere but loopback).
     pub secure_cookies: bool,
+    /// Rate limits on checkout starts and Stripe reads (see `limits`).
+    pub limits: std::sync::Arc<crate::limits::Limits>,
+    /// Whether the client's address is read from `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// How long an open order lives; checkout reuses one only in the first half of its life,
+    /// so the expiry sweep never cancels a payment form a shopper has just opened.
+    pub order_ttl: std::time::Duration,
 }
 
 /// The session cookie: a random id only, HttpOnly, SameSite=Lax, kept this many days of
 /// inactivity. The server's session layer and checkout (which must set it on a failing first
-/// request, where the layer does not) both build it from these.
-pub const SESSION_COOKIE: &str = "sf_session";
+/// request, where the layer does not) both build it from these. Where cookies are Secure the
+/// name carries the `__Host-` prefix, so the browser accepts it only from this exact host over
+/// https, with `Path=/` and no `Domain`: a sibling subdomain cannot plant a session.
+pub fn session_cookie(secure: bool) -> &'static str {
+    if secure {
+        "__Host-sf_session"
+    } else {
+        "sf_session"
+    }
+}
 pub const SESSION_DAYS: i64 = 7;
 
 impl FromRef<AppState> for LeptosOptions {

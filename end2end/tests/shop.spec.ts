@@ -22,9 +22,13 @@ import {
   sqlInShop,
   standinConfig,
   standinRequests,
+  startPaying,
+  startShop,
   test,
+  waitForHydration,
+  waitForPaymentForm,
 } from './support/shop';
-import type { Page } from '@playwright/test';
+import type { Page, Request } from '@playwright/test';
 
 const RECORDINGS = { slug: 'field-recordings-vol-1', title: 'Field Recordings, Vol. 1', price: '$12.00' };
 const PRESETS = { slug: 'tokyo-night-presets', title: 'Tokyo Night Presets', price: '¥1,500' };
@@ -43,10 +47,10 @@ test('a shopper pays with 4242 and sees the paid order', async ({ page, shop }) 
   await expect(page).toHaveURL(new RegExp(`/products/${RECORDINGS.slug}$`));
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(RECORDINGS.title);
   const c = checkout(page);
-  await expect(c.cardNumber).toBeVisible({ timeout: 20_000 });
-  await expect(c.payButton).toHaveText(`Pay ${RECORDINGS.price}`);
-
+  await waitForHydration(page);
+  // Typing the email starts checkout; the card fields appear while the shopper types.
   await fillCheckout(page, { card: CARDS.ok });
+  await expect(c.payButton).toHaveText(`Pay ${RECORDINGS.price}`);
   await c.payButton.click();
 
   const orderId = await orderIdFromUrl(page);
@@ -268,17 +272,33 @@ async function watchProcessingOrder(page: Page) {
   await page.clock.pauseAt(Date.now() + 1_000);
   await expect(order.status).toHaveText('Processing');
   const lookups: string[] = [];
+  let answered = 0;
+  const isLookup = (request: Request) => new URL(request.url()).pathname === '/api/get_order';
   page.on('request', (request) => {
-    if (new URL(request.url()).pathname === '/api/get_order') lookups.push(request.url());
+    if (isLookup(request)) lookups.push(request.url());
   });
-  return { orderId, order, lookups };
+  const done = (request: Request) => {
+    if (isLookup(request)) answered += 1;
+  };
+  page.on('requestfinished', done);
+  page.on('requestfailed', done);
+  /** Waits until every lookup the page has made so far is seen here and answered. The page
+   * takes one look at a time and skips a look that comes due while the last is unanswered, so
+   * the clock must not move on before the answer is in (`networkidle` does not wait: it was
+   * reached long before). A request of the test's own, sent from the page after the clock
+   * moved, is reported after any lookup the move set off, so none is missed. */
+  const answers = async () => {
+    await page.evaluate(() => fetch('/healthz').then((r) => r.status));
+    await expect.poll(() => answered, { timeout: 10_000 }).toBe(lookups.length);
+  };
+  return { orderId, order, lookups, answers };
 }
 
 test('the order page follows a processing payment to paid without a reload, then stops asking', async ({ page, shop }) => {
   // The stand-in holds successful payments in `processing` for a while, as banks sometimes do.
   await standinConfig(shop, { processing_ms: 8_000 });
   try {
-    const { orderId, order, lookups } = await watchProcessingOrder(page);
+    const { orderId, order, lookups, answers } = await watchProcessingOrder(page);
     await expect
       .poll(async () => (await intentsForOrder(shop, orderId))[0]?.status, { timeout: 30_000 })
       .toBe('succeeded');
@@ -291,7 +311,7 @@ test('the order page follows a processing payment to paid without a reload, then
     expect(asked).toBeGreaterThan(0);
 
     await page.clock.runFor(15_000);
-    await page.waitForLoadState('networkidle');
+    await answers();
     expect(lookups, 'no lookups once the order is paid').toHaveLength(asked);
   } finally {
     await standinConfig(shop, { processing_ms: 0 });
@@ -310,6 +330,7 @@ test('the pay button says what the order charges when the price changed after th
     await page.goto('/products/api-credits-1000');
     await expect(page.locator('article.product .price')).toHaveText('€9.00');
     const c = checkout(page);
+    await startPaying(page);
     await expect(c.payButton).toBeEnabled();
     await expect(c.payButton).toHaveText('Pay €11.00');
     const created = await intentsSince(shop, before);
@@ -322,10 +343,10 @@ test('the pay button says what the order charges when the price changed after th
 test('the order page asks less and less often while a payment stays processing, then stops and says so', async ({ page, shop }) => {
   await standinConfig(shop, { processing_ms: 3_600_000 });
   try {
-    const { order, lookups } = await watchProcessingOrder(page);
+    const { order, lookups, answers } = await watchProcessingOrder(page);
     const advance = async (ms: number) => {
       await page.clock.runFor(ms);
-      await page.waitForLoadState('networkidle');
+      await answers();
     };
 
     // Find the first look to within half a second, then time the next ones from it: the gaps
@@ -351,5 +372,47 @@ test('the order page asks less and less often while a payment stays processing, 
     await expect(order.status).toHaveText('Processing');
   } finally {
     await standinConfig(shop, { processing_ms: 0 });
+  }
+});
+
+test('looking at a product makes no PaymentIntent; starting to pay makes one', async ({ page, shop }) => {
+  const before = await listIntents(shop);
+  await page.goto(`/products/${RECORDINGS.slug}`);
+  await waitForHydration(page);
+  // Hydrated and idle: a crawler that runs scripts gets this far and no further.
+  await page.waitForLoadState('networkidle');
+  expect(await intentsSince(shop, before)).toEqual([]);
+  const c = checkout(page);
+  await expect(c.continueButton).toHaveText('Continue to payment');
+  await expect(c.cardNumber).toHaveCount(0);
+
+  await c.email.focus();
+  await waitForPaymentForm(page);
+  const created = await intentsSince(shop, before);
+  expect(created.map((pi) => pi.metadata.product)).toEqual([RECORDINGS.slug]);
+  await expect(c.continueButton).toHaveCount(0);
+});
+
+test('a shopper past the checkout limit is told to wait, and nothing is made for the refused try', async ({ page }) => {
+  // A shop of its own, allowing one checkout start a minute.
+  const { shop, shutdown } = await startShop({ CHECKOUT_STARTS_PER_MINUTE: '1' });
+  try {
+    await page.goto(`${shop.baseURL}/products/${RECORDINGS.slug}`);
+    await startPaying(page);
+    const before = await listIntents(shop);
+
+    await page.goto(`${shop.baseURL}/products/${PRESETS.slug}`);
+    await waitForHydration(page);
+    const c = checkout(page);
+    const refused = page.waitForResponse((r) => r.url().endsWith('/api/start_checkout'));
+    await c.continueButton.click();
+    expect((await refused).status()).toBe(429);
+    await expect(c.error).toHaveText('Too many attempts in a short time. Please wait a minute and try again.');
+    // The shopper may try again later: the button is back.
+    await expect(c.continueButton).toBeEnabled();
+    await expect(c.continueButton).toHaveText('Continue to payment');
+    expect(await intentsSince(shop, before)).toEqual([]);
+  } finally {
+    await shutdown();
   }
 });

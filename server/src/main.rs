@@ -1,15 +1,27 @@
-//! Runs the shop: reads settings (and `.env`), migrates, seeds, serves.
+//! Runs the shop: reads settings (and `.env`), migrates, seeds, serves. With a command, does
+//! that one task against the same database and Stripe account and exits:
+//!
+//! - `server replay-events`: settles every stored webhook event that was never handled (the
+//!   background job does this every five minutes and at each start);
+//! - `server housekeeping`: that, then expires open orders and forgets data past retention.
 
 use anyhow::Context;
 use leptos::config::get_configuration;
 use server::settings::Settings;
 use server::startup::Application;
 
+const USAGE: &str = "usage: server [replay-events | housekeeping]";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // .env is for development; real environments set variables directly.
     let _ = dotenvy::dotenv();
     server::telemetry::init();
+    let command = std::env::args().nth(1);
+    if matches!(command.as_deref(), Some("-h" | "--help")) {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -19,7 +31,38 @@ async fn main() -> anyhow::Result<()> {
     };
     let conf = get_configuration(Some("Leptos.toml")).context("Failed to read Leptos.toml")?;
     let addr = conf.leptos_options.site_addr;
-    let app = Application::build(settings, conf.leptos_options, addr).await?;
-    tracing::info!("storefront listening on http://{addr}");
-    app.run().await
+    match command.as_deref() {
+        None => {
+            let app = Application::build(settings, conf.leptos_options, addr).await?;
+            tracing::info!("storefront listening on http://{addr}");
+            app.run().await
+        }
+        Some("replay-events") => {
+            let state = server::startup::connect(&settings, conf.leptos_options, false).await?;
+            let done = server::webhook::replay_unhandled(&state, std::time::Duration::ZERO).await?;
+            println!(
+                "settled {}, already settled {}, still failing {}",
+                done.settled, done.already, done.failing
+            );
+            if done.failing > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Some("housekeeping") => {
+            let state = server::startup::connect(&settings, conf.leptos_options, false).await?;
+            server::jobs::run_chores(&server::jobs::Chores {
+                state,
+                order_ttl: settings.order_ttl,
+                retention: settings.retention,
+            })
+            .await?;
+            println!("housekeeping done");
+            Ok(())
+        }
+        Some(other) => {
+            eprintln!("unknown command {other:?}\n{USAGE}");
+            std::process::exit(2);
+        }
+    }
 }

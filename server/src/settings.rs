@@ -1,6 +1,10 @@
 //! Settings from the environment (and `.env` in development). Start-up stops at the first
 //! missing or malformed value and names it.
 
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use app::limits::LimitSettings;
 use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -31,6 +35,19 @@ pub struct Settings {
     /// Whether cookies are marked `Secure`; unset means "unless the shop listens on loopback".
     /// Set it to true behind a TLS proxy on the same host.
     pub secure_cookies: Option<bool>,
+    /// How long an open order may wait for its payment before it expires (`ORDER_TTL_HOURS`,
+    /// 24 by default) and its PaymentIntent is canceled.
+    pub order_ttl: Duration,
+    /// How long client secrets and raw event payloads are kept (`DATA_RETENTION_DAYS`, 90).
+    pub retention: Duration,
+    /// `CHECKOUT_STARTS_PER_MINUTE` and `STRIPE_READS_PER_MINUTE`, per client.
+    pub limits: LimitSettings,
+    /// Read the client's address from the last `X-Forwarded-For` entry (`TRUST_FORWARDED_FOR`):
+    /// set it only behind a proxy that appends that header and cannot be bypassed.
+    pub trust_forwarded_for: bool,
+    /// Run the job queue's worker and schedule on this server (`BACKGROUND_JOBS`, on by
+    /// default). Off for a server that only serves, or a test that calls the chores itself.
+    pub background_jobs: bool,
 }
 
 pub const STRIPE_JS_DEFAULT: &str = "https://js.stripe.com/v3/";
@@ -100,16 +117,26 @@ impl Settings {
             get("SEED_DEMO_CATALOG").as_deref().map(str::trim),
             Some("0" | "false" | "no")
         );
-        let secure_cookies = match get("COOKIE_SECURE").as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some("1" | "true" | "yes") => Some(true),
-            Some("0" | "false" | "no") => Some(false),
-            Some(_) => {
-                return Err(SettingsError::Invalid {
-                    name: "COOKIE_SECURE",
-                    why: "it must be true or false",
-                });
-            }
+        let secure_cookies = yes_or_no(&get, "COOKIE_SECURE")?;
+        let trust_forwarded_for = yes_or_no(&get, "TRUST_FORWARDED_FOR")?.unwrap_or(false);
+        let background_jobs = yes_or_no(&get, "BACKGROUND_JOBS")?.unwrap_or(true);
+        let order_ttl =
+            Duration::from_secs(3600 * u64::from(positive(&get, "ORDER_TTL_HOURS", 24)?.get()));
+        let retention = Duration::from_secs(
+            24 * 3600 * u64::from(positive(&get, "DATA_RETENTION_DAYS", 90)?.get()),
+        );
+        let defaults = LimitSettings::default();
+        let limits = LimitSettings {
+            checkout_starts_per_minute: positive(
+                &get,
+                "CHECKOUT_STARTS_PER_MINUTE",
+                defaults.checkout_starts_per_minute.get(),
+            )?,
+            stripe_reads_per_minute: positive(
+                &get,
+                "STRIPE_READS_PER_MINUTE",
+                defaults.stripe_reads_per_minute.get(),
+            )?,
         };
         Ok(Self {
             database_url: SecretString::from(database_url),
@@ -121,11 +148,48 @@ impl Settings {
             stripe_js_url,
             seed_demo_catalog,
             secure_cookies,
+            order_ttl,
+            retention,
+            limits,
+            trust_forwarded_for,
+            background_jobs,
         })
     }
 
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
+    }
+}
+
+/// An optional yes/no setting: unset (or empty) is `None`.
+fn yes_or_no(
+    get: impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<bool>, SettingsError> {
+    match get(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("1" | "true" | "yes") => Ok(Some(true)),
+        Some("0" | "false" | "no") => Ok(Some(false)),
+        Some(_) => Err(SettingsError::Invalid {
+            name,
+            why: "it must be true or false",
+        }),
+    }
+}
+
+/// A whole number above zero, or `default` when unset.
+fn positive(
+    get: impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<NonZeroU32, SettingsError> {
+    let invalid = SettingsError::Invalid {
+        name,
+        why: "it must be a whole number above zero",
+    };
+    match get(name).as_deref().map(str::trim) {
+        None | Some("") => NonZeroU32::new(default).ok_or(invalid),
+        Some(v) => v.parse::<NonZeroU32>().map_err(|_| invalid),
     }
 }
 
@@ -186,6 +250,35 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn numbers_default_when_unset_and_refuse_zero_or_words() {
+        let defaults = with(BASE).unwrap();
+        assert_eq!(defaults.order_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(defaults.retention, Duration::from_secs(90 * 24 * 3600));
+        assert_eq!(defaults.limits, LimitSettings::default());
+        assert!(!defaults.trust_forwarded_for);
+        let mut pairs = BASE.to_vec();
+        pairs.push(("ORDER_TTL_HOURS", "2"));
+        pairs.push(("CHECKOUT_STARTS_PER_MINUTE", "5"));
+        let set = with(&pairs).unwrap();
+        assert_eq!(set.order_ttl, Duration::from_secs(2 * 3600));
+        assert_eq!(set.limits.checkout_starts_per_minute.get(), 5);
+        for bad in ["0", "-1", "soon", "1.5"] {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("DATA_RETENTION_DAYS", bad));
+            assert!(
+                matches!(
+                    with(&pairs),
+                    Err(SettingsError::Invalid {
+                        name: "DATA_RETENTION_DAYS",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use app::catalog::cache::{self, CatalogCache};
-use app::state::{AppState, PublicSettings, SESSION_COOKIE, SESSION_DAYS};
+use app::limits::Limits;
+use app::state::{AppState, PublicSettings, SESSION_DAYS, session_cookie};
 use app::{App, shell};
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -35,59 +36,42 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates, seeds and binds `addr` (port 0 takes a free one).
+    /// Connects, migrates, seeds, starts the background work and binds `addr` (port 0 takes a
+    /// free one).
     pub async fn build(
         settings: Settings,
         leptos_options: LeptosOptions,
         addr: SocketAddr,
     ) -> anyhow::Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(settings.database_url())
+        let state = connect(&settings, leptos_options, !addr.ip().is_loopback()).await?;
+        tokio::spawn(cache::follow_changes(
+            state.catalog.clone(),
+            state.pool.clone(),
+        ));
+        let limits = state.limits.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limits.forget_idle();
+            }
+        });
+        if settings.background_jobs {
+            crate::jobs::start(
+                crate::jobs::Chores {
+                    state: state.clone(),
+                    order_ttl: settings.order_ttl,
+                    retention: settings.retention,
+                },
+                settings.database_url(),
+            )
             .await
-            .context("Failed to connect to Postgres (DATABASE_URL)")?;
-        sqlx::migrate!("../migrations")
-            .run(&pool)
-            .await
-            .context("Failed to run database migrations")?;
-        if settings.seed_demo_catalog {
-            crate::seed::demo_catalog(&pool)
-                .await
-                .context("Failed to seed the demo catalog")?;
-        }
-        let mut stripe = stripe::ClientBuilder::new(settings.stripe_secret_key.expose_secret());
-        if let Some(base) = &settings.stripe_api_base {
-            let base = if base.ends_with('/') {
-                base.clone()
-            } else {
-                format!("{base}/")
-            };
-            stripe = stripe.url(base);
-        }
-        let stripe = stripe
-            .build()
-            .context("Failed to build the Stripe client")?;
-        if settings.webhook_secrets.is_empty() {
+            .context("Failed to start the background jobs")?;
+        } else {
             tracing::warn!(
-                "STRIPE_WEBHOOK_SECRET is not set: the webhook route answers 503 and orders settle only from the order page"
+                "BACKGROUND_JOBS is off: no event replay, order expiry or retention on this server"
             );
         }
-        let catalog = CatalogCache::default();
-        tokio::spawn(cache::follow_changes(catalog.clone(), pool.clone()));
-        let state = AppState {
-            leptos_options: leptos_options.clone(),
-            pool,
-            catalog,
-            stripe,
-            public: PublicSettings {
-                publishable_key: settings.stripe_publishable_key.clone(),
-                stripe_js_url: settings.stripe_js_url.clone(),
-            },
-            webhook_secrets: Arc::new(settings.webhook_secrets.clone()),
-            live_mode: settings.live_mode,
-            secure_cookies: settings.secure_cookies.unwrap_or(!addr.ip().is_loopback()),
-        };
         let sessions = sessions(&state.pool, state.secure_cookies).await?;
         let router = routes(state.clone(), sessions);
         let listener = TcpListener::bind(addr)
@@ -108,10 +92,74 @@ impl Application {
     }
 
     pub async fn run(self) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
-            .await
-            .context("server stopped")
+        // The peer's address reaches server functions, for the rate limits.
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .context("server stopped")
     }
+}
+
+/// The shop's state from its settings: Postgres connected and migrated (the demo catalog
+/// seeded if asked), the Stripe client built. What the server and the command-line tasks
+/// share; nothing is served or started in the background here. `secure_by_default` is
+/// whether cookies are `Secure` when `COOKIE_SECURE` does not say.
+pub async fn connect(
+    settings: &Settings,
+    leptos_options: LeptosOptions,
+    secure_by_default: bool,
+) -> anyhow::Result<AppState> {
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(settings.database_url())
+        .await
+        .context("Failed to connect to Postgres (DATABASE_URL)")?;
+    sqlx::migrate!("../migrations")
+        .run(&pool)
+        .await
+        .context("Failed to run database migrations")?;
+    if settings.seed_demo_catalog {
+        crate::seed::demo_catalog(&pool)
+            .await
+            .context("Failed to seed the demo catalog")?;
+    }
+    let mut stripe = stripe::ClientBuilder::new(settings.stripe_secret_key.expose_secret());
+    if let Some(base) = &settings.stripe_api_base {
+        let base = if base.ends_with('/') {
+            base.clone()
+        } else {
+            format!("{base}/")
+        };
+        stripe = stripe.url(base);
+    }
+    let stripe = stripe
+        .build()
+        .context("Failed to build the Stripe client")?;
+    if settings.webhook_secrets.is_empty() {
+        tracing::warn!(
+            "STRIPE_WEBHOOK_SECRET is not set: the webhook route answers 503 and orders settle only from the order page"
+        );
+    }
+    Ok(AppState {
+        leptos_options,
+        pool,
+        catalog: CatalogCache::default(),
+        stripe,
+        public: PublicSettings {
+            publishable_key: settings.stripe_publishable_key.clone(),
+            stripe_js_url: settings.stripe_js_url.clone(),
+        },
+        webhook_secrets: Arc::new(settings.webhook_secrets.clone()),
+        live_mode: settings.live_mode,
+        secure_cookies: settings.secure_cookies.unwrap_or(secure_by_default),
+        limits: Arc::new(Limits::new(settings.limits)),
+        trust_forwarded_for: settings.trust_forwarded_for,
+        order_ttl: settings.order_ttl,
+    })
 }
 
 /// The app's routes, listed once per process. To list them, leptos renders the app with
@@ -139,7 +187,7 @@ async fn sessions(
             .continuously_delete_expired(Duration::from_secs(60 * 60)),
     );
     Ok(SessionManagerLayer::new(store)
-        .with_name(SESSION_COOKIE)
+        .with_name(session_cookie(secure))
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
@@ -148,6 +196,12 @@ async fn sessions(
 
 fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Router {
     let leptos_routes = route_list();
+    // Where cookies are Secure the shop is served over https: browsers are told to use https
+    // only, for two years. (A browser ignores this header on a plain http answer.) Not for
+    // subdomains: the seller may have others that are not served over https.
+    let hsts = state
+        .secure_cookies
+        .then(|| HeaderValue::from_static("max-age=63072000"));
     let stripe_js = state.public.stripe_js_url.clone();
     let shell_js = stripe_js.clone();
     let options = state.leptos_options.clone();
@@ -172,6 +226,10 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            move |_: &axum::response::Response| hsts.clone(),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -254,11 +254,20 @@ async fn handle(
     if !acted_on {
         return Ok(Handled::Now);
     }
+    settle_stored(state, &envelope.id, payload).await
+}
 
+/// Acts on a stored event, once: the first caller settles what it is about and marks it
+/// handled in one transaction; any other (a second delivery, a replay) finds it handled.
+async fn settle_stored(
+    state: &AppState,
+    id: &str,
+    payload: serde_json::Value,
+) -> Result<Handled, HandleError> {
     let event: stripe_webhook::Event = match serde_json::from_value(payload) {
         Ok(event) => event,
         Err(e) => {
-            record_failure(state, &envelope.id, &e.to_string()).await?;
+            record_failure(state, id, &e.to_string()).await?;
             return Err(HandleError::Unreadable(e.to_string()));
         }
     };
@@ -267,7 +276,7 @@ async fn handle(
     // Deliveries of one event queue here; the first handles it, the rest see it handled.
     let handled = sqlx::query_scalar!(
         "select handled_at from stripe_event where id = $1 for update",
-        envelope.id
+        id
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -281,27 +290,74 @@ async fn handle(
             livemode = event.livemode,
             "event from the other Stripe mode; not acted on"
         );
-        mark_handled(
-            &mut tx,
-            &envelope.id,
-            Some("livemode does not match the shop's keys"),
-        )
-        .await?;
+        mark_handled(&mut tx, id, Some("livemode does not match the shop's keys")).await?;
         tx.commit().await?;
         return Ok(Handled::Now);
     }
     match fulfillment::settle_event(&mut tx, &event.data.object).await {
         Ok(_) => {}
-        Err(SettleError::OrderNotVisible(id)) => {
+        Err(SettleError::OrderNotVisible(intent)) => {
             tx.rollback().await?;
-            record_failure(state, &envelope.id, "order not visible yet").await?;
-            return Err(HandleError::NotYet(SettleError::OrderNotVisible(id)));
+            record_failure(state, id, "order not visible yet").await?;
+            return Err(HandleError::NotYet(SettleError::OrderNotVisible(intent)));
         }
         Err(SettleError::Database(e)) => return Err(e.into()),
     }
-    mark_handled(&mut tx, &envelope.id, None).await?;
+    mark_handled(&mut tx, id, None).await?;
     tx.commit().await?;
     Ok(Handled::Now)
+}
+
+/// What one replay of the inbox did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed {
+    /// Events settled now.
+    pub settled: usize,
+    /// Events another delivery settled while the replay ran.
+    pub already: usize,
+    /// Events that still cannot be settled; each keeps its error in the inbox.
+    pub failing: usize,
+}
+
+/// How many unhandled events one replay takes, oldest first.
+pub const REPLAY_BATCH: i64 = 500;
+
+/// Settles every stored event that was never handled (the server stopped between storing and
+/// settling it, its order was not visible yet, or it could not be read by an earlier version)
+/// through the same path a delivery takes. Events younger than `min_age` are left to the
+/// delivery that is probably handling them now. Safe to run at any time, from any server.
+#[tracing::instrument(skip_all)]
+pub async fn replay_unhandled(
+    state: &AppState,
+    min_age: std::time::Duration,
+) -> Result<Replayed, sqlx::Error> {
+    let pending = sqlx::query!(
+        r#"select id, payload as "payload!" from stripe_event
+           where handled_at is null and payload is not null
+             and received_at < now() - make_interval(secs => $1)
+           order by received_at
+           limit $2"#,
+        min_age.as_secs_f64(),
+        REPLAY_BATCH
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let mut done = Replayed::default();
+    for event in pending {
+        match settle_stored(state, &event.id, event.payload).await {
+            Ok(Handled::Now) => done.settled += 1,
+            Ok(Handled::Before) => done.already += 1,
+            Err(HandleError::Database(e)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(event_id = %event.id, error = %e, "a stored event still cannot be settled");
+                done.failing += 1;
+            }
+        }
+    }
+    if done != Replayed::default() {
+        tracing::info!(?done, "replayed unhandled events");
+    }
+    Ok(done)
 }
 
 /// Marks an event handled in the transaction that acted on it, with a note when it was

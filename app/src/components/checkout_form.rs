@@ -1,5 +1,9 @@
 //! The form under a product: email, the Payment Element and a pay button that says the amount.
 //! An island: the server renders it, the browser hydrates it and mounts Stripe's form.
+//!
+//! Viewing a product costs nothing: the order and its PaymentIntent are made only when the
+//! shopper starts paying (focuses the form, or presses "Continue to payment"), so crawlers and
+//! passers-by never reach Stripe.
 
 use leptos::prelude::*;
 
@@ -17,6 +21,12 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
     let (email, set_email) = signal(String::new());
     let (message, set_message) = signal(None::<String>);
     let (busy, set_busy) = signal(false);
+    // Set once the browser has taken over the form (only the browser runs effects).
+    #[allow(unused_variables)]
+    let (hydrated, set_hydrated) = signal(false);
+    // Checkout asked for (the form is loading) and the payment form mounted.
+    #[allow(unused_variables)]
+    let (started, set_started) = signal(false);
     #[allow(unused_variables)]
     let (ready, set_ready) = signal(false);
     // The server renders the catalog price; once checkout is open the button says the amount
@@ -32,13 +42,23 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
         }
     };
 
-    #[cfg(not(feature = "hydrate"))]
-    let _ = slug;
+    // Kept in a StoredValue so every handler below can share one copyable `start`.
+    #[allow(unused_variables)]
+    let slug = StoredValue::new(slug);
     #[cfg(feature = "hydrate")]
-    let form = {
-        let form = StoredValue::new_local(None::<(crate::stripe_js::PaymentForm, CheckoutSession)>);
-        Effect::new(move |_| {
-            let slug = slug.clone();
+    let form = StoredValue::new_local(None::<(crate::stripe_js::PaymentForm, CheckoutSession)>);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| set_hydrated.set(true));
+    // Opens checkout once: the order, its PaymentIntent, the mounted Payment Element. After a
+    // failure the shopper may ask again.
+    let start = move || {
+        if started.get_untracked() {
+            return;
+        }
+        set_started.set(true);
+        #[cfg(feature = "hydrate")]
+        {
+            let slug = slug.get_value();
             leptos::task::spawn_local(async move {
                 match start_checkout(slug).await {
                     Ok(session) => match crate::stripe_js::PaymentForm::mount(
@@ -49,6 +69,7 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
                         Ok(pf) => {
                             set_amount.set(session.amount);
                             form.set_value(Some((pf, session)));
+                            set_message.set(None);
                             set_ready.set(true);
                         }
                         Err(e) => {
@@ -59,15 +80,22 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
                             ));
                         }
                     },
-                    Err(e) => set_message.set(Some(e.to_string())),
+                    Err(e) => {
+                        set_message.set(Some(e.to_string()));
+                        set_started.set(false);
+                    }
                 }
             });
-        });
-        form
+        }
     };
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        if !ready.get_untracked() {
+            // Enter in the email field before the payment form is there.
+            start();
+            return;
+        }
         if busy.get_untracked() {
             return;
         }
@@ -85,7 +113,8 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
                 return;
             };
             let order_id = session.order_id;
-            if let Err(e) = set_checkout_email(order_id.to_string(), typed.clone()).await {
+            let secret = Some(session.client_secret.clone());
+            if let Err(e) = set_checkout_email(order_id.to_string(), typed.clone(), secret).await {
                 set_message.set(Some(e.to_string()));
                 set_busy.set(false);
                 return;
@@ -105,7 +134,14 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
     };
 
     view! {
-        <form class="checkout" on:submit=on_submit aria-label="Checkout" novalidate>
+        <form
+            class="checkout"
+            on:submit=on_submit
+            on:focusin=move |_| start()
+            aria-label="Checkout"
+            data-hydrated=move || hydrated.get().then_some("true")
+            novalidate
+        >
             <label for="checkout-email">"Email for your receipt and downloads"</label>
             <input
                 id="checkout-email"
@@ -118,9 +154,31 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
             />
             <div id="payment-element" class="payment-element"></div>
             <p class="form-error" role="alert">{move || message.get()}</p>
-            <button type="submit" class="pay" disabled=move || busy.get() || !ready.get()>
-                {pay_label}
-            </button>
+            <Show
+                when=move || ready.get()
+                fallback=move || {
+                    view! {
+                        <button
+                            type="button"
+                            class="continue"
+                            disabled=move || started.get()
+                            on:click=move |_| start()
+                        >
+                            {move || {
+                                if started.get() {
+                                    "Loading the payment form…"
+                                } else {
+                                    "Continue to payment"
+                                }
+                            }}
+                        </button>
+                    }
+                }
+            >
+                <button type="submit" class="pay" disabled=move || busy.get()>
+                    {pay_label}
+                </button>
+            </Show>
         </form>
     }
 }

@@ -17,6 +17,8 @@ pub fn LiveOrder(order: OrderView) -> impl IntoView {
     let (gave_up, set_gave_up) = signal(false);
 
     #[cfg(feature = "hydrate")]
+    forget_return_params();
+    #[cfg(feature = "hydrate")]
     Poller {
         order,
         set_order,
@@ -37,6 +39,21 @@ pub fn LiveOrder(order: OrderView) -> impl IntoView {
                 </p>
             })}
         }
+    }
+}
+
+/// After a payment method that leaves the site, Stripe sends the shopper back with
+/// `payment_intent_client_secret` (and the intent's id) in the URL. The secret must not stay in
+/// the address bar, the history, or a link the shopper shares, so the page drops the query.
+#[cfg(feature = "hydrate")]
+fn forget_return_params() {
+    let location = window().location();
+    let carries_secret = location
+        .search()
+        .is_ok_and(|q| q.contains("payment_intent_client_secret"));
+    if let (true, Ok(path), Ok(history)) = (carries_secret, location.pathname(), window().history())
+    {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
     }
 }
 

@@ -1,8 +1,9 @@
 //! The end-of-run check: every delivered event matched to its order, and that order to its one
-//! grant, field by field. Totals alone would pass an event that settled the wrong order, a grant
+//! grant (or, for an order refunded before its payment reached the shop, to no grant at all),
+//! field by field. Totals alone would pass an event that settled the wrong order, a grant
 //! for the wrong product, a revoked grant, or orders nobody paid for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::ensure;
 use sqlx::PgPool;
@@ -38,11 +39,17 @@ impl Paid {
     }
 }
 
-/// Checks the database against the events that were delivered; the error lists every mismatch.
-pub async fn matches(pool: &PgPool, delivered: &[Paid]) -> anyhow::Result<()> {
+/// Checks the database against the events that were delivered; `refunded` names the intents
+/// refunded in full (their `charge.refunded` delivered before their payment). The error lists
+/// every mismatch.
+pub async fn matches(
+    pool: &PgPool,
+    delivered: &[Paid],
+    refunded: &HashSet<String>,
+) -> anyhow::Result<()> {
     let orders = sqlx::query!(
         r#"select o.public_id, o.payment_intent_id, o.status::text as "status!", o.amount_minor,
-                  o.currency, p.slug,
+                  o.currency, p.slug, o.amount_refunded_minor,
                   (select count(*) from entitlement e where e.order_id = o.id) as "grants!",
                   (select count(*) from entitlement e
                    where e.order_id = o.id and e.product_id = o.product_id
@@ -51,7 +58,7 @@ pub async fn matches(pool: &PgPool, delivered: &[Paid]) -> anyhow::Result<()> {
     )
     .fetch_all(pool)
     .await?;
-    let handled: std::collections::HashSet<String> =
+    let handled: HashSet<String> =
         sqlx::query_scalar!("select id from stripe_event where handled_at is not null")
             .fetch_all(pool)
             .await?
@@ -80,21 +87,29 @@ pub async fn matches(pool: &PgPool, delivered: &[Paid]) -> anyhow::Result<()> {
             order.amount_minor,
             order.currency.as_str(),
             order.slug.as_str(),
+            order.amount_refunded_minor,
             order.grants,
             order.live_grants_for_the_product,
         );
+        // Refunded in full before the payment reached the shop: nothing may be granted.
+        let (status, refunded_minor, grants) = if refunded.contains(&paid.intent_id) {
+            ("refunded", paid.amount, 0)
+        } else {
+            ("paid", 0, 1)
+        };
         let expected = (
             paid.order_id.as_str(),
-            "paid",
+            status,
             paid.amount,
             paid.currency.as_str(),
             paid.product.as_str(),
-            1,
-            1,
+            refunded_minor,
+            grants,
+            grants,
         );
         if seen != expected {
             wrong.push(format!(
-                "intent {}: order (id, status, amount, currency, product, grants, live grants for its product) is {seen:?}, the event says {expected:?}",
+                "intent {}: order (id, status, amount, currency, product, refunded, grants, live grants for its product) is {seen:?}, expected {expected:?}",
                 paid.intent_id
             ));
         }
@@ -103,8 +118,14 @@ pub async fn matches(pool: &PgPool, delivered: &[Paid]) -> anyhow::Result<()> {
     if orders.len() != n {
         wrong.push(format!("{} orders for {n} payments", orders.len()));
     }
-    if grants != n as i64 {
-        wrong.push(format!("{grants} grants for {n} payments"));
+    let kept = delivered
+        .iter()
+        .filter(|p| !refunded.contains(&p.intent_id))
+        .count();
+    if grants != kept as i64 {
+        wrong.push(format!(
+            "{grants} grants for {kept} payments that were not refunded"
+        ));
     }
     ensure!(
         wrong.is_empty(),
@@ -151,11 +172,29 @@ mod tests {
             .collect()
     }
 
-    /// An empty, migrated database of the runner's own (made again for each call).
+    /// Closes a database made by `fresh` and removes it.
+    async fn dispose(pool: PgPool) {
+        let name: String = sqlx::query_scalar("select current_database()")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let admin_url = std::env::var("TEST_DATABASE_ADMIN_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin = PgPool::connect(&admin_url).await.unwrap();
+        sqlx::raw_sql(&format!("drop database if exists \"{name}\" with (force)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+    }
+
+    /// An empty, migrated database of its own for each call (tests run side by side).
     async fn fresh() -> PgPool {
         let admin_url = std::env::var("TEST_DATABASE_ADMIN_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let url = crate::fresh_database(&admin_url, "check").await.unwrap();
+        let name = format!("check_{:08x}", rand::random::<u32>());
+        let url = crate::fresh_database(&admin_url, &name).await.unwrap();
         let pool = PgPool::connect(&url).await.unwrap();
         sqlx::migrate!("../../migrations").run(&pool).await.unwrap();
         pool
@@ -198,10 +237,43 @@ mod tests {
             if !sql.is_empty() {
                 sqlx::raw_sql(sql).execute(&pool).await.unwrap();
             }
-            let result = matches(&pool, &delivered).await;
-            pool.close().await;
+            let result = matches(&pool, &delivered, &HashSet::new()).await;
+            dispose(pool).await;
             assert_eq!(result.is_ok(), sql.is_empty(), "{what}: {result:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_order_refunded_before_its_payment_passes_only_with_nothing_granted() {
+        let refunded_first =
+            "update customer_order set status = 'refunded', amount_refunded_minor = 1500
+                              where public_id = 'ord_b'";
+        let cases = [
+            (
+                "refunded, nothing granted",
+                "delete from entitlement where order_id = (select id from customer_order where public_id = 'ord_b')",
+                true,
+            ),
+            ("refunded but granted", "", false),
+        ];
+        for (what, sql, passes) in cases {
+            let pool = fresh().await;
+            let delivered = settled(&pool).await;
+            sqlx::raw_sql(refunded_first).execute(&pool).await.unwrap();
+            if !sql.is_empty() {
+                sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+            }
+            let refunded = HashSet::from(["pi_b".to_string()]);
+            let result = matches(&pool, &delivered, &refunded).await;
+            dispose(pool).await;
+            assert_eq!(result.is_ok(), passes, "{what}: {result:?}");
+        }
+        // Without being named as refunded, the same order is a mismatch.
+        let pool = fresh().await;
+        let delivered = settled(&pool).await;
+        sqlx::raw_sql(refunded_first).execute(&pool).await.unwrap();
+        assert!(matches(&pool, &delivered, &HashSet::new()).await.is_err());
+        dispose(pool).await;
     }
 
     #[tokio::test]

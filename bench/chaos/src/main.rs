@@ -1,14 +1,18 @@
 //! Fault and load runs against a real shop: the release `server` binary, a database of its own
 //! and an in-process Stripe stand-in. Each run opens real orders, pays their PaymentIntents at
-//! the stand-in, then delivers the resulting signed `payment_intent.succeeded` events itself,
-//! the way Stripe would: several copies of each, shuffled, many at a time, retrying every
-//! delivery that does not get a 2xx. It prints what it measured and then checks the database:
-//! every order paid exactly once, each with exactly one grant, nothing half done.
+//! the stand-in, refunds a tenth of them in full, then delivers the resulting signed events
+//! itself, the way Stripe would: several copies of each, shuffled, many at a time, retrying
+//! every delivery that does not get a 2xx. The refunds' `charge.refunded` events are delivered
+//! first, before any `payment_intent.succeeded`, as when a seller refunds while the payment's
+//! own event is still delayed. It prints what it measured and then checks the database: every
+//! order paid exactly once with exactly one grant, every refunded order refunded with none,
+//! nothing half done.
 //!
 //! Runs: `load` (plain), `pg-restart` (Postgres stopped and started mid-run; on a cluster of its
 //! own, so nothing else on the machine is disturbed), `sigkill` (the server killed mid-run,
 //! checked while it is down, then restarted), `all`. See `bench/chaos.sh`.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -126,12 +130,23 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
     let pool = PgPool::connect(&db_url).await?;
 
     let started = Instant::now();
-    let events = paid_events(&shop.base, &standin.base_url, cli.events).await?;
+    let Prepared {
+        succeeded: events,
+        refunded,
+        refunded_intents,
+    } = paid_events(&shop.base, &standin.base_url, cli.events).await?;
     println!(
-        "prepared {} paid orders and their events in {:.1} s",
+        "prepared {} paid orders ({} of them refunded in full) and their events in {:.1} s",
         events.len(),
+        refunded.len(),
         started.elapsed().as_secs_f64()
     );
+    // The refunds reach the shop before their payments do.
+    let refunds = Deliveries::new(&refunded, cli.copies)
+        .run(&shop.base, cli.concurrency)
+        .await?;
+    print!("refunds first: ");
+    refunds.print(refunded.len());
 
     let deliveries = Deliveries::new(&events, cli.copies);
     let total = deliveries.total;
@@ -191,7 +206,13 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
     if let Some(mib) = shop.rss_mib() {
         println!("server RSS after the run: {mib} MiB");
     }
-    let check = check(&pool, &delivered, stats.gave_up).await;
+    let check = check(
+        &pool,
+        &delivered,
+        &refunded_intents,
+        stats.gave_up + refunds.gave_up,
+    )
+    .await;
     shop.stop().await;
     if let Some(c) = cluster {
         c.remove().await;
@@ -222,6 +243,8 @@ impl Shop {
             ("LEPTOS_SITE_ADDR".into(), format!("127.0.0.1:{port}")),
             ("LEPTOS_SITE_ROOT".into(), "target/site-release".into()),
             ("RUST_LOG".into(), "warn".into()),
+            // Every order here is opened from one address, far faster than a shopper would.
+            ("CHECKOUT_STARTS_PER_MINUTE".into(), "1000000".into()),
         ];
         std::fs::create_dir_all("target/chaos")?;
         let log = PathBuf::from(format!("target/chaos/{name}-server.log"));
@@ -432,9 +455,18 @@ async fn run(command: &mut Command) -> anyhow::Result<()> {
 // Orders and their events
 // ---------------------------------------------------------------------------------------------
 
-/// Opens `n` orders through the shop's checkout, pays each intent at the stand-in, and returns
-/// the signed-to-be `payment_intent.succeeded` events, as raw JSON.
-async fn paid_events(shop: &str, standin: &str, n: usize) -> anyhow::Result<Vec<String>> {
+/// The events of a run, as raw JSON, not yet signed.
+struct Prepared {
+    /// One `payment_intent.succeeded` per order.
+    succeeded: Vec<String>,
+    /// One `charge.refunded` per order refunded in full.
+    refunded: Vec<String>,
+    refunded_intents: HashSet<String>,
+}
+
+/// Opens `n` orders through the shop's checkout, pays each intent at the stand-in, refunds
+/// every tenth payment in full, and returns the events Stripe would send.
+async fn paid_events(shop: &str, standin: &str, n: usize) -> anyhow::Result<Prepared> {
     #[derive(serde::Deserialize)]
     struct Session {
         client_secret: String,
@@ -467,23 +499,54 @@ async fn paid_events(shop: &str, standin: &str, n: usize) -> anyhow::Result<Vec<
                     .payment_method("pm_card_visa")
                     .send(&stripe)
                     .await?;
-                anyhow::Ok(())
+                if i % 10 == 0 {
+                    stripe_core::refund::CreateRefund::new()
+                        .payment_intent(intent.as_str())
+                        .send(&stripe)
+                        .await?;
+                    return anyhow::Ok(Some(intent));
+                }
+                anyhow::Ok(None)
             }
         })
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
+    let mut refunded_intents = HashSet::new();
     for result in opened {
-        result?;
+        refunded_intents.extend(result?);
     }
 
-    let mut events = Vec::with_capacity(n);
+    let succeeded = list_events(&http, standin, "payment_intent.succeeded").await?;
+    ensure!(
+        succeeded.len() == n,
+        "expected {n} succeeded events, the stand-in has {}",
+        succeeded.len()
+    );
+    let refunded = list_events(&http, standin, "charge.refunded").await?;
+    ensure!(
+        refunded.len() == refunded_intents.len(),
+        "expected {} refund events, the stand-in has {}",
+        refunded_intents.len(),
+        refunded.len()
+    );
+    Ok(Prepared {
+        succeeded,
+        refunded,
+        refunded_intents,
+    })
+}
+
+/// Every event of `type_` at the stand-in, page by page.
+async fn list_events(
+    http: &reqwest::Client,
+    standin: &str,
+    type_: &str,
+) -> anyhow::Result<Vec<String>> {
+    let mut events = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let mut query = vec![
-            ("type", "payment_intent.succeeded".to_string()),
-            ("limit", "100".to_string()),
-        ];
+        let mut query = vec![("type", type_.to_string()), ("limit", "100".to_string())];
         if let Some(a) = &after {
             query.push(("starting_after", a.clone()));
         }
@@ -505,11 +568,6 @@ async fn paid_events(shop: &str, standin: &str, n: usize) -> anyhow::Result<Vec<
             break;
         }
     }
-    ensure!(
-        events.len() == n,
-        "expected {n} succeeded events, the stand-in has {}",
-        events.len()
-    );
     Ok(events)
 }
 
@@ -686,18 +744,26 @@ async fn torn_orders(pool: &PgPool) -> anyhow::Result<i64> {
     .await?)
 }
 
-async fn check(pool: &PgPool, delivered: &[check::Paid], gave_up: usize) -> anyhow::Result<()> {
+async fn check(
+    pool: &PgPool,
+    delivered: &[check::Paid],
+    refunded: &HashSet<String>,
+    gave_up: usize,
+) -> anyhow::Result<()> {
     let torn = torn_orders(pool).await?;
     println!(
-        "check: {} payments delivered, {gave_up} deliveries given up, {torn} orders half done",
-        delivered.len()
+        "check: {} payments delivered ({} refunded first), {gave_up} deliveries given up, {torn} orders half done",
+        delivered.len(),
+        refunded.len()
     );
     ensure!(
         gave_up == 0,
         "{gave_up} deliveries were given up after two minutes of retries"
     );
     ensure!(torn == 0, "{torn} orders are half done");
-    check::matches(pool, delivered).await?;
-    println!("OK: every event settled its own order once, with one grant for its product");
+    check::matches(pool, delivered, refunded).await?;
+    println!(
+        "OK: every event settled its own order once, with one grant for its product, and no refunded order was granted"
+    );
     Ok(())
 }

@@ -156,8 +156,11 @@ async function waitFor<T>(what: string, proc: Running, log: string, ms: number, 
   }
 }
 
-/** Runs a whole shop; resolves once `/healthz` answers. Call the returned `shutdown` afterwards. */
-export async function startShop(): Promise<{ shop: Shop; shutdown: () => Promise<void> }> {
+/**
+ * Runs a whole shop; resolves once `/healthz` answers. Call the returned `shutdown` afterwards.
+ * `env` adds settings, e.g. a low `CHECKOUT_STARTS_PER_MINUTE`.
+ */
+export async function startShop(env: Record<string, string> = {}): Promise<{ shop: Shop; shutdown: () => Promise<void> }> {
   const standinBin = binary('STANDIN_BIN', 'stripe-standin');
   const serverBin = binary('SERVER_BIN', 'server');
   if (!existsSync(path.join(REPO_ROOT, 'target', 'site', 'pkg', 'storefront.js'))) {
@@ -225,6 +228,7 @@ export async function startShop(): Promise<{ shop: Shop; shutdown: () => Promise
         STRIPE_JS_URL: `${standinURL}/v3/`,
         LEPTOS_SITE_ADDR: `127.0.0.1:${shopPort}`,
         RUST_LOG: 'info',
+        ...env,
       },
       shopLog,
     );
@@ -329,15 +333,30 @@ export function checkout(page: Page) {
     cardNumber: page.getByLabel('Card number'),
     expiry: page.getByLabel('Expiration date'),
     cvc: page.getByLabel('Security code'),
+    /** Shown until the payment form is loaded: opens checkout (the order and its PaymentIntent). */
+    continueButton: form.locator('button.continue'),
     /** The submit button, whatever its label says at the moment ("Pay …" or "Paying …"). */
     payButton: form.locator('button[type="submit"]'),
     error: form.locator('p.form-error[role="alert"]'),
   };
 }
 
-/** Opens a product page and waits until its payment form is mounted (the page has hydrated). */
+/** Opens a product page, starts paying ("Continue to payment") and waits for the payment form. */
 export async function openProduct(page: Page, slug: string): Promise<void> {
   await page.goto(`/products/${slug}`);
+  await startPaying(page);
+}
+
+/** Waits until the browser has taken over the checkout form (an island), so what is typed or
+ * clicked reaches the form's own code. */
+export async function waitForHydration(page: Page): Promise<void> {
+  await expect(checkout(page).form).toHaveAttribute('data-hydrated', 'true', { timeout: 20_000 });
+}
+
+/** Presses "Continue to payment" on a product page and waits for the payment form. */
+export async function startPaying(page: Page): Promise<void> {
+  await waitForHydration(page);
+  await checkout(page).continueButton.click();
   await waitForPaymentForm(page);
 }
 

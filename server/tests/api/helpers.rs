@@ -23,13 +23,30 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// What the shop was built from, to build another on the same database and stand-in.
     pub settings: Settings,
+    /// The running shop's state, for calling its background work directly.
+    pub state: app::state::AppState,
 }
 
 pub async fn spawn() -> TestApp {
     spawn_with(Some(WEBHOOK_SECRET)).await
 }
 
+/// Checkout starts a test may make: tests open many orders from one address quickly, which is
+/// not what the rate limits are about (`limits.rs` tests those with the shop's defaults).
+const TEST_CHECKOUT_LIMIT: &str = "10000";
+
 pub async fn spawn_with(webhook_secret: Option<&str>) -> TestApp {
+    spawn_with_env(
+        webhook_secret,
+        &[("CHECKOUT_STARTS_PER_MINUTE", TEST_CHECKOUT_LIMIT)],
+    )
+    .await
+}
+
+/// A shop with settings `extra` on top of the shop's defaults. Every test shop runs without
+/// background jobs (`BACKGROUND_JOBS=false`), so a scheduled run never takes the work a test
+/// does by calling a chore itself; the job queue's own test turns them on.
+pub async fn spawn_with_env(webhook_secret: Option<&str>, extra: &[(&str, &str)]) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         server::telemetry::init();
     }
@@ -49,7 +66,7 @@ pub async fn spawn_with(webhook_secret: Option<&str>) -> TestApp {
     let db_url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
 
     let standin = stripe_standin::spawn(Default::default()).await.unwrap();
-    let vars = [
+    let mut vars = vec![
         ("DATABASE_URL", db_url.clone()),
         ("STRIPE_SECRET_KEY", SECRET_KEY.to_string()),
         ("STRIPE_PUBLISHABLE_KEY", "pk_test_shop_tests".to_string()),
@@ -59,13 +76,20 @@ pub async fn spawn_with(webhook_secret: Option<&str>) -> TestApp {
         ),
         ("STRIPE_API_BASE", format!("{}/", standin.base_url)),
         ("STRIPE_JS_URL", format!("{}/v3/", standin.base_url)),
+        ("BACKGROUND_JOBS", "false".to_string()),
     ];
-    let settings =
-        Settings::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
-            .unwrap();
+    vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    let settings = Settings::from_lookup(|k| {
+        vars.iter()
+            .rev()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
     let app = build_app(settings.clone()).await;
     let base = format!("http://127.0.0.1:{}", app.port());
     let pool = app.state.pool.clone();
+    let state = app.state.clone();
     tokio::spawn(app.run());
     let stripe = stripe::ClientBuilder::new(SECRET_KEY)
         .url(format!("{}/", standin.base_url))
@@ -84,6 +108,7 @@ pub async fn spawn_with(webhook_secret: Option<&str>) -> TestApp {
         stripe,
         http,
         settings,
+        state,
     }
 }
 

@@ -8,5 +8,7 @@ mod catalog;
 mod disputes;
 mod edges;
 mod helpers;
+mod housekeeping;
+mod limits;
 mod payment_path;
 mod security;

@@ -558,3 +558,40 @@ async fn a_checkout_whose_intent_creation_got_a_stripe_500_succeeds_on_retry_und
         .unwrap();
     assert_eq!(intents.data.len(), 1);
 }
+
+#[tokio::test]
+async fn a_tab_whose_session_cookie_was_replaced_still_sets_the_email_with_its_client_secret() {
+    let app = spawn().await;
+    // Two tabs of a brand-new browser start checkout at once: two sessions are made and the
+    // browser keeps only one cookie. The other tab still holds its order's client secret.
+    let session = app.checkout("field-recordings-vol-1").await;
+    let other_tab = reqwest::Client::new();
+    let set = |secret: &str| {
+        other_tab
+            .post(format!("{}/api/set_checkout_email", app.base))
+            .form(&[
+                ("order_id", session.order_id.as_str()),
+                ("email", "buyer@example.com"),
+                ("client_secret", secret),
+            ])
+            .send()
+    };
+
+    let wrong = set("pi_x_secret_not_this_one").await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.count("select count(*) from customer_order where email is not null")
+            .await,
+        0
+    );
+
+    let right = set(&session.client_secret).await.unwrap();
+    assert_eq!(right.status(), StatusCode::OK);
+    let email: Option<String> =
+        sqlx::query_scalar("select email from customer_order where public_id = $1")
+            .bind(&session.order_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(email.as_deref(), Some("buyer@example.com"));
+}

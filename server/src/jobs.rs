@@ -1,0 +1,143 @@
+//! Background work on a job queue in Postgres (underway): one housekeeping job that replays
+//! unhandled webhook events, expires open orders and forgets data past its retention.
+//!
+//! Why underway: it keeps its queue in the shop's own Postgres (schema `underway`, migrated
+//! at start) on the same sqlx as the rest of the shop, retries failed runs, and lets only one
+//! server at a time run a queue's schedule (a Postgres advisory lock), so with several servers
+//! each scheduled run is queued once and taken by one worker. Each server's worker runs one
+//! job at a time; the runs queued at two servers' starts may overlap, which is safe because
+//! every chore is idempotent (keyed Stripe calls, row locks, conditional updates).
+
+use std::time::Duration;
+
+use app::housekeeping;
+use app::state::AppState;
+use serde::{Deserialize, Serialize};
+use underway::{Job, To, ZonedSchedule};
+
+use crate::webhook;
+
+/// A run of the housekeeping job. Its name says why it was queued, for the logs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Housekeeping {
+    pub reason: String,
+}
+
+/// What the job needs besides the shop's state.
+#[derive(Clone)]
+pub struct Chores {
+    pub state: AppState,
+    pub order_ttl: Duration,
+    pub retention: Duration,
+}
+
+/// How often the schedule queues a run: every five minutes, in UTC.
+const SCHEDULE: &str = "0 */5 * * * *";
+/// An event younger than this is probably being handled by its delivery right now.
+const REPLAY_MIN_AGE: Duration = Duration::from_secs(60);
+/// How long a server that does not hold the schedule waits before asking for it again, so
+/// the schedule moves to another server when its holder stops.
+const SCHEDULER_RETRY: Duration = Duration::from_secs(60);
+
+/// The advisory lock a housekeeping run holds, so runs never overlap across servers.
+const RUN_LOCK: i64 = 0x5346_484b; // "SFHK"
+
+/// Runs every chore once, in the order that loses the least: events first (they may pay
+/// orders), then expiry (which would otherwise cancel an order a stored event pays), then
+/// retention. A run that finds another one under way (another server, or the command line)
+/// does nothing: the one under way does the same work.
+pub async fn run_chores(chores: &Chores) -> anyhow::Result<()> {
+    let mut lock = chores.state.pool.acquire().await?;
+    let held: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+        .bind(RUN_LOCK)
+        .fetch_one(&mut *lock)
+        .await?;
+    if !held {
+        tracing::debug!("another housekeeping run is under way");
+        return Ok(());
+    }
+    let outcome = chores_once(chores).await;
+    let released = sqlx::query("select pg_advisory_unlock($1)")
+        .bind(RUN_LOCK)
+        .execute(&mut *lock)
+        .await;
+    if released.is_err() {
+        // Closing the connection is what releases the lock then.
+        drop(lock.detach());
+    }
+    outcome
+}
+
+async fn chores_once(chores: &Chores) -> anyhow::Result<()> {
+    webhook::replay_unhandled(&chores.state, REPLAY_MIN_AGE).await?;
+    housekeeping::expire_orders(&chores.state.pool, &chores.state.stripe, chores.order_ttl).await?;
+    housekeeping::forget_old(&chores.state.pool, chores.retention).await?;
+    Ok(())
+}
+
+/// Migrates the queue's tables, queues one run now (the sweep on start), sets the schedule,
+/// and starts this server's worker, its bid for the schedule, and the removal of old tasks.
+///
+/// The queue has a small pool of its own: its worker and scheduler keep connections (two
+/// listeners, the schedule's lock, the open transaction of a running task), and those must
+/// never be the ones a shopper's request waits for. The chores themselves use the shop's pool.
+pub async fn start(chores: Chores, database_url: &str) -> anyhow::Result<()> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(database_url)
+        .await?;
+    underway::run_migrations(&pool).await?;
+    let job = Job::builder()
+        .state(chores)
+        .step(|cx, run: Housekeeping| async move {
+            tracing::debug!(reason = %run.reason, "housekeeping");
+            run_chores(&cx.state)
+                .await
+                .map_err(|e| underway::task::Error::Retryable(format!("{e:#}")))?;
+            To::done()
+        })
+        .name("housekeeping")
+        .pool(pool.clone())
+        .build()
+        .await?;
+    let schedule: ZonedSchedule = format!("{SCHEDULE}[UTC]").parse()?;
+    job.schedule(
+        &schedule,
+        &Housekeeping {
+            reason: "schedule".into(),
+        },
+    )
+    .await?;
+    job.enqueue(&Housekeeping {
+        reason: "start".into(),
+    })
+    .await?;
+
+    let deletion_pool = pool.clone();
+    tokio::spawn(async move {
+        // Finished tasks are kept for their time to live (days) and then removed, hourly.
+        if let Err(e) = underway::queue::run_deletion(&deletion_pool).await {
+            tracing::error!(error = %e, "the removal of old background tasks stopped");
+        }
+    });
+    let mut worker = job.worker();
+    worker.set_concurrency_limit(1);
+    tokio::spawn(async move {
+        if let Err(e) = worker.run().await {
+            tracing::error!(error = %e, "the housekeeping worker stopped");
+        }
+    });
+    let scheduler = job.scheduler();
+    tokio::spawn(async move {
+        loop {
+            // Returns at once unless this server holds the schedule's lock, in which case it
+            // queues runs until the process ends.
+            if let Err(e) = scheduler.run().await {
+                tracing::warn!(error = %e, "the housekeeping schedule stopped; asking again");
+            }
+            tokio::time::sleep(SCHEDULER_RETRY).await;
+        }
+    });
+    Ok(())
+}
