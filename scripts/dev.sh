@@ -21,6 +21,10 @@ export STRIPE_WEBHOOK_SECRET=${STRIPE_WEBHOOK_SECRET:-whsec_standin_local}
 export STRIPE_API_BASE=${STRIPE_API_BASE-http://127.0.0.1:12111/}
 export STRIPE_JS_URL=${STRIPE_JS_URL-http://127.0.0.1:12111/v3/}
 export RUST_LOG=${RUST_LOG:-info}
+# Mail goes to the local catcher (its inbox: http://127.0.0.1:1080) unless SMTP_URL says otherwise.
+catch_mail=0
+[ -z "${SMTP_URL:-}" ] && catch_mail=1
+export SMTP_URL=${SMTP_URL:-smtp://127.0.0.1:1025}
 
 db=${DATABASE_URL##*/}
 psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname = '$db'" | grep -q 1 \
@@ -41,6 +45,12 @@ if [ -n "$STRIPE_API_BASE" ]; then
   target/debug/stripe-standin --port 12111 \
     --webhook-url http://127.0.0.1:3000/webhooks/stripe --webhook-secret "$STRIPE_WEBHOOK_SECRET" &
   pids+=($!)
+fi
+
+if [ "$catch_mail" = 1 ] && ! (exec 3<>/dev/tcp/127.0.0.1/1025) 2>/dev/null; then
+  bash scripts/mail-catcher.sh 1025 1080 >target/mail-catcher.log 2>&1 &
+  pids+=($!)
+  echo "mail: http://127.0.0.1:1080"
 fi
 
 if [ "$watch" = 1 ]; then

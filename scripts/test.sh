@@ -27,6 +27,10 @@ echo "==> build: the stand-in, the server and the site the browser tests use"
 cargo build --locked -p stripe-standin -p server
 bash scripts/build-site.sh debug
 
+echo "==> mail catcher for the tests' mail"
+eval "$(bash scripts/mail-catcher.sh --background)"
+trap 'kill "$MAIL_CATCHER_PID" 2>/dev/null || true' EXIT
+
 echo "==> cargo test"
 # frontend is the wasm crate: built above for wasm32, never with the server's features.
 export TEST_DATABASE_ADMIN_URL=${TEST_DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}

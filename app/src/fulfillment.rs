@@ -169,6 +169,11 @@ pub async fn settle_intent(
     .await?;
     if matches!(to, OrderStatus::Paid | OrderStatus::PartiallyRefunded) {
         grant(tx, &order, intent.receipt_email.as_deref()).await?;
+        queue_mail(tx, Mail::Receipt, order.id).await?;
+    }
+    if to.is_paid() && order.amount_refunded_minor > 0 {
+        // Refunded (in part, or in full: then no receipt) before the payment was known here.
+        queue_mail(tx, Mail::Refund(order.amount_refunded_minor), order.id).await?;
     }
     tracing::info!(order = order.id, from = ?order.status, to = ?to, "order settled");
     Ok(Settled::Changed {
@@ -220,6 +225,40 @@ async fn grant(
     Ok(())
 }
 
+/// A message to the buyer about an order, sent by the mail job after this transaction commits.
+#[derive(Debug, Clone, Copy)]
+enum Mail {
+    Receipt,
+    /// The order's refunded total, in its minor units.
+    Refund(i64),
+}
+
+/// Writes `mail` to the outbox in the settlement's transaction: it is sent if and only if the
+/// settlement commits, and once however often the settlement runs (one receipt per order, one
+/// notice per refunded total).
+async fn queue_mail(
+    tx: &mut Transaction<'_, Postgres>,
+    mail: Mail,
+    order: i64,
+) -> Result<(), SettleError> {
+    let (kind, key, amount) = match mail {
+        Mail::Receipt => ("receipt", format!("receipt:{order}"), None),
+        Mail::Refund(total) => ("refund", format!("refund:{order}:{total}"), Some(total)),
+    };
+    sqlx::query!(
+        "insert into outbound_email (kind, order_id, dedupe_key, amount_minor)
+         values ($1, $2, $3, $4)
+         on conflict on constraint outbound_email_dedupe_key do nothing",
+        kind,
+        order,
+        key,
+        amount
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Records a refund from the charge's running total: refunds only ever add up, so a late or
 /// repeated `charge.refunded` cannot lower what was refunded.
 #[tracing::instrument(skip_all, fields(charge = %charge.id, refunded = charge.amount_refunded))]
@@ -263,6 +302,9 @@ pub async fn settle_refund(
         return Ok(Settled::Unchanged(order.status));
     }
     set_refunded(tx, order.id, refunded, to).await?;
+    if refunded > order.amount_refunded_minor {
+        queue_mail(tx, Mail::Refund(refunded), order.id).await?;
+    }
     if to == OrderStatus::Refunded {
         sqlx::query!(
             "update entitlement set revoked_at = now() where order_id = $1 and revoked_at is null",

@@ -1,5 +1,6 @@
-//! Background work on a job queue in Postgres (underway): one housekeeping job that replays
-//! unhandled webhook events, expires open orders and forgets data past its retention.
+//! Background work on a job queue in Postgres (underway): a housekeeping job that replays
+//! unhandled webhook events, expires open orders and forgets data past its retention, and a
+//! mail job that sends what the outbox holds.
 //!
 //! Why underway: it keeps its queue in the shop's own Postgres (schema `underway`, migrated
 //! at start) on the same sqlx as the rest of the shop, retries failed runs, and lets only one
@@ -15,6 +16,7 @@ use app::state::AppState;
 use serde::{Deserialize, Serialize};
 use underway::{Job, To, ZonedSchedule};
 
+use crate::mail::{self, Mailer};
 use crate::webhook;
 
 /// A run of the housekeeping job. Its name says why it was queued, for the logs.
@@ -81,13 +83,18 @@ async fn chores_once(chores: &Chores) -> anyhow::Result<()> {
 /// The queue has a small pool of its own: its worker and scheduler keep connections (two
 /// listeners, the schedule's lock, the open transaction of a running task), and those must
 /// never be the ones a shopper's request waits for. The chores themselves use the shop's pool.
-pub async fn start(chores: Chores, database_url: &str) -> anyhow::Result<()> {
+pub async fn start(
+    chores: Chores,
+    database_url: &str,
+    mailer: Option<Mailer>,
+) -> anyhow::Result<()> {
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(5)
+        .max_connections(10)
         .acquire_timeout(Duration::from_secs(10))
         .connect(database_url)
         .await?;
     underway::run_migrations(&pool).await?;
+    let shop_pool = chores.state.pool.clone();
     let job = Job::builder()
         .state(chores)
         .step(|cx, run: Housekeeping| async move {
@@ -114,6 +121,10 @@ pub async fn start(chores: Chores, database_url: &str) -> anyhow::Result<()> {
     })
     .await?;
 
+    match mailer {
+        Some(mailer) => start_mail(shop_pool, pool.clone(), mailer).await?,
+        None => tracing::warn!("SMTP_URL is not set: receipts and notices wait in the outbox"),
+    }
     let deletion_pool = pool.clone();
     tokio::spawn(async move {
         // Finished tasks are kept for their time to live (days) and then removed, hourly.
@@ -135,6 +146,83 @@ pub async fn start(chores: Chores, database_url: &str) -> anyhow::Result<()> {
             // queues runs until the process ends.
             if let Err(e) = scheduler.run().await {
                 tracing::warn!(error = %e, "the housekeeping schedule stopped; asking again");
+            }
+            tokio::time::sleep(SCHEDULER_RETRY).await;
+        }
+    });
+    Ok(())
+}
+
+/// A run of the mail job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendMail {
+    pub reason: String,
+}
+
+/// The mail job: queued when the outbox gets a message (Postgres notifies), every minute (for
+/// retries), and at start. Runs on several servers at once split the outbox between them.
+async fn start_mail(shop: sqlx::PgPool, queue: sqlx::PgPool, mailer: Mailer) -> anyhow::Result<()> {
+    let job = Job::builder()
+        .state((shop.clone(), mailer))
+        .step(|cx, _run: SendMail| async move {
+            let (pool, mailer) = &cx.state;
+            mail::send_due(pool, mailer)
+                .await
+                .map_err(|e| underway::task::Error::Retryable(e.to_string()))?;
+            To::done()
+        })
+        .name("mail")
+        .pool(queue)
+        .build()
+        .await?;
+    let schedule: ZonedSchedule = "0 * * * * *[UTC]".parse()?;
+    job.schedule(
+        &schedule,
+        &SendMail {
+            reason: "schedule".into(),
+        },
+    )
+    .await?;
+    job.enqueue(&SendMail {
+        reason: "start".into(),
+    })
+    .await?;
+
+    let mut listener = sqlx::postgres::PgListener::connect_with(&shop).await?;
+    listener.listen("outbound_email").await?;
+    let waker = job.clone();
+    tokio::spawn(async move {
+        loop {
+            match listener.recv().await {
+                Ok(_) => {
+                    if let Err(e) = waker
+                        .enqueue(&SendMail {
+                            reason: "new mail".into(),
+                        })
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not queue a mail run; the schedule will");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the outbox listener failed; reconnecting");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+    let mut worker = job.worker();
+    worker.set_concurrency_limit(1);
+    tokio::spawn(async move {
+        if let Err(e) = worker.run().await {
+            tracing::error!(error = %e, "the mail worker stopped");
+        }
+    });
+    let scheduler = job.scheduler();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = scheduler.run().await {
+                tracing::warn!(error = %e, "the mail schedule stopped; asking again");
             }
             tokio::time::sleep(SCHEDULER_RETRY).await;
         }

@@ -1,9 +1,10 @@
-//! The shop's server: settings, telemetry, start-up, the Stripe webhook, background jobs and
-//! the demo seed.
+//! The shop's server: settings, telemetry, start-up, the Stripe webhook, background jobs, mail
+//! and the demo seed.
 
 pub mod cross_origin;
 pub mod deadline;
 pub mod jobs;
+pub mod mail;
 pub mod seed;
 pub mod settings;
 pub mod startup;

@@ -48,9 +48,18 @@ pub struct Settings {
     /// Run the job queue's worker and schedule on this server (`BACKGROUND_JOBS`, on by
     /// default). Off for a server that only serves, or a test that calls the chores itself.
     pub background_jobs: bool,
+    /// Where mail goes (`SMTP_URL`: `smtp://host:port`, `smtp://user:pass@host:587?tls=required`
+    /// or `smtps://…`); unset keeps mail in the outbox, unsent.
+    pub smtp_url: Option<SecretString>,
+    /// The sender of the shop's mail (`MAIL_FROM`).
+    pub mail_from: String,
+    /// The shop's address as shoppers reach it, for links in mail (`PUBLIC_URL`); unset means
+    /// `http://` and the address the shop listens on.
+    pub public_url: Option<String>,
 }
 
 pub const STRIPE_JS_DEFAULT: &str = "https://js.stripe.com/v3/";
+pub const MAIL_FROM_DEFAULT: &str = "storefront <shop@localhost>";
 
 impl Settings {
     pub fn from_env() -> Result<Self, SettingsError> {
@@ -120,6 +129,28 @@ impl Settings {
         let secure_cookies = yes_or_no(&get, "COOKIE_SECURE")?;
         let trust_forwarded_for = yes_or_no(&get, "TRUST_FORWARDED_FOR")?.unwrap_or(false);
         let background_jobs = yes_or_no(&get, "BACKGROUND_JOBS")?.unwrap_or(true);
+        let smtp_url = get("SMTP_URL")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                if v.starts_with("smtp://") || v.starts_with("smtps://") {
+                    Ok(SecretString::from(v))
+                } else {
+                    Err(SettingsError::Invalid {
+                        name: "SMTP_URL",
+                        why: "it must be an smtp:// or smtps:// URL",
+                    })
+                }
+            })
+            .transpose()?;
+        let mail_from = get("MAIL_FROM")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| MAIL_FROM_DEFAULT.to_string());
+        let public_url = match get("PUBLIC_URL").filter(|v| !v.trim().is_empty()) {
+            Some(url) => Some(http_url(url.trim(), "PUBLIC_URL")?),
+            None => None,
+        };
         let order_ttl =
             Duration::from_secs(3600 * u64::from(positive(&get, "ORDER_TTL_HOURS", 24)?.get()));
         let retention = Duration::from_secs(
@@ -153,6 +184,9 @@ impl Settings {
             limits,
             trust_forwarded_for,
             background_jobs,
+            smtp_url,
+            mail_from,
+            public_url,
         })
     }
 
@@ -332,6 +366,7 @@ mod tests {
             ("STRIPE_SECRET_KEY", "sk_test_abc"),
             ("STRIPE_PUBLISHABLE_KEY", "pk_test_abc"),
             ("STRIPE_WEBHOOK_SECRET", "whsec_one_xyz,whsec_two_xyz"),
+            ("SMTP_URL", "smtp://shop:smtp_password_xyz@mail.example:587"),
         ];
         let debug = format!("{:?}", with(&pairs).unwrap());
         for secret in [
@@ -339,6 +374,7 @@ mod tests {
             "sk_test_abc",
             "whsec_one_xyz",
             "whsec_two_xyz",
+            "smtp_password_xyz",
         ] {
             assert!(!debug.contains(secret), "{secret} shows in {debug}");
         }

@@ -57,6 +57,15 @@ impl Application {
             }
         });
         if settings.background_jobs {
+            let public_url = settings
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}"));
+            let mailer = settings
+                .smtp_url
+                .as_ref()
+                .map(|url| crate::mail::Mailer::new(url, &settings.mail_from, &public_url))
+                .transpose()?;
             crate::jobs::start(
                 crate::jobs::Chores {
                     state: state.clone(),
@@ -64,6 +73,7 @@ impl Application {
                     retention: settings.retention,
                 },
                 settings.database_url(),
+                mailer,
             )
             .await
             .context("Failed to start the background jobs")?;

@@ -228,6 +228,8 @@ export async function startShop(env: Record<string, string> = {}): Promise<{ sho
         STRIPE_JS_URL: `${standinURL}/v3/`,
         LEPTOS_SITE_ADDR: `127.0.0.1:${shopPort}`,
         RUST_LOG: 'info',
+        // Mail goes to the catcher scripts/test.sh runs, when there is one.
+        ...(process.env.MAIL_CATCHER_SMTP ? { SMTP_URL: process.env.MAIL_CATCHER_SMTP } : {}),
         ...env,
       },
       shopLog,

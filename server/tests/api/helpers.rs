@@ -366,3 +366,60 @@ impl TestApp {
         }
     }
 }
+
+/// The local SMTP catcher the test command runs (`scripts/mail-catcher.sh`): where the tests'
+/// mail goes and how to read its inbox.
+pub struct MailCatcher {
+    pub smtp: String,
+    api: String,
+}
+
+pub fn mail_catcher() -> MailCatcher {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!(
+                "{name} is not set: scripts/test.sh runs the mail catcher and sets it; by hand, \
+                 run `bash scripts/mail-catcher.sh 2525 2580` and export \
+                 MAIL_CATCHER_SMTP=smtp://127.0.0.1:2525 MAIL_CATCHER_API=http://127.0.0.1:2580/api"
+            )
+        })
+    };
+    MailCatcher {
+        smtp: var("MAIL_CATCHER_SMTP"),
+        api: var("MAIL_CATCHER_API"),
+    }
+}
+
+impl MailCatcher {
+    /// A mailer that sends to the catcher, with links to `public_url`.
+    pub fn mailer(&self, public_url: &str) -> server::mail::Mailer {
+        server::mail::Mailer::new(
+            &secrecy::SecretString::from(self.smtp.clone()),
+            "storefront tests <shop@storefront.test>",
+            public_url,
+        )
+        .unwrap()
+    }
+
+    /// Every message the catcher holds for `address` (each test mails addresses of its own).
+    pub async fn inbox(&self, address: &str) -> Vec<serde_json::Value> {
+        let all: Vec<serde_json::Value> = reqwest::get(format!("{}/email", self.api))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all.into_iter()
+            .filter(|m| {
+                m["to"]
+                    .as_array()
+                    .is_some_and(|to| to.iter().any(|t| t["address"] == address))
+            })
+            .collect()
+    }
+}
+
+/// An address no other test uses.
+pub fn unique_address(who: &str) -> String {
+    format!("{who}-{:016x}@buyers.test", rand::rng().random::<u64>())
+}

@@ -10,5 +10,6 @@ mod edges;
 mod helpers;
 mod housekeeping;
 mod limits;
+mod mail;
 mod payment_path;
 mod security;

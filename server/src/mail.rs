@@ -1,0 +1,209 @@
+//! Mail to buyers: receipts and refund notices, sent over SMTP (lettre) from the outbox the
+//! settlement writes (`outbound_email`). Each message is claimed under a row lock, sent, and
+//! marked sent in one transaction, so two mail runs never send the same row; a failed send
+//! waits longer each time and is kept until it goes. Every message has a Message-ID made from
+//! its row, so in the rare case a send succeeds and the mark is lost (the process dies in
+//! between), the copy sent again is recognisably the same message.
+
+use std::time::Duration;
+
+use app::domain::{Currency, Money};
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+
+/// How one mail run ends: what it sent, what had no address, what failed (and waits).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub sent: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+/// At most this many messages per run; the next run takes the rest.
+const BATCH: usize = 200;
+/// Wait before the first retry; doubled each time, at most `LONGEST_WAIT`.
+const FIRST_WAIT: Duration = Duration::from_secs(60);
+const LONGEST_WAIT: Duration = Duration::from_secs(6 * 3600);
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// Where links in mail point: the shop's address as shoppers reach it.
+    public_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("SMTP_URL is not a valid SMTP URL")]
+    Url,
+    #[error("MAIL_FROM is not a valid address")]
+    From,
+}
+
+impl Mailer {
+    /// `smtp_url` is `smtp://host:port` (plain, as a local catcher takes it),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://…` (TLS).
+    pub fn new(smtp_url: &SecretString, from: &str, public_url: &str) -> Result<Self, MailError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url.expose_secret())
+            .map_err(|_| MailError::Url)?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        Ok(Self {
+            transport,
+            from: from.parse().map_err(|_| MailError::From)?,
+            public_url: public_url.trim_end_matches('/').to_string(),
+        })
+    }
+}
+
+struct Due {
+    id: i64,
+    kind: String,
+    amount_minor: Option<i64>,
+    attempts: i32,
+    public_id: String,
+    email: Option<String>,
+    title: String,
+    order_amount: i64,
+    currency: Currency,
+}
+
+/// Sends what is due in the outbox, oldest first.
+#[tracing::instrument(skip_all)]
+pub async fn send_due(pool: &PgPool, mailer: &Mailer) -> Result<Sent, sqlx::Error> {
+    let mut done = Sent::default();
+    for _ in 0..BATCH {
+        let mut tx = pool.begin().await?;
+        // Another run may hold a row: it is skipped, not waited for.
+        let due = sqlx::query_as!(
+            Due,
+            r#"select m.id, m.kind, m.amount_minor, m.attempts, o.public_id,
+                      coalesce(o.email, e.email) as email, p.title,
+                      o.amount_minor as order_amount, o.currency as "currency: Currency"
+               from outbound_email m
+               join customer_order o on o.id = m.order_id
+               join product p on p.id = o.product_id
+               left join entitlement e on e.order_id = o.id
+               where m.sent_at is null and m.skipped_reason is null and m.next_attempt_at <= now()
+               order by m.next_attempt_at
+               limit 1
+               for update of m skip locked"#
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(due) = due else {
+            break;
+        };
+        let Some(to) = due.email.as_deref().and_then(|e| e.parse::<Mailbox>().ok()) else {
+            sqlx::query!(
+                "update outbound_email set skipped_reason = 'no address' where id = $1",
+                due.id
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            tracing::warn!(mail = due.id, "no address to send an order's mail to");
+            done.skipped += 1;
+            continue;
+        };
+        let sent = match compose(mailer, &due, to) {
+            Ok(message) => mailer
+                .transport
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok(()) => {
+                sqlx::query!(
+                    "update outbound_email
+                     set sent_at = now(), attempts = attempts + 1, last_error = null
+                     where id = $1",
+                    due.id
+                )
+                .execute(&mut *tx)
+                .await?;
+                done.sent += 1;
+            }
+            Err(error) => {
+                let wait = FIRST_WAIT
+                    .saturating_mul(1u32 << due.attempts.clamp(0, 16).unsigned_abs())
+                    .min(LONGEST_WAIT);
+                sqlx::query!(
+                    "update outbound_email
+                     set attempts = attempts + 1, last_error = $2,
+                         next_attempt_at = now() + make_interval(secs => $3)
+                     where id = $1",
+                    due.id,
+                    error,
+                    wait.as_secs_f64()
+                )
+                .execute(&mut *tx)
+                .await?;
+                tracing::warn!(mail = due.id, %error, retry_in_secs = wait.as_secs(), "could not send mail; kept for a retry");
+                done.failed += 1;
+            }
+        }
+        tx.commit().await?;
+        if done.failed > 0 {
+            // The mail server is probably down: the rest wait for the next run.
+            break;
+        }
+    }
+    if done != Sent::default() {
+        tracing::info!(?done, "mail run");
+    }
+    Ok(done)
+}
+
+fn compose(mailer: &Mailer, due: &Due, to: Mailbox) -> Result<Message, String> {
+    let money = |minor: i64| {
+        Money::new(minor, due.currency)
+            .map(|m| m.to_string())
+            .unwrap_or_else(|_| format!("{minor} {}", due.currency.code()))
+    };
+    let link = format!("{}/orders/{}", mailer.public_url, due.public_id);
+    let (subject, body) = match (due.kind.as_str(), due.amount_minor) {
+        ("receipt", _) => (
+            format!("Your receipt for {}", due.title),
+            format!(
+                "Thank you for your purchase.\n\n\
+                 {title}\n\
+                 Paid: {paid}\n\
+                 Order: {order}\n\n\
+                 Your order, and what it gives you, is here:\n{link}\n",
+                title = due.title,
+                paid = money(due.order_amount),
+                order = due.public_id,
+            ),
+        ),
+        ("refund", Some(total)) => (
+            format!("Your refund for {}", due.title),
+            format!(
+                "We have refunded {refunded} of the {paid} you paid for {title}.\n\
+                 Order: {order}\n\n\
+                 Your bank shows the money in a few days. The order is here:\n{link}\n",
+                refunded = money(total),
+                paid = money(due.order_amount),
+                title = due.title,
+                order = due.public_id,
+            ),
+        ),
+        (kind, _) => return Err(format!("unknown mail kind {kind}")),
+    };
+    let domain = mailer.from.email.domain().to_string();
+    Message::builder()
+        .from(mailer.from.clone())
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!("<{}-{}@{domain}>", due.kind, due.id)))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| e.to_string())
+}
