@@ -23,6 +23,8 @@ pub struct OpenOrder {
     pub intent_attempt: i32,
     /// Seconds since the order was made.
     pub age_secs: f64,
+    /// The account it belongs to, once known.
+    pub user_id: Option<i64>,
 }
 
 /// The order checkout opened: its id and the client secret of its PaymentIntent.
@@ -44,6 +46,7 @@ pub async fn open(
     slug: &ProductSlug,
     current: Option<OrderId>,
     reuse_for: std::time::Duration,
+    user: Option<i64>,
     remember: impl AsyncFnOnce(&OrderId) -> Result<(), ShopError>,
 ) -> Result<Opened, ShopError> {
     let product = catalog::published_by_slug(pool, slug.as_str())
@@ -56,8 +59,19 @@ pub async fn open(
     };
     let (order, replaced) = match current {
         Some(order) if reusable(&order, &product, reuse_for) => (order, None),
-        other => (create(pool, &product, price).await?, other),
+        other => (create(pool, &product, price, user).await?, other),
     };
+    if let (Some(user), None) = (user, order.user_id) {
+        // Opened as a guest, paid signed in: the order is the account's.
+        sqlx::query!(
+            "update customer_order set user_id = $2 where id = $1 and user_id is null",
+            order.id,
+            user
+        )
+        .execute(pool)
+        .await
+        .or_internal("Failed to give an order its account")?;
+    }
     let order_id = OrderId::parse(&order.public_id)?;
     tracing::Span::current().record("order", order_id.as_str());
     remember(&order_id).await?;
@@ -172,7 +186,7 @@ async fn load(pool: &PgPool, order: &OrderId) -> Result<Option<OpenOrder>, ShopE
         r#"select id, public_id, product_id, amount_minor, currency as "currency: Currency",
                   status as "status: OrderStatus", payment_intent_id, client_secret,
                   intent_attempt,
-                  extract(epoch from now() - created_at)::float8 as "age_secs!"
+                  extract(epoch from now() - created_at)::float8 as "age_secs!", user_id
            from customer_order where public_id = $1"#,
         order.as_str()
     )
@@ -191,19 +205,25 @@ fn reusable(order: &OpenOrder, product: &ProductRow, reuse_for: std::time::Durat
         && matches!(order.status, OrderStatus::Pending | OrderStatus::Failed)
 }
 
-async fn create(pool: &PgPool, product: &ProductRow, price: Money) -> Result<OpenOrder, ShopError> {
+async fn create(
+    pool: &PgPool,
+    product: &ProductRow,
+    price: Money,
+    user: Option<i64>,
+) -> Result<OpenOrder, ShopError> {
     let public_id = OrderId::generate();
     sqlx::query_as!(
         OpenOrder,
-        r#"insert into customer_order (public_id, product_id, amount_minor, currency)
-           values ($1, $2, $3, $4)
+        r#"insert into customer_order (public_id, product_id, amount_minor, currency, user_id)
+           values ($1, $2, $3, $4, $5)
            returning id, public_id, product_id, amount_minor, currency as "currency: Currency",
                      status as "status: OrderStatus", payment_intent_id, client_secret,
-                     intent_attempt, 0::float8 as "age_secs!""#,
+                     intent_attempt, 0::float8 as "age_secs!", user_id"#,
         public_id.as_str(),
         product.id,
         price.minor(),
-        price.currency().code()
+        price.currency().code(),
+        user
     )
     .fetch_one(pool)
     .await

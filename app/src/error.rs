@@ -18,6 +18,9 @@ pub enum ShopError {
     NotPayable,
     #[error("Payments are unavailable right now. Please try again in a moment.")]
     PaymentsUnavailable,
+    /// The page or action is for signed-in shoppers.
+    #[error("Please sign in first.")]
+    SignInRequired,
     /// This browser or its network asked too often (see `limits`).
     #[error("Too many attempts in a short time. Please wait a minute and try again.")]
     TooManyRequests,
@@ -39,6 +42,7 @@ impl ShopError {
             ShopError::NotFound => 404,
             ShopError::NotPayable => 409,
             ShopError::TooManyRequests => 429,
+            ShopError::SignInRequired => 401,
             ShopError::PaymentsUnavailable | ShopError::Busy | ShopError::Network => 503,
             ShopError::Internal => 500,
         }

@@ -10,6 +10,7 @@
 //! | `stripe_js` | Stripe.js bindings for the checkout island | hydrate |
 //! | `api` | the `#[server]` functions, the browser's only way in | |
 //! | `state` | `AppState`, handed to server functions | ssr |
+//! | `accounts` | sign-up, sign-in, verification and reset links, guest orders claimed | ssr |
 //! | `housekeeping` | expiring open orders, forgetting data past retention | ssr |
 //! | `limits` | rate limits on checkout starts and Stripe reads | ssr |
 //! | `checkout`, `orders` | opening checkout; an order as its page shows it | ssr |
@@ -20,6 +21,8 @@
 //! | `error` | `ShopError`: what the shopper is told, and its status | |
 //! | `domain` | money, ids, email, slugs, kinds, statuses | |
 
+#[cfg(feature = "ssr")]
+pub mod accounts;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod catalog;
@@ -48,7 +51,10 @@ mod stripe_js;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
-use crate::pages::{HomePage, OrderPage, ProductPage};
+use crate::pages::{
+    AccountPage, ForgotPasswordPage, HomePage, OrderPage, ProductPage, ResetPasswordPage,
+    SignInPage, SignUpPage, VerifyEmailPage,
+};
 use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
@@ -89,20 +95,50 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="site-header">
                 <a href="/" class="brand">"storefront"</a>
+                <nav aria-label="Account">
+                    <AccountLink/>
+                </nav>
             </header>
             <main>
                 <Routes fallback=|| view! { <h1>"Page not found"</h1> }>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/products/:slug") view=ProductPage ssr=SsrMode::Async/>
                     <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
     }
 }
 
-/// Starts the browser side; the islands on the page then hydrate themselves.
+/// "Your account" for a signed-in shopper, "Sign in" otherwise.
+#[component]
+fn AccountLink() -> impl IntoView {
+    let account = Resource::new(|| (), |_| crate::api::current_account());
+    view! {
+        <Suspense fallback=|| view! { <a href="/sign-in">"Sign in"</a> }>
+            {move || Suspend::new(async move {
+                match account.await {
+                    Ok(Some(_)) => view! { <a href="/account">"Your account"</a> }.into_any(),
+                    _ => view! { <a href="/sign-in">"Sign in"</a> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Starts the browser side; the islands on the page then hydrate themselves. A server function
+/// that answers with a redirect (signing in goes to the account page) moves the whole page,
+/// since there is no client-side router in an islands app.
 #[cfg(feature = "hydrate")]
 pub fn hydrate() {
+    let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
+        let _ = window().location().set_href(location);
+    });
     leptos::mount::hydrate_islands();
 }

@@ -24,6 +24,10 @@ pub struct LimitSettings {
     pub checkout_starts_per_minute: NonZeroU32,
     /// Order-page reads that ask Stripe, per minute per client address.
     pub stripe_reads_per_minute: NonZeroU32,
+    /// Sign-ins, sign-ups and reset requests per minute, per client address and per email:
+    /// 10 by default, so guessing passwords goes nowhere and a mistyped password costs
+    /// nothing.
+    pub account_attempts_per_minute: NonZeroU32,
 }
 
 impl Default for LimitSettings {
@@ -31,6 +35,7 @@ impl Default for LimitSettings {
         Self {
             checkout_starts_per_minute: NonZeroU32::new(30).expect("nonzero"),
             stripe_reads_per_minute: NonZeroU32::new(60).expect("nonzero"),
+            account_attempts_per_minute: NonZeroU32::new(10).expect("nonzero"),
         }
     }
 }
@@ -40,6 +45,8 @@ pub struct Limits {
     checkout_by_client: DefaultKeyedRateLimiter<IpAddr>,
     checkout_by_session: DefaultKeyedRateLimiter<String>,
     stripe_reads_by_client: DefaultKeyedRateLimiter<IpAddr>,
+    accounts_by_client: DefaultKeyedRateLimiter<IpAddr>,
+    accounts_by_email: DefaultKeyedRateLimiter<String>,
 }
 
 /// A request over its limit, and how long until the next one would pass.
@@ -56,6 +63,12 @@ impl Limits {
             checkout_by_session: RateLimiter::keyed(checkout),
             stripe_reads_by_client: RateLimiter::keyed(Quota::per_minute(
                 settings.stripe_reads_per_minute,
+            )),
+            accounts_by_client: RateLimiter::keyed(Quota::per_minute(
+                settings.account_attempts_per_minute,
+            )),
+            accounts_by_email: RateLimiter::keyed(Quota::per_minute(
+                settings.account_attempts_per_minute,
             )),
         }
     }
@@ -75,6 +88,13 @@ impl Limits {
         let _ = self.checkout_by_session.check_key(&session.to_string());
     }
 
+    /// Counts one sign-in, sign-up or reset request from `client` for `email` (lower-cased, so
+    /// one account is one key however it is typed).
+    pub fn account_attempt(&self, client: IpAddr, email: &str) -> Result<(), Exceeded> {
+        check(&self.accounts_by_client, &client)?;
+        check(&self.accounts_by_email, &email.trim().to_lowercase())
+    }
+
     /// Whether `client` may have the order page ask Stripe once more now.
     pub fn stripe_read(&self, client: IpAddr) -> bool {
         check(&self.stripe_reads_by_client, &client).is_ok()
@@ -86,6 +106,10 @@ impl Limits {
         self.checkout_by_client.retain_recent();
         self.checkout_by_session.retain_recent();
         self.stripe_reads_by_client.retain_recent();
+        self.accounts_by_client.retain_recent();
+        self.accounts_by_email.retain_recent();
+        self.accounts_by_client.shrink_to_fit();
+        self.accounts_by_email.shrink_to_fit();
         self.checkout_by_client.shrink_to_fit();
         self.checkout_by_session.shrink_to_fit();
         self.stripe_reads_by_client.shrink_to_fit();
@@ -150,6 +174,7 @@ mod tests {
         LimitSettings {
             checkout_starts_per_minute: NonZeroU32::new(per_minute).unwrap(),
             stripe_reads_per_minute: NonZeroU32::new(per_minute).unwrap(),
+            account_attempts_per_minute: NonZeroU32::new(per_minute).unwrap(),
         }
     }
 

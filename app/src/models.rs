@@ -37,3 +37,22 @@ pub struct OrderView {
     pub refunded: Option<Money>,
     pub dispute: Option<DisputeStatus>,
 }
+
+/// The signed-in shopper, as pages show them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub email: String,
+    pub verified: bool,
+}
+
+/// One order in a shopper's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub id: OrderId,
+    pub product_title: String,
+    pub amount: Money,
+    pub status: OrderStatus,
+    pub refunded: Option<Money>,
+    /// When it was made, as `YYYY-MM-DD` (UTC).
+    pub date: String,
+}

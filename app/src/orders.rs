@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use crate::domain::{Currency, DisputeStatus, Money, OrderId, OrderStatus};
 use crate::error::{OrInternal, ShopError};
 use crate::fulfillment;
-use crate::models::OrderView;
+use crate::models::{OrderLine, OrderView};
 use crate::payment_intents;
 
 struct Row {
@@ -78,4 +78,47 @@ async fn refresh(pool: &PgPool, stripe: &stripe::Client, intent_id: &str) {
     if let Err(e) = fulfillment::settle_intent_now(pool, &intent).await {
         tracing::warn!(error = %e, intent = intent_id, "could not settle an order from the order page");
     }
+}
+
+struct Line {
+    public_id: String,
+    title: String,
+    amount_minor: i64,
+    currency: Currency,
+    status: OrderStatus,
+    amount_refunded_minor: i64,
+    date: String,
+}
+
+/// The orders of `user` that got as far as a payment, newest first, in one query.
+pub async fn of_user(pool: &PgPool, user: i64) -> Result<Vec<OrderLine>, ShopError> {
+    let lines = sqlx::query_as!(
+        Line,
+        r#"select o.public_id, p.title, o.amount_minor, o.currency as "currency: Currency",
+                  o.status as "status: OrderStatus", o.amount_refunded_minor,
+                  to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD') as "date!"
+           from customer_order o join product p on p.id = o.product_id
+           where o.user_id = $1 and o.status not in ('pending', 'canceled')
+           order by o.created_at desc, o.id desc
+           limit 500"#,
+        user
+    )
+    .fetch_all(pool)
+    .await
+    .or_internal("Failed to read a shopper's orders")?;
+    lines
+        .into_iter()
+        .map(|l| {
+            Ok(OrderLine {
+                id: OrderId::parse(&l.public_id)?,
+                product_title: l.title,
+                amount: Money::new(l.amount_minor, l.currency).or_internal("bad order amount")?,
+                status: l.status,
+                refunded: (l.amount_refunded_minor > 0)
+                    .then(|| Money::new(l.amount_refunded_minor, l.currency).ok())
+                    .flatten(),
+                date: l.date,
+            })
+        })
+        .collect()
 }

@@ -1,5 +1,6 @@
-//! Mail to buyers: receipts and refund notices, sent over SMTP (lettre) from the outbox the
-//! settlement writes (`outbound_email`). Each message is claimed under a row lock, sent, and
+//! Mail to shoppers: receipts and refund notices (written to the outbox, `outbound_email`, by
+//! the settlement), verification and reset links (written by the account actions), sent over
+//! SMTP (lettre). Each message is claimed under a row lock, sent, and
 //! marked sent in one transaction, so two mail runs never send the same row; a failed send
 //! waits longer each time and is kept until it goes. Every message has a Message-ID made from
 //! its row, so in the rare case a send succeeds and the mark is lost (the process dies in
@@ -65,11 +66,13 @@ struct Due {
     kind: String,
     amount_minor: Option<i64>,
     attempts: i32,
-    public_id: String,
+    token: Option<String>,
     email: Option<String>,
-    title: String,
-    order_amount: i64,
-    currency: Currency,
+    /// The order's, for mail about an order.
+    public_id: Option<String>,
+    title: Option<String>,
+    order_amount: Option<i64>,
+    currency: Option<Currency>,
 }
 
 /// Sends what is due in the outbox, oldest first.
@@ -81,13 +84,15 @@ pub async fn send_due(pool: &PgPool, mailer: &Mailer) -> Result<Sent, sqlx::Erro
         // Another run may hold a row: it is skipped, not waited for.
         let due = sqlx::query_as!(
             Due,
-            r#"select m.id, m.kind, m.amount_minor, m.attempts, o.public_id,
-                      coalesce(o.email, e.email) as email, p.title,
-                      o.amount_minor as order_amount, o.currency as "currency: Currency"
+            r#"select m.id, m.kind, m.amount_minor, m.attempts, m.token,
+                      coalesce(o.email, e.email, u.email) as email,
+                      o.public_id as "public_id?", p.title as "title?",
+                      o.amount_minor as "order_amount?", o.currency as "currency?: Currency"
                from outbound_email m
-               join customer_order o on o.id = m.order_id
-               join product p on p.id = o.product_id
+               left join customer_order o on o.id = m.order_id
+               left join product p on p.id = o.product_id
                left join entitlement e on e.order_id = o.id
+               left join app_user u on u.id = m.user_id
                where m.sent_at is null and m.skipped_reason is null and m.next_attempt_at <= now()
                order by m.next_attempt_at
                limit 1
@@ -121,9 +126,10 @@ pub async fn send_due(pool: &PgPool, mailer: &Mailer) -> Result<Sent, sqlx::Erro
         };
         match sent {
             Ok(()) => {
+                // A link's token is kept only until its message is sent.
                 sqlx::query!(
                     "update outbound_email
-                     set sent_at = now(), attempts = attempts + 1, last_error = null
+                     set sent_at = now(), attempts = attempts + 1, last_error = null, token = null
                      where id = $1",
                     due.id
                 )
@@ -163,39 +169,9 @@ pub async fn send_due(pool: &PgPool, mailer: &Mailer) -> Result<Sent, sqlx::Erro
 }
 
 fn compose(mailer: &Mailer, due: &Due, to: Mailbox) -> Result<Message, String> {
-    let money = |minor: i64| {
-        Money::new(minor, due.currency)
-            .map(|m| m.to_string())
-            .unwrap_or_else(|_| format!("{minor} {}", due.currency.code()))
-    };
-    let link = format!("{}/orders/{}", mailer.public_url, due.public_id);
-    let (subject, body) = match (due.kind.as_str(), due.amount_minor) {
-        ("receipt", _) => (
-            format!("Your receipt for {}", due.title),
-            format!(
-                "Thank you for your purchase.\n\n\
-                 {title}\n\
-                 Paid: {paid}\n\
-                 Order: {order}\n\n\
-                 Your order, and what it gives you, is here:\n{link}\n",
-                title = due.title,
-                paid = money(due.order_amount),
-                order = due.public_id,
-            ),
-        ),
-        ("refund", Some(total)) => (
-            format!("Your refund for {}", due.title),
-            format!(
-                "We have refunded {refunded} of the {paid} you paid for {title}.\n\
-                 Order: {order}\n\n\
-                 Your bank shows the money in a few days. The order is here:\n{link}\n",
-                refunded = money(total),
-                paid = money(due.order_amount),
-                title = due.title,
-                order = due.public_id,
-            ),
-        ),
-        (kind, _) => return Err(format!("unknown mail kind {kind}")),
+    let (subject, body) = match due.kind.as_str() {
+        "receipt" | "refund" => about_order(mailer, due)?,
+        account => about_account(mailer, account, due.token.as_deref())?,
     };
     let domain = mailer.from.email.domain().to_string();
     Message::builder()
@@ -206,4 +182,87 @@ fn compose(mailer: &Mailer, due: &Due, to: Mailbox) -> Result<Message, String> {
         .header(ContentType::TEXT_PLAIN)
         .body(body)
         .map_err(|e| e.to_string())
+}
+
+fn about_order(mailer: &Mailer, due: &Due) -> Result<(String, String), String> {
+    let (Some(public_id), Some(title), Some(order_amount), Some(currency)) = (
+        due.public_id.as_deref(),
+        due.title.as_deref(),
+        due.order_amount,
+        due.currency,
+    ) else {
+        return Err("mail about an order without its order".into());
+    };
+    let money = |minor: i64| {
+        Money::new(minor, currency)
+            .map(|m| m.to_string())
+            .unwrap_or_else(|_| format!("{minor} {}", currency.code()))
+    };
+    let link = format!("{}/orders/{public_id}", mailer.public_url);
+    Ok(match (due.kind.as_str(), due.amount_minor) {
+        ("receipt", _) => (
+            format!("Your receipt for {title}"),
+            format!(
+                "Thank you for your purchase.\n\n\
+                 {title}\n\
+                 Paid: {paid}\n\
+                 Order: {public_id}\n\n\
+                 Your order, and what it gives you, is here:\n{link}\n",
+                paid = money(order_amount),
+            ),
+        ),
+        ("refund", Some(total)) => (
+            format!("Your refund for {title}"),
+            format!(
+                "We have refunded {refunded} of the {paid} you paid for {title}.\n\
+                 Order: {public_id}\n\n\
+                 Your bank shows the money in a few days. The order is here:\n{link}\n",
+                refunded = money(total),
+                paid = money(order_amount),
+            ),
+        ),
+        (kind, _) => return Err(format!("unknown mail kind {kind}")),
+    })
+}
+
+fn about_account(
+    mailer: &Mailer,
+    kind: &str,
+    token: Option<&str>,
+) -> Result<(String, String), String> {
+    let base = &mailer.public_url;
+    let link = |path: &str| -> Result<String, String> {
+        let token = token.ok_or("a link's token was already forgotten")?;
+        Ok(format!("{base}{path}?token={token}"))
+    };
+    Ok(match kind {
+        "verify_email" => (
+            "Verify your email".to_string(),
+            format!(
+                "Welcome! To finish making your account, open this link within 24 hours:\n\
+                 {}\n\n\
+                 Anything you bought with this email before joins your account then.\n\
+                 If you did not sign up, ignore this message.\n",
+                link("/verify-email")?
+            ),
+        ),
+        "reset_password" => (
+            "Reset your password".to_string(),
+            format!(
+                "To choose a new password, open this link within an hour:\n{}\n\n\
+                 If you did not ask for this, ignore this message: your password stays as \
+                 it is.\n",
+                link("/reset-password")?
+            ),
+        ),
+        "account_exists" => (
+            "You already have an account".to_string(),
+            format!(
+                "Someone (probably you) tried to sign up with this email, which already has \
+                 an account. Sign in here:\n{base}/sign-in\n\n\
+                 Forgot your password? Choose a new one here:\n{base}/forgot-password\n"
+            ),
+        ),
+        other => return Err(format!("unknown mail kind {other}")),
+    })
 }

@@ -168,6 +168,11 @@ impl Settings {
                 "STRIPE_READS_PER_MINUTE",
                 defaults.stripe_reads_per_minute.get(),
             )?,
+            account_attempts_per_minute: positive(
+                &get,
+                "ACCOUNT_ATTEMPTS_PER_MINUTE",
+                defaults.account_attempts_per_minute.get(),
+            )?,
         };
         Ok(Self {
             database_url: SecretString::from(database_url),

@@ -1,10 +1,14 @@
 //! The shop's pages, one module per route. Each reads through a server function inside
 //! `<Suspense>` and renders complete HTML on the server (`SsrMode::Async`).
 
+mod account;
 mod home;
 mod order;
 mod product;
 
+pub use account::{
+    AccountPage, ForgotPasswordPage, ResetPasswordPage, SignInPage, SignUpPage, VerifyEmailPage,
+};
 pub use home::HomePage;
 pub use order::OrderPage;
 pub use product::ProductPage;

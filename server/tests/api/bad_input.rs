@@ -126,12 +126,16 @@ proptest! {
     fn any_arguments_to_any_server_function_get_a_2xx_or_a_4xx_and_a_4xx_changes_nothing(
         function in prop_oneof![
             Just("start_checkout"), Just("set_checkout_email"), Just("get_order"),
-            Just("get_product"), Just("list_products"),
+            Just("get_product"), Just("list_products"), Just("sign_up"), Just("sign_in"),
+            Just("sign_out"), Just("verify_email"), Just("request_password_reset"),
+            Just("reset_password"), Just("resend_verification"), Just("my_orders"),
+            Just("current_account"),
         ],
         fields in proptest::collection::vec(
             (
                 prop_oneof![Just("slug".to_string()), Just("order_id".to_string()), Just("email".to_string()),
-                            Just("id".to_string()), "[a-z_\\[\\]]{0,12}"],
+                            Just("id".to_string()), Just("password".to_string()), Just("token".to_string()),
+                            "[a-z_\\[\\]]{0,12}"],
                 prop_oneof![any::<String>(), "[a-z0-9-]{0,80}", "ord_[a-z0-9]{0,30}", ".{0,5000}"],
             ),
             0..4,
@@ -146,7 +150,9 @@ proptest! {
         let rows = || rt.block_on(app.count(
             "select (select count(*) from customer_order)
                   + (select count(*) from customer_order where email is not null)
-                  + (select count(*) from stripe_event) + (select count(*) from entitlement)",
+                  + (select count(*) from stripe_event) + (select count(*) from entitlement)
+                  + (select count(*) from app_user) + (select count(*) from user_token)
+                  + (select count(*) from outbound_email)",
         ));
         let before = rows();
         let status = rt.block_on(async {

@@ -2,6 +2,7 @@
 //! database, its own Stripe stand-in, a free port) and checks what a shopper, an attacker or
 //! Stripe would see. `TEST_LOG=1` prints the shop's log.
 
+mod accounts;
 mod availability;
 mod bad_input;
 mod catalog;

@@ -7,6 +7,9 @@ use leptos::prelude::*;
 use crate::error::ShopError;
 use crate::models::{CheckoutSession, OrderView, Product};
 
+mod accounts;
+pub use accounts::*;
+
 #[cfg(feature = "ssr")]
 use crate::{
     domain::{Email, OrderId, ProductSlug},
@@ -66,6 +69,7 @@ pub async fn start_checkout(slug: String) -> Result<CheckoutSession, ShopError> 
             &slug,
             session.order_for(&slug),
             state.order_ttl / 2,
+            accounts::signed_in_user().await?,
             async |order| session.remember(&slug, order).await,
         )
         .await?;
@@ -169,6 +173,19 @@ fn retry_after(wait: std::time::Duration) {
     }
 }
 
+/// The session store is the shop's database: when it does not answer, the shopper is told the
+/// shop is busy, as for any other query.
+#[cfg(feature = "ssr")]
+fn store_failure(context: &str, err: tower_sessions::session::Error) -> ShopError {
+    match err {
+        tower_sessions::session::Error::Store(e) => {
+            tracing::warn!(error = %e, "{context}: the session store did not answer");
+            ShopError::Busy
+        }
+        other => ShopError::internal(context, other),
+    }
+}
+
 /// The orders this browser is paying for, one per product, kept in its server-side session
 /// (tower-sessions, stored in Postgres). The cookie holds only the random session id, so
 /// knowing an order's id (it is in the order page's URL) does not let anyone act as its buyer,
@@ -179,6 +196,7 @@ mod checkout_session {
 
     use tower_sessions::Session;
 
+    use super::store_failure;
     use crate::domain::{OrderId, ProductSlug};
     use crate::error::ShopError;
 
@@ -244,18 +262,6 @@ mod checkout_session {
                 set_cookie(&id.to_string());
             }
             Ok(())
-        }
-    }
-
-    /// The session store is the shop's database: when it does not answer, the shopper is
-    /// told the shop is busy, as for any other query.
-    fn store_failure(context: &str, err: tower_sessions::session::Error) -> ShopError {
-        match err {
-            tower_sessions::session::Error::Store(e) => {
-                tracing::warn!(error = %e, "{context}: the session store did not answer");
-                ShopError::Busy
-            }
-            other => ShopError::internal(context, other),
         }
     }
 

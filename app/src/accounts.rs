@@ -1,0 +1,465 @@
+//! Accounts: sign-up, sign-in on the shop's tower-sessions session, email verification and
+//! password reset by one-time links, and guest orders joining the account that verifies their
+//! email. Passwords are hashed with argon2id (RustCrypto's `argon2`) off the async threads;
+//! links carry a random token of which only a SHA-256 is stored.
+//!
+//! Signing in is the pattern axum-login implements (the user's id and a digest of their
+//! password hash in the session, the session id cycled at sign-in, a password change ending
+//! every other session), done here lazily: axum-login 0.18's layer loads the session and the
+//! user on every request and answers any store error with an empty 500, which would cost two
+//! queries on every page view and turn "the shop is busy" into a blank error.
+
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use crate::domain::{Email, InvalidInput};
+
+/// How long a verification link works.
+pub const VERIFY_FOR: Duration = Duration::from_secs(24 * 3600);
+/// How long a password-reset link works.
+pub const RESET_FOR: Duration = Duration::from_secs(3600);
+
+/// A signed-in shopper, as the session knows them.
+#[derive(Clone)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub verified: bool,
+    /// The password hash: a password change signs out every other session.
+    password_hash: String,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("verified", &self.verified)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the session holds for a signed-in shopper: their id, and a digest of their password
+/// hash at sign-in, so a password change signs out every other session.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SignedIn {
+    user: i64,
+    auth: String,
+}
+
+const SESSION_KEY: &str = "account";
+
+fn auth_digest(password_hash: &str) -> String {
+    hex::encode(Sha256::digest(password_hash.as_bytes()))
+}
+
+/// Signs `user` in on this session, under a new session id (so an id planted before sign-in
+/// is worth nothing after it).
+pub async fn sign_in_session(
+    session: &tower_sessions::Session,
+    user: &User,
+) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    session
+        .insert(
+            SESSION_KEY,
+            SignedIn {
+                user: user.id,
+                auth: auth_digest(&user.password_hash),
+            },
+        )
+        .await
+}
+
+/// Signs out: the whole session goes, open checkouts with it.
+pub async fn sign_out_session(
+    session: &tower_sessions::Session,
+) -> Result<(), tower_sessions::session::Error> {
+    session.flush().await
+}
+
+/// The shopper signed in on this session, if any, read only when asked. A session signed in
+/// before the password changed is signed out here.
+pub async fn signed_in(
+    session: &tower_sessions::Session,
+    users: &Users,
+) -> Result<Option<User>, SessionReadError> {
+    let Some(signed_in) = session.get::<SignedIn>(SESSION_KEY).await? else {
+        return Ok(None);
+    };
+    let user = users.get_user(signed_in.user).await?;
+    match user {
+        Some(user) if auth_digest(&user.password_hash) == signed_in.auth => Ok(Some(user)),
+        _ => {
+            session.remove::<SignedIn>(SESSION_KEY).await?;
+            Ok(None)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionReadError {
+    #[error(transparent)]
+    Session(#[from] tower_sessions::session::Error),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+}
+
+/// What a shopper types to sign in.
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+/// A password as typed at sign-up or reset, checked for length only: long is what makes a
+/// password strong, and any character may be in it.
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 10;
+    const MAX_BYTES: usize = 1024;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        if raw.chars().count() < Self::MIN_CHARS {
+            return Err(InvalidInput(
+                "Please choose a password of at least 10 characters.",
+            ));
+        }
+        if raw.len() > Self::MAX_BYTES {
+            return Err(InvalidInput("Please choose a shorter password."));
+        }
+        Ok(Self(raw.to_string()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+/// The shop's users.
+#[derive(Clone)]
+pub struct Users {
+    pool: PgPool,
+}
+
+impl Users {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+struct Row {
+    id: i64,
+    email: String,
+    password_hash: String,
+    verified: bool,
+}
+
+impl From<Row> for User {
+    fn from(row: Row) -> Self {
+        User {
+            id: row.id,
+            email: row.email,
+            verified: row.verified,
+            password_hash: row.password_hash,
+        }
+    }
+}
+
+impl Users {
+    /// The user whose password matches, or `None`. An unknown email costs the same hash
+    /// check as a wrong password, so the answer's timing does not tell which it was.
+    pub async fn authenticate(&self, creds: Credentials) -> Result<Option<User>, AccountError> {
+        let email = creds.email.trim().to_lowercase();
+        let row = sqlx::query_as!(
+            Row,
+            r#"select id, email, password_hash, email_verified_at is not null as "verified!"
+               from app_user where email = $1"#,
+            email
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let hash = row
+            .as_ref()
+            .map(|r| r.password_hash.clone())
+            .unwrap_or_else(|| UNKNOWN_USER_HASH.clone());
+        let matches = verify_password(creds.password, hash).await?;
+        Ok(row.filter(|_| matches).map(User::from))
+    }
+
+    pub async fn get_user(&self, id: i64) -> Result<Option<User>, AccountError> {
+        Ok(sqlx::query_as!(
+            Row,
+            r#"select id, email, password_hash, email_verified_at is not null as "verified!"
+               from app_user where id = $1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .map(User::from))
+    }
+}
+
+/// A hash of a password nobody has, checked when the email is unknown.
+static UNKNOWN_USER_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(b"no account has this password", &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+});
+
+/// Hashes a new password with argon2id (the crate's default parameters: 19 MiB, 2 passes),
+/// on a blocking thread so the server keeps answering other requests meanwhile.
+pub async fn hash_password(password: NewPassword) -> Result<String, AccountError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.0.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AccountError::Hashing(e.to_string()))
+    })
+    .await
+    .map_err(|e| AccountError::Hashing(e.to_string()))?
+}
+
+async fn verify_password(password: String, hash: String) -> Result<bool, AccountError> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash).map_err(|e| AccountError::Hashing(e.to_string()))?;
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
+    })
+    .await
+    .map_err(|e| AccountError::Hashing(e.to_string()))?
+}
+
+/// What a link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::VerifyEmail => "verify_email",
+            Purpose::ResetPassword => "reset_password",
+        }
+    }
+
+    fn lifetime(self) -> Duration {
+        match self {
+            Purpose::VerifyEmail => VERIFY_FOR,
+            Purpose::ResetPassword => RESET_FOR,
+        }
+    }
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Makes a one-time link for `user` and queues the mail that carries it, in one transaction.
+async fn send_link(
+    tx: &mut sqlx::PgConnection,
+    user: i64,
+    purpose: Purpose,
+) -> Result<(), AccountError> {
+    let token: String = {
+        let bytes: [u8; 32] = rand::rng().random();
+        hex::encode(bytes)
+    };
+    let id = sqlx::query_scalar!(
+        "insert into user_token (user_id, purpose, token_hash, expires_at)
+         values ($1, $2, $3, now() + make_interval(secs => $4))
+         returning id",
+        user,
+        purpose.as_str(),
+        token_hash(&token),
+        purpose.lifetime().as_secs_f64()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "insert into outbound_email (kind, user_id, dedupe_key, token)
+         values ($1, $2, $3, $4)",
+        purpose.as_str(),
+        user,
+        format!("{}:{id}", purpose.as_str()),
+        token
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Signs up `email`. A new account gets a verification link; an address that already has an
+/// account gets a note saying so (with the way to reset the password), and the page says the
+/// same either way, so sign-up does not tell who has an account here.
+pub async fn sign_up(
+    pool: &PgPool,
+    email: &Email,
+    password: NewPassword,
+) -> Result<(), AccountError> {
+    let email = email.as_str().to_lowercase();
+    let hash = hash_password(password).await?;
+    let mut tx = pool.begin().await?;
+    let created = sqlx::query_scalar!(
+        "insert into app_user (email, password_hash) values ($1, $2)
+         on conflict (email) do nothing
+         returning id",
+        email,
+        hash
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    match created {
+        Some(user) => send_link(&mut tx, user, Purpose::VerifyEmail).await?,
+        None => {
+            sqlx::query!(
+                // One note per address per hour, however often someone tries.
+                "insert into outbound_email (kind, user_id, dedupe_key)
+                 select 'account_exists', id,
+                        'account_exists:' || id || ':' || floor(extract(epoch from now()) / 3600)
+                 from app_user where email = $1
+                 on conflict on constraint outbound_email_dedupe_key do nothing",
+                email
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A fresh verification link for a signed-in user whose email is not verified yet.
+pub async fn resend_verification(pool: &PgPool, user: i64) -> Result<(), AccountError> {
+    let mut tx = pool.begin().await?;
+    send_link(&mut tx, user, Purpose::VerifyEmail).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sends a reset link if `email` has an account; says nothing either way.
+pub async fn request_reset(pool: &PgPool, email: &Email) -> Result<(), AccountError> {
+    let mut tx = pool.begin().await?;
+    let user = sqlx::query_scalar!(
+        "select id from app_user where email = $1",
+        email.as_str().to_lowercase()
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(user) = user {
+        send_link(&mut tx, user, Purpose::ResetPassword).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Uses a link once: the user it belongs to, if the token is known, unused, unexpired and for
+/// `purpose`. Used or not, a wrong token says nothing about why.
+async fn use_token(
+    tx: &mut sqlx::PgConnection,
+    token: &str,
+    purpose: Purpose,
+) -> Result<Option<i64>, AccountError> {
+    Ok(sqlx::query_scalar!(
+        "update user_token set used_at = now()
+         where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()
+         returning user_id",
+        token_hash(token.trim()),
+        purpose.as_str()
+    )
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
+/// Verifies the email a link was sent to, and gives the account every guest order paid with
+/// that email. Returns the user to sign in, or `None` for a bad link.
+pub async fn verify_email(pool: &PgPool, token: &str) -> Result<Option<User>, AccountError> {
+    let mut tx = pool.begin().await?;
+    let Some(user) = use_token(&mut tx, token, Purpose::VerifyEmail).await? else {
+        return Ok(None);
+    };
+    let row = sqlx::query_as!(
+        Row,
+        r#"update app_user set email_verified_at = coalesce(email_verified_at, now())
+           where id = $1
+           returning id, email, password_hash, email_verified_at is not null as "verified!""#,
+        user
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    claim_guest_orders(&mut tx, row.id, &row.email).await?;
+    tx.commit().await?;
+    Ok(Some(row.into()))
+}
+
+/// Gives `user` (whose email is verified) the orders made as a guest with that email.
+pub async fn claim_guest_orders(
+    tx: &mut sqlx::PgConnection,
+    user: i64,
+    email: &str,
+) -> Result<u64, AccountError> {
+    let claimed = sqlx::query!(
+        "update customer_order set user_id = $1, updated_at = now()
+         where user_id is null and email is not null and lower(email) = $2",
+        user,
+        email
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if claimed > 0 {
+        tracing::info!(user, claimed, "guest orders joined an account");
+    }
+    Ok(claimed)
+}
+
+/// Sets a new password through a reset link. The link also proves the email, so it is marked
+/// verified (and its guest orders joined). Every other link of the user stops working, and
+/// every other session is signed out (the session carries the old hash).
+pub async fn reset_password(
+    pool: &PgPool,
+    token: &str,
+    password: NewPassword,
+) -> Result<Option<User>, AccountError> {
+    let hash = hash_password(password).await?;
+    let mut tx = pool.begin().await?;
+    let Some(user) = use_token(&mut tx, token, Purpose::ResetPassword).await? else {
+        return Ok(None);
+    };
+    let row = sqlx::query_as!(
+        Row,
+        r#"update app_user
+           set password_hash = $2, email_verified_at = coalesce(email_verified_at, now())
+           where id = $1
+           returning id, email, password_hash, email_verified_at is not null as "verified!""#,
+        user,
+        hash
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "update user_token set used_at = now()
+         where user_id = $1 and purpose = 'reset_password' and used_at is null",
+        user
+    )
+    .execute(&mut *tx)
+    .await?;
+    claim_guest_orders(&mut tx, row.id, &row.email).await?;
+    tx.commit().await?;
+    Ok(Some(row.into()))
+}

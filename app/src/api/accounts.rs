@@ -1,0 +1,210 @@
+//! The account server functions: sign-up, sign-in and out, verification and reset links, and
+//! what a signed-in shopper may read about their own orders. Every answer that could tell
+//! whether an email has an account here is the same either way.
+
+use leptos::prelude::*;
+
+use crate::error::ShopError;
+use crate::models::{Account, OrderLine};
+
+#[cfg(feature = "ssr")]
+use {
+    super::{client_address, retry_after},
+    crate::accounts::{self, Credentials, NewPassword, Users},
+    crate::domain::Email,
+    crate::error::{OrInternal, with_status},
+    crate::state::app_state,
+};
+
+/// Said for an unknown email and for a wrong password alike.
+pub const WRONG_CREDENTIALS: &str = "That email and password do not match an account.";
+
+/// This request's session (tower-sessions; read from the store only when asked).
+#[cfg(feature = "ssr")]
+async fn session() -> Result<tower_sessions::Session, ShopError> {
+    leptos_axum::extract()
+        .await
+        .map_err(|e| ShopError::internal("the session layer is missing", e))
+}
+
+/// The shopper signed in on this request's session, if any.
+#[cfg(feature = "ssr")]
+async fn signed_in() -> Result<Option<accounts::User>, ShopError> {
+    let state = app_state()?;
+    accounts::signed_in(&session().await?, &Users::new(state.pool.clone()))
+        .await
+        .map_err(|e| match e {
+            accounts::SessionReadError::Session(e) => {
+                super::store_failure("Failed to read the session", e)
+            }
+            accounts::SessionReadError::Account(e) => {
+                ShopError::failure("Failed to read a signed-in user", &e)
+            }
+        })
+}
+
+#[cfg(feature = "ssr")]
+async fn sign_in_as(user: &accounts::User) -> Result<(), ShopError> {
+    accounts::sign_in_session(&session().await?, user)
+        .await
+        .map_err(|e| super::store_failure("Failed to sign in", e))?;
+    tracing::info!(user = user.id, "signed in");
+    leptos_axum::redirect("/account");
+    Ok(())
+}
+
+/// The signed-in shopper's id, if any.
+#[cfg(feature = "ssr")]
+pub(super) async fn signed_in_user() -> Result<Option<i64>, ShopError> {
+    Ok(signed_in().await?.map(|u| u.id))
+}
+
+/// Counts an attempt at an account action against the client's and the email's allowance.
+#[cfg(feature = "ssr")]
+async fn count_attempt(email: &str) -> Result<(), ShopError> {
+    let state = app_state()?;
+    let client = client_address(&state).await?;
+    state
+        .limits
+        .account_attempt(client, email)
+        .map_err(|exceeded| {
+            tracing::warn!(%client, "account attempts over the rate limit");
+            retry_after(exceeded.retry_after);
+            ShopError::TooManyRequests
+        })
+}
+
+/// The signed-in shopper, if any. (Its failure does not set the page's status: every page
+/// asks this for its header, which then just offers to sign in.)
+#[server(endpoint = "current_account")]
+pub async fn current_account() -> Result<Option<Account>, ShopError> {
+    Ok(signed_in().await?.map(|u| Account {
+        email: u.email,
+        verified: u.verified,
+    }))
+}
+
+/// Makes an account and mails a link to verify its email. The answer is the same whether or
+/// not the email already had an account (its owner is mailed a note instead).
+#[server(endpoint = "sign_up")]
+pub async fn sign_up(email: String, password: String) -> Result<(), ShopError> {
+    with_status("sign_up", async move {
+        let email = Email::parse(&email)?;
+        let password = NewPassword::parse(&password)?;
+        count_attempt(email.as_str()).await?;
+        let state = app_state()?;
+        accounts::sign_up(&state.pool, &email, password)
+            .await
+            .or_internal("Failed to sign up")
+    })
+    .await
+}
+
+/// Signs in with an email and a password, then goes to the account page.
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), ShopError> {
+    with_status("sign_in", async move {
+        count_attempt(&email).await?;
+        let state = app_state()?;
+        let user = Users::new(state.pool.clone())
+            .authenticate(Credentials { email, password })
+            .await
+            .or_internal("Failed to check a sign-in")?
+            .ok_or_else(|| ShopError::Invalid(WRONG_CREDENTIALS.into()))?;
+        sign_in_as(&user).await
+    })
+    .await
+}
+
+/// Signs out, then goes to the catalog.
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), ShopError> {
+    with_status("sign_out", async {
+        accounts::sign_out_session(&session().await?)
+            .await
+            .map_err(|e| super::store_failure("Failed to sign out", e))?;
+        leptos_axum::redirect("/");
+        Ok(())
+    })
+    .await
+}
+
+/// Uses a verification link: the email is verified, guest orders paid with it join the
+/// account, and the shopper is signed in.
+#[server(endpoint = "verify_email")]
+pub async fn verify_email(token: String) -> Result<(), ShopError> {
+    with_status("verify_email", async move {
+        let state = app_state()?;
+        let user = accounts::verify_email(&state.pool, &token)
+            .await
+            .or_internal("Failed to verify an email")?
+            .ok_or_else(bad_link)?;
+        sign_in_as(&user).await
+    })
+    .await
+}
+
+/// Mails a reset link if the email has an account; the answer is the same if not.
+#[server(endpoint = "request_password_reset")]
+pub async fn request_password_reset(email: String) -> Result<(), ShopError> {
+    with_status("request_password_reset", async move {
+        let email = Email::parse(&email)?;
+        count_attempt(email.as_str()).await?;
+        let state = app_state()?;
+        accounts::request_reset(&state.pool, &email)
+            .await
+            .or_internal("Failed to request a reset")
+    })
+    .await
+}
+
+/// Sets a new password through a reset link and signs the shopper in; every other session of
+/// the account is signed out.
+#[server(endpoint = "reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), ShopError> {
+    with_status("reset_password", async move {
+        let password = NewPassword::parse(&password)?;
+        let state = app_state()?;
+        let user = accounts::reset_password(&state.pool, &token, password)
+            .await
+            .or_internal("Failed to reset a password")?
+            .ok_or_else(bad_link)?;
+        sign_in_as(&user).await
+    })
+    .await
+}
+
+/// A new verification link for the signed-in shopper.
+#[server(endpoint = "resend_verification")]
+pub async fn resend_verification() -> Result<(), ShopError> {
+    with_status("resend_verification", async {
+        let user = signed_in().await?.ok_or(ShopError::SignInRequired)?;
+        count_attempt(&user.email).await?;
+        if user.verified {
+            return Ok(());
+        }
+        let state = app_state()?;
+        accounts::resend_verification(&state.pool, user.id)
+            .await
+            .or_internal("Failed to send a verification link")
+    })
+    .await
+}
+
+/// The signed-in shopper's orders, newest first.
+#[server(endpoint = "my_orders")]
+pub async fn my_orders() -> Result<Vec<OrderLine>, ShopError> {
+    with_status("my_orders", async {
+        let user = signed_in().await?.ok_or(ShopError::SignInRequired)?;
+        let state = app_state()?;
+        crate::orders::of_user(&state.pool, user.id).await
+    })
+    .await
+}
+
+#[cfg(feature = "ssr")]
+fn bad_link() -> ShopError {
+    ShopError::Invalid(
+        "This link has expired or was already used. Please ask for a new one.".into(),
+    )
+}

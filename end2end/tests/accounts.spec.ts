@@ -1,0 +1,96 @@
+// Accounts in Chromium: a shopper buys as a guest, signs up with the same email, follows the
+// link the shop mails (read from the SMTP catcher scripts/test.sh runs), and finds the order in
+// their account; a wrong password reads the same as an unknown email.
+import { randomBytes } from 'node:crypto';
+
+import { CARDS, checkout, expect, fillCheckout, openProduct, orderIdFromUrl, orderPage, test } from './support/shop';
+
+test.describe.configure({ timeout: 60_000 });
+
+const CATCHER = process.env.MAIL_CATCHER_API;
+const PASSWORD = 'correct horse battery';
+
+function address(who: string): string {
+  return `${who}-${randomBytes(6).toString('hex')}@buyers.test`;
+}
+
+type Mail = { subject: string; text: string; to: { address: string }[] };
+
+/** Waits for a message with `subject` to `to` in the catcher and returns its text. */
+async function mailTo(to: string, subject: string): Promise<string> {
+  expect(CATCHER, 'MAIL_CATCHER_API is not set: run the suite through scripts/test.sh').toBeTruthy();
+  let found: Mail | undefined;
+  await expect
+    .poll(
+      async () => {
+        const inbox = (await (await fetch(`${CATCHER}/email`)).json()) as Mail[];
+        found = inbox.find((m) => m.subject === subject && m.to.some((t) => t.address === to));
+        return found !== undefined;
+      },
+      { timeout: 20_000 },
+    )
+    .toBe(true);
+  return found!.text;
+}
+
+function linkIn(text: string): string {
+  const match = /(https?:\/\/\S+\?token=[0-9a-f]+)/.exec(text);
+  expect(match, text).not.toBeNull();
+  return match![1];
+}
+
+test('a guest purchase appears in the account once its email is verified', async ({ page }) => {
+  const email = address('guest');
+  await openProduct(page, 'field-recordings-vol-1');
+  await fillCheckout(page, { email, card: CARDS.ok });
+  await checkout(page).payButton.click();
+  const orderId = await orderIdFromUrl(page);
+  await expect(orderPage(page).status).toHaveText('Paid');
+
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  const form = page.getByRole('form', { name: 'Create an account' });
+  await expect(form).toHaveAttribute('data-hydrated', 'true');
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password (at least 10 characters)').fill(PASSWORD);
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('status')).toContainText('Check your inbox');
+
+  const link = linkIn(await mailTo(email, 'Verify your email'));
+  await page.goto(link);
+  await expect(page.getByRole('form', { name: 'Verify your email' })).toHaveAttribute('data-hydrated', 'true');
+  await page.getByRole('button', { name: 'Verify my email' }).click();
+
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByText(`Signed in as ${email}`)).toBeVisible();
+  const row = page.locator('table.orders tbody tr');
+  await expect(row).toHaveCount(1);
+  await expect(row).toContainText('Field Recordings, Vol. 1');
+  await expect(row).toContainText('$12.00');
+  await expect(row.getByRole('link')).toHaveAttribute('href', `/orders/${orderId}`);
+
+  // Signed out, the account page shows nothing of it.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await page.goto('/account');
+  await expect(page.getByText('Please sign in')).toBeVisible();
+  await expect(page.locator('table.orders')).toHaveCount(0);
+});
+
+test('a wrong password and an unknown email get the same plain message', async ({ page }) => {
+  await page.goto('/sign-in');
+  const form = page.getByRole('form', { name: 'Sign in' });
+  await expect(form).toHaveAttribute('data-hydrated', 'true');
+  const error = form.locator('p.form-error');
+  const messages: string[] = [];
+  for (const email of [address('nobody'), address('nobody-else')]) {
+    await form.getByLabel('Email').fill(email);
+    await form.getByLabel('Password').fill('not the password');
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    await expect(error).not.toBeEmpty();
+    messages.push((await error.textContent()) ?? '');
+  }
+  expect(messages[0]).toBe('That email and password do not match an account.');
+  expect(messages[1]).toBe(messages[0]);
+  await expect(page).toHaveURL(/\/sign-in$/);
+});

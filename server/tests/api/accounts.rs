@@ -1,0 +1,419 @@
+//! Accounts through the server functions and the SMTP catcher: sign-up and the verification
+//! link, sign-in that answers alike for an unknown email and a wrong password, guest orders
+//! joining the account that verifies their email, one-time reset links, what one shopper can
+//! see of another's, and the rate limit on attempts.
+
+use reqwest::StatusCode;
+use server::mail;
+
+use crate::helpers::{MailCatcher, TestApp, mail_catcher, spawn, unique_address};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A browser of its own: cookies kept, redirects not followed.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn call(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    function: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    browser
+        .post(format!("{}/api/{function}", app.base))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Sends what the outbox holds and returns the token of the newest link mailed to `to`.
+async fn link_token(app: &TestApp, catcher: &MailCatcher, to: &str, subject: &str) -> String {
+    mail::send_due(&app.pool, &catcher.mailer(&app.base))
+        .await
+        .unwrap();
+    let inbox = catcher.inbox(to).await;
+    let message = inbox
+        .iter()
+        .rev()
+        .find(|m| m["subject"] == subject)
+        .unwrap_or_else(|| panic!("no {subject:?} for {to} in {inbox:#?}"));
+    let text = message["text"].as_str().unwrap();
+    let token = text
+        .split("?token=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no link in {text}"));
+    token.to_string()
+}
+
+/// Who the browser is signed in as, per the server.
+async fn signed_in_as(app: &TestApp, browser: &reqwest::Client) -> Option<String> {
+    let resp = call(app, browser, "current_account", &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let account: Option<serde_json::Value> = resp.json().await.unwrap();
+    account.map(|a| a["email"].as_str().unwrap().to_string())
+}
+
+/// A verified account, signed in in the returned browser.
+async fn verified_account(app: &TestApp, catcher: &MailCatcher, email: &str) -> reqwest::Client {
+    let shopper = browser();
+    let resp = call(
+        app,
+        &shopper,
+        "sign_up",
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK, "{:?}", resp.text().await);
+    let token = link_token(app, catcher, email, "Verify your email").await;
+    let resp = call(app, &shopper, "verify_email", &[("token", &token)]).await;
+    assert!(resp.status().is_redirection() || resp.status().is_success());
+    shopper
+}
+
+#[tokio::test]
+async fn a_new_account_signs_in_only_after_its_email_link_is_used() {
+    let app = spawn().await;
+    let catcher = mail_catcher();
+    let email = unique_address("signup");
+    let shopper = browser();
+
+    let resp = call(
+        &app,
+        &shopper,
+        "sign_up",
+        &[("email", &email), ("password", PASSWORD)],
+    )
+    .await;
+
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(signed_in_as(&app, &shopper).await, None);
+    let stored: String = sqlx::query_scalar("select password_hash from app_user")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(stored.starts_with("$argon2id$"), "{stored}");
+    assert!(!stored.contains(PASSWORD));
+
+    let token = link_token(&app, &catcher, &email, "Verify your email").await;
+    let resp = call(&app, &shopper, "verify_email", &[("token", &token)]).await;
+    assert_eq!(
+        resp.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/account")
+    );
+    assert_eq!(signed_in_as(&app, &shopper).await, Some(email.clone()));
+    // The link works once.
+    let again = call(&app, &browser(), "verify_email", &[("token", &token)]).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    // The token was kept only until its mail went out.
+    assert_eq!(
+        app.count("select count(*) from outbound_email where token is not null")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn sign_in_answers_alike_for_an_unknown_email_and_a_wrong_password() {
+    let app = spawn().await;
+    let catcher = mail_catcher();
+    let email = unique_address("signin");
+    verified_account(&app, &catcher, &email).await;
+    let stranger = browser();
+
+    let wrong = call(
+        &app,
+        &stranger,
+        "sign_in",
+        &[("email", &email), ("password", "not it at all")],
+    )
+    .await;
+    let (wrong_status, wrong_body) = (wrong.status(), wrong.text().await.unwrap());
+    let unknown = call(
+        &app,
+        &stranger,
+        "sign_in",
+        &[
+            ("email", &unique_address("nobody")),
+            ("password", "not it at all"),
+        ],
+    )
+    .await;
+    let (unknown_status, unknown_body) = (unknown.status(), unknown.text().await.unwrap());
+
+    assert_eq!(wrong_status, StatusCode::BAD_REQUEST);
+    assert_eq!((wrong_status, &wrong_body), (unknown_status, &unknown_body));
+    assert!(
+        wrong_body.contains("do not match an account"),
+        "{wrong_body}"
+    );
+    assert_eq!(signed_in_as(&app, &stranger).await, None);
+
+    let right = call(
+        &app,
+        &stranger,
+        "sign_in",
+        &[("email", &email.to_uppercase()), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(
+        right
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/account")
+    );
+    assert_eq!(signed_in_as(&app, &stranger).await, Some(email));
+}
+
+#[tokio::test]
+async fn signing_up_with_a_taken_email_answers_the_same_and_tells_its_owner() {
+    let app = spawn().await;
+    let catcher = mail_catcher();
+    let email = unique_address("taken");
+    verified_account(&app, &catcher, &email).await;
+
+    let resp = call(
+        &app,
+        &browser(),
+        "sign_up",
+        &[("email", &email), ("password", "another password")],
+    )
+    .await;
+
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(app.count("select count(*) from app_user").await, 1);
+    mail::send_due(&app.pool, &catcher.mailer(&app.base))
+        .await
+        .unwrap();
+    let subjects: Vec<String> = catcher
+        .inbox(&email)
+        .await
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        subjects,
+        ["Verify your email", "You already have an account"]
+    );
+    // The first password still signs in; the second does not.
+    let shopper = browser();
+    let resp = call(
+        &app,
+        &shopper,
+        "sign_in",
+        &[("email", &email), ("password", "another password")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_guest_order_joins_the_account_that_verifies_its_email_and_no_one_else_sees_it() {
+    let app = spawn().await;
+    let catcher = mail_catcher();
+    let email = unique_address("guest");
+    // Bought as a guest with this email, before any account existed.
+    let order = app.checkout("field-recordings-vol-1").await;
+    let resp = app
+        .http
+        .post(format!("{}/api/set_checkout_email", app.base))
+        .form(&[
+            ("order_id", order.order_id.as_str()),
+            ("email", email.to_uppercase().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    app.pay(&order, "pm_card_visa").await;
+    let succeeded = app.event_payload("payment_intent.succeeded").await;
+    assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
+
+    let owner = verified_account(&app, &catcher, &email).await;
+    let other = verified_account(&app, &catcher, &unique_address("other")).await;
+
+    let mine: Vec<serde_json::Value> = call(&app, &owner, "my_orders", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1, "{mine:#?}");
+    assert_eq!(mine[0]["id"], order.order_id);
+    assert_eq!(mine[0]["product_title"], "Field Recordings, Vol. 1");
+    let theirs: Vec<serde_json::Value> = call(&app, &other, "my_orders", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(theirs.is_empty(), "{theirs:#?}");
+    let nobody = call(&app, &browser(), "my_orders", &[]).await;
+    assert_eq!(nobody.status(), StatusCode::UNAUTHORIZED);
+    // The account page lists it for its owner only.
+    let page = owner
+        .get(format!("{}/account", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("/orders/{}", order.order_id)),
+        "{page}"
+    );
+    let page = other
+        .get(format!("{}/account", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains(&order.order_id), "{page}");
+}
+
+#[tokio::test]
+async fn a_reset_link_works_once_and_signs_out_every_other_session() {
+    let app = spawn().await;
+    let catcher = mail_catcher();
+    let email = unique_address("reset");
+    let old_session = verified_account(&app, &catcher, &email).await;
+    assert_eq!(signed_in_as(&app, &old_session).await, Some(email.clone()));
+
+    let asked = call(
+        &app,
+        &browser(),
+        "request_password_reset",
+        &[("email", &email)],
+    )
+    .await;
+    let unknown = call(
+        &app,
+        &browser(),
+        "request_password_reset",
+        &[("email", &unique_address("nobody"))],
+    )
+    .await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert_eq!(unknown.status(), StatusCode::OK);
+    let token = link_token(&app, &catcher, &email, "Reset your password").await;
+    let new_password = "an entirely new passphrase";
+    let shopper = browser();
+    let resp = call(
+        &app,
+        &shopper,
+        "reset_password",
+        &[("token", &token), ("password", new_password)],
+    )
+    .await;
+    assert_eq!(
+        resp.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/account")
+    );
+
+    assert_eq!(signed_in_as(&app, &shopper).await, Some(email.clone()));
+    assert_eq!(
+        signed_in_as(&app, &old_session).await,
+        None,
+        "the old session is signed out"
+    );
+    let reused = call(
+        &app,
+        &browser(),
+        "reset_password",
+        &[("token", &token), ("password", "yet another one!")],
+    )
+    .await;
+    assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
+    let old = call(
+        &app,
+        &browser(),
+        "sign_in",
+        &[("email", &email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(old.status(), StatusCode::BAD_REQUEST);
+    let new = call(
+        &app,
+        &browser(),
+        "sign_in",
+        &[("email", &email), ("password", new_password)],
+    )
+    .await;
+    assert_eq!(new.status(), StatusCode::OK);
+    assert_eq!(
+        new.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/account")
+    );
+}
+
+#[tokio::test]
+async fn guessing_passwords_is_stopped_with_429_and_a_plain_message() {
+    let app = spawn().await;
+    let email = unique_address("guessed");
+    let mut statuses = Vec::new();
+    for n in 0..14 {
+        let resp = call(
+            &app,
+            &browser(),
+            "sign_in",
+            &[
+                ("email", &email),
+                ("password", &format!("guess number {n}")),
+            ],
+        )
+        .await;
+        statuses.push(resp.status());
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(
+                resp.json::<serde_json::Value>().await.unwrap(),
+                serde_json::json!("TooManyRequests")
+            );
+        }
+    }
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        (3..=4).contains(&refused),
+        "ten attempts a minute, then 429: {statuses:?}"
+    );
+    assert!(
+        statuses[..10].iter().all(|s| *s == StatusCode::BAD_REQUEST),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_short_password_or_a_bad_email_is_refused_and_makes_no_account() {
+    let app = spawn().await;
+    for (email, password, says) in [
+        (
+            unique_address("short"),
+            "too short",
+            "at least 10 characters",
+        ),
+        ("not an email".to_string(), PASSWORD, "valid email"),
+    ] {
+        let resp = call(
+            &app,
+            &browser(),
+            "sign_up",
+            &[("email", &email), ("password", password)],
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body = resp.text().await.unwrap();
+        assert!(body.contains(says), "{body}");
+    }
+    assert_eq!(app.count("select count(*) from app_user").await, 0);
+}
