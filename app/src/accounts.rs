@@ -126,12 +126,10 @@ impl NewPassword {
 
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
         if raw.chars().count() < Self::MIN_CHARS {
-            return Err(InvalidInput(
-                "Please choose a password of at least 10 characters.",
-            ));
+            return Err(InvalidInput(crate::domain::SHORT_PASSWORD));
         }
         if raw.len() > Self::MAX_BYTES {
-            return Err(InvalidInput("Please choose a shorter password."));
+            return Err(InvalidInput(crate::domain::LONG_PASSWORD));
         }
         Ok(Self(raw.to_string()))
     }

@@ -97,6 +97,11 @@ pub async fn with_status<T>(
 #[cfg(feature = "ssr")]
 fn respond_with_status(error: &ShopError) {
     use axum::http::StatusCode;
+    if plain_form_post() {
+        // Leptos answers a form posted without JavaScript with a redirect back to the form,
+        // the error in the URL; a status set here would replace that redirect.
+        return;
+    }
     if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -135,6 +140,20 @@ impl ShopError {
         tracing::error!(error = ?err, "{context}");
         ShopError::PaymentsUnavailable
     }
+}
+
+/// Whether this request is an HTML form posted straight to a server function (no JavaScript):
+/// a call to `/api/…` from a browser that wants a page back.
+#[cfg(feature = "ssr")]
+fn plain_form_post() -> bool {
+    leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+        parts.uri.path().starts_with("/api/")
+            && parts
+                .headers
+                .get(axum::http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+    })
 }
 
 /// `.or_internal("Failed to …")` on any fallible call whose error the shopper must not see:

@@ -132,13 +132,8 @@ fn AccountLink() -> impl IntoView {
     }
 }
 
-/// Starts the browser side; the islands on the page then hydrate themselves. A server function
-/// that answers with a redirect (signing in goes to the account page) moves the whole page,
-/// since there is no client-side router in an islands app.
+/// Starts the browser side; the islands on the page then hydrate themselves.
 #[cfg(feature = "hydrate")]
 pub fn hydrate() {
-    let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
-        let _ = window().location().set_href(location);
-    });
     leptos::mount::hydrate_islands();
 }

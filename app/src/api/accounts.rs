@@ -18,6 +18,8 @@ use {
 
 /// Said for an unknown email and for a wrong password alike.
 pub const WRONG_CREDENTIALS: &str = "That email and password do not match an account.";
+/// Said for a link that is unknown, used or expired, alike.
+pub const BAD_LINK: &str = "This link has expired or was already used. Please ask for a new one.";
 
 /// This request's session (tower-sessions; read from the store only when asked).
 #[cfg(feature = "ssr")]
@@ -95,7 +97,9 @@ pub async fn sign_up(email: String, password: String) -> Result<(), ShopError> {
         let state = app_state()?;
         accounts::sign_up(&state.pool, &email, password)
             .await
-            .or_internal("Failed to sign up")
+            .or_internal("Failed to sign up")?;
+        leptos_axum::redirect("/sign-up?sent=1");
+        Ok(())
     })
     .await
 }
@@ -153,7 +157,9 @@ pub async fn request_password_reset(email: String) -> Result<(), ShopError> {
         let state = app_state()?;
         accounts::request_reset(&state.pool, &email)
             .await
-            .or_internal("Failed to request a reset")
+            .or_internal("Failed to request a reset")?;
+        leptos_axum::redirect("/forgot-password?sent=1");
+        Ok(())
     })
     .await
 }
@@ -180,13 +186,14 @@ pub async fn resend_verification() -> Result<(), ShopError> {
     with_status("resend_verification", async {
         let user = signed_in().await?.ok_or(ShopError::SignInRequired)?;
         count_attempt(&user.email).await?;
-        if user.verified {
-            return Ok(());
+        if !user.verified {
+            let state = app_state()?;
+            accounts::resend_verification(&state.pool, user.id)
+                .await
+                .or_internal("Failed to send a verification link")?;
         }
-        let state = app_state()?;
-        accounts::resend_verification(&state.pool, user.id)
-            .await
-            .or_internal("Failed to send a verification link")
+        leptos_axum::redirect("/account?sent=1");
+        Ok(())
     })
     .await
 }
@@ -204,7 +211,5 @@ pub async fn my_orders() -> Result<Vec<OrderLine>, ShopError> {
 
 #[cfg(feature = "ssr")]
 fn bad_link() -> ShopError {
-    ShopError::Invalid(
-        "This link has expired or was already used. Please ask for a new one.".into(),
-    )
+    ShopError::Invalid(BAD_LINK.into())
 }

@@ -50,10 +50,16 @@ impl OrderId {
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
+/// What a shopper reads for input the shop refuses (also matched by the account pages, which
+/// show only the shop's own messages).
+pub const BAD_EMAIL: &str = "Please enter a valid email address.";
+pub const SHORT_PASSWORD: &str = "Please choose a password of at least 10 characters.";
+pub const LONG_PASSWORD: &str = "Please choose a shorter password.";
+
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
         let s = raw.trim();
-        let bad = InvalidInput("Please enter a valid email address.");
+        let bad = InvalidInput(BAD_EMAIL);
         if s.is_empty()
             || s.len() > 254
             || s.chars()

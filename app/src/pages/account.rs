@@ -1,70 +1,110 @@
 //! The account pages: sign-up, sign-in, verifying an email, a forgotten password, and
-//! `/account` with the shopper's orders. Each form is a small island, so its errors show next
-//! to it; without JavaScript the same forms post to the server functions and still work.
+//! `/account` with the shopper's orders. The forms are plain HTML posting to the server
+//! functions, so they work without JavaScript and add nothing to the wasm bundle: on success a
+//! function redirects (to `/account`, or back with `?sent=1`); on failure Leptos sends the
+//! browser back to the form with the error in the URL (`__path`, `__err`), and the page shows
+//! it (see `form_error`).
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{
-    RequestPasswordReset, ResendVerification, ResetPassword, SignIn, SignUp, VerifyEmail,
-    current_account, my_orders,
-};
+use crate::api::{current_account, my_orders};
 use crate::components::{ErrorList, PageTitle};
 use crate::error::ShopError;
 use crate::models::OrderLine;
 
-/// Whether the browser has taken over the island: forms say so (`data-hydrated`), so a test,
-/// or a script, knows when typing reaches the form's own code.
-fn hydrated() -> impl Fn() -> Option<&'static str> + Copy {
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
-    move || hydrated.get().then_some("true")
+/// The error a form's server function sent the browser back with, if it is this form's, in
+/// words the shop itself would use: the URL can be edited by anyone, so free text from it is
+/// never shown, only the shop's own messages.
+fn form_error(function: &'static str) -> impl Fn() -> Option<String> + Copy {
+    let query = use_query_map();
+    move || {
+        let query = query.read();
+        if query.get("__path").as_deref() != Some(function) {
+            return None;
+        }
+        Some(describe(
+            query.get("__err").as_deref().and_then(decode_error),
+        ))
+    }
 }
 
-/// The message of a failed action, for the form's alert.
-fn failure<T>(result: Option<Result<T, ShopError>>) -> Option<String> {
-    match result {
-        Some(Err(e)) => Some(e.to_string()),
-        _ => None,
+#[cfg(feature = "ssr")]
+fn decode_error(encoded: &str) -> Option<ShopError> {
+    use base64::Engine;
+    use leptos::server_fn::error::FromServerFnError;
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(encoded)
+        .ok()?;
+    Some(ShopError::de(bytes.into()))
+}
+
+#[cfg(not(feature = "ssr"))]
+fn decode_error(_: &str) -> Option<ShopError> {
+    None
+}
+
+/// The messages account forms can fail with, for `describe`'s check.
+const FORM_MESSAGES: &[&str] = &[
+    crate::api::WRONG_CREDENTIALS,
+    crate::api::BAD_LINK,
+    crate::domain::SHORT_PASSWORD,
+    crate::domain::LONG_PASSWORD,
+    crate::domain::BAD_EMAIL,
+];
+
+fn describe(error: Option<ShopError>) -> String {
+    match error {
+        Some(ShopError::Invalid(message)) if FORM_MESSAGES.contains(&message.as_str()) => message,
+        Some(ShopError::Invalid(_)) | None => {
+            "Please check what you entered and try again.".to_string()
+        }
+        Some(other) => other.to_string(),
     }
+}
+
+/// Whether the page was reached after its form succeeded (`?sent=1`).
+fn sent() -> bool {
+    use_query_map().read_untracked().get("sent").as_deref() == Some("1")
+}
+
+#[component]
+fn FormError(function: &'static str) -> impl IntoView {
+    let error = form_error(function);
+    view! { <p class="form-error" role="alert" aria-live="polite">{error}</p> }
 }
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
+    let form = move || {
+        if sent() {
+            return view! {
+                <p class="note" role="status">
+                    "Check your inbox: we sent a link to finish signing up. It works for 24 hours."
+                </p>
+            }
+            .into_any();
+        }
+        view! {
+            <form method="post" action="/api/sign_up" class="form" aria-label="Create an account">
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="email" required/>
+                <label for="password">"Password (at least 10 characters)"</label>
+                <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required/>
+                <FormError function="/api/sign_up"/>
+                <button type="submit">"Create account"</button>
+            </form>
+        }
+        .into_any()
+    };
     view! {
         <PageTitle text="Create an account"/>
         <section class="panel">
             <h1>"Create an account"</h1>
             <p>"Your purchases, downloads and receipts in one place."</p>
-            <SignUpForm/>
+            {form}
             <p class="aside">"Already have one? " <a href="/sign-in">"Sign in"</a></p>
         </section>
-    }
-}
-
-#[island]
-fn SignUpForm() -> impl IntoView {
-    let action = ServerAction::<SignUp>::new();
-    let hydrated = hydrated();
-    let done = move || matches!(action.value().get(), Some(Ok(())));
-    view! {
-        <Show
-            when=done
-            fallback=move || view! {
-                <ActionForm action attr:class="form" attr:data-hydrated=hydrated attr:aria-label="Create an account">
-                    <label for="email">"Email"</label>
-                    <input id="email" name="email" type="email" autocomplete="email" required/>
-                    <label for="password">"Password (at least 10 characters)"</label>
-                    <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required/>
-                    <p class="form-error" role="alert" aria-live="polite">{move || failure(action.value().get())}</p>
-                    <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
-                </ActionForm>
-            }
-        >
-            <p class="note" role="status">
-                "Check your inbox: we sent a link to finish signing up. It works for 24 hours."
-            </p>
-        </Show>
     }
 }
 
@@ -74,7 +114,14 @@ pub fn SignInPage() -> impl IntoView {
         <PageTitle text="Sign in"/>
         <section class="panel">
             <h1>"Sign in"</h1>
-            <SignInForm/>
+            <form method="post" action="/api/sign_in" class="form" aria-label="Sign in">
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="email" required/>
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required/>
+                <FormError function="/api/sign_in"/>
+                <button type="submit">"Sign in"</button>
+            </form>
             <p class="aside">
                 <a href="/forgot-password">"Forgot your password?"</a>
                 " · "
@@ -84,112 +131,77 @@ pub fn SignInPage() -> impl IntoView {
     }
 }
 
-#[island]
-fn SignInForm() -> impl IntoView {
-    let action = ServerAction::<SignIn>::new();
-    let hydrated = hydrated();
-    view! {
-        <ActionForm action attr:class="form" attr:data-hydrated=hydrated attr:aria-label="Sign in">
-            <label for="email">"Email"</label>
-            <input id="email" name="email" type="email" autocomplete="email" required/>
-            <label for="password">"Password"</label>
-            <input id="password" name="password" type="password" autocomplete="current-password" required/>
-            <p class="form-error" role="alert" aria-live="polite">{move || failure(action.value().get())}</p>
-            <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
-        </ActionForm>
-    }
+/// The link's token from the URL, for the form that uses it.
+fn token() -> String {
+    use_query_map()
+        .read_untracked()
+        .get("token")
+        .unwrap_or_default()
 }
 
 /// `/verify-email?token=…`: the link from the mail opens this page, and the button uses it.
 /// (A button, not the visit itself: mail scanners open links, and must not use them up.)
 #[component]
 pub fn VerifyEmailPage() -> impl IntoView {
-    let query = use_query_map();
-    let token = query.read_untracked().get("token").unwrap_or_default();
     view! {
         <PageTitle text="Verify your email"/>
         <section class="panel">
             <h1>"Verify your email"</h1>
-            <VerifyForm token/>
+            <form method="post" action="/api/verify_email" class="form" aria-label="Verify your email">
+                <input type="hidden" name="token" value=token()/>
+                <p>"Press the button to verify your email and sign in."</p>
+                <FormError function="/api/verify_email"/>
+                <button type="submit">"Verify my email"</button>
+            </form>
         </section>
-    }
-}
-
-#[island]
-fn VerifyForm(token: String) -> impl IntoView {
-    let action = ServerAction::<VerifyEmail>::new();
-    let hydrated = hydrated();
-    view! {
-        <ActionForm action attr:class="form" attr:data-hydrated=hydrated attr:aria-label="Verify your email">
-            <input type="hidden" name="token" value=token/>
-            <p>"Press the button to verify your email and sign in."</p>
-            <p class="form-error" role="alert" aria-live="polite">{move || failure(action.value().get())}</p>
-            <button type="submit" disabled=move || action.pending().get()>"Verify my email"</button>
-        </ActionForm>
     }
 }
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
+    let form = move || {
+        if sent() {
+            return view! {
+                <p class="note" role="status">
+                    "If that email has an account, a link to choose a new password is on its way. It works for an hour."
+                </p>
+            }
+            .into_any();
+        }
+        view! {
+            <form method="post" action="/api/request_password_reset" class="form" aria-label="Reset your password">
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="email" required/>
+                <FormError function="/api/request_password_reset"/>
+                <button type="submit">"Send me a link"</button>
+            </form>
+        }
+        .into_any()
+    };
     view! {
         <PageTitle text="Forgot your password?"/>
         <section class="panel">
             <h1>"Forgot your password?"</h1>
-            <ForgotForm/>
+            {form}
         </section>
-    }
-}
-
-#[island]
-fn ForgotForm() -> impl IntoView {
-    let action = ServerAction::<RequestPasswordReset>::new();
-    let hydrated = hydrated();
-    let done = move || matches!(action.value().get(), Some(Ok(())));
-    view! {
-        <Show
-            when=done
-            fallback=move || view! {
-                <ActionForm action attr:class="form" attr:data-hydrated=hydrated attr:aria-label="Reset your password">
-                    <label for="email">"Email"</label>
-                    <input id="email" name="email" type="email" autocomplete="email" required/>
-                    <p class="form-error" role="alert" aria-live="polite">{move || failure(action.value().get())}</p>
-                    <button type="submit" disabled=move || action.pending().get()>"Send me a link"</button>
-                </ActionForm>
-            }
-        >
-            <p class="note" role="status">
-                "If that email has an account, a link to choose a new password is on its way. It works for an hour."
-            </p>
-        </Show>
     }
 }
 
 /// `/reset-password?token=…`, from the mail.
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
-    let query = use_query_map();
-    let token = query.read_untracked().get("token").unwrap_or_default();
     view! {
         <PageTitle text="Choose a new password"/>
         <section class="panel">
             <h1>"Choose a new password"</h1>
-            <ResetForm token/>
+            <form method="post" action="/api/reset_password" class="form" aria-label="Choose a new password">
+                <input type="hidden" name="token" value=token()/>
+                <label for="password">"New password (at least 10 characters)"</label>
+                <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required/>
+                <FormError function="/api/reset_password"/>
+                <button type="submit">"Save and sign in"</button>
+            </form>
         </section>
-    }
-}
-
-#[island]
-fn ResetForm(token: String) -> impl IntoView {
-    let action = ServerAction::<ResetPassword>::new();
-    let hydrated = hydrated();
-    view! {
-        <ActionForm action attr:class="form" attr:data-hydrated=hydrated attr:aria-label="Choose a new password">
-            <input type="hidden" name="token" value=token/>
-            <label for="password">"New password (at least 10 characters)"</label>
-            <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required/>
-            <p class="form-error" role="alert" aria-live="polite">{move || failure(action.value().get())}</p>
-            <button type="submit" disabled=move || action.pending().get()>"Save and sign in"</button>
-        </ActionForm>
     }
 }
 
@@ -263,25 +275,21 @@ fn OrderHistory(orders: Vec<OrderLine>) -> impl IntoView {
     }.into_any()
 }
 
-#[island]
+#[component]
 fn VerifyReminder() -> impl IntoView {
-    let action = ServerAction::<ResendVerification>::new();
-    let hydrated = hydrated();
-    let sent = move || matches!(action.value().get(), Some(Ok(())));
     view! {
         <div class="note" role="status">
             <p>"Your email is not verified yet. Purchases made with it as a guest join your account once it is."</p>
-            <Show
-                when=sent
-                fallback=move || view! {
-                    <ActionForm action attr:class="inline" attr:data-hydrated=hydrated>
-                        <button type="submit" disabled=move || action.pending().get()>"Send the link again"</button>
-                    </ActionForm>
-                    <p class="form-error" role="alert">{move || failure(action.value().get())}</p>
-                }
-            >
-                <p>"Sent. Check your inbox."</p>
-            </Show>
+            {if sent() {
+                view! { <p>"Sent. Check your inbox."</p> }.into_any()
+            } else {
+                view! {
+                    <form method="post" action="/api/resend_verification" class="inline">
+                        <button type="submit">"Send the link again"</button>
+                    </form>
+                    <FormError function="/api/resend_verification"/>
+                }.into_any()
+            }}
         </div>
     }
 }

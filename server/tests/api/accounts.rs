@@ -417,3 +417,59 @@ async fn a_short_password_or_a_bad_email_is_refused_and_makes_no_account() {
     }
     assert_eq!(app.count("select count(*) from app_user").await, 0);
 }
+
+#[tokio::test]
+async fn a_form_posted_without_javascript_comes_back_with_the_shops_own_message_only() {
+    let app = spawn().await;
+    let plain_browser = browser();
+    let sign_in_page = format!("{}/sign-in", app.base);
+
+    // A plain form post: Leptos sends the browser back to the form with the error in the URL.
+    let resp = plain_browser
+        .post(format!("{}/api/sign_in", app.base))
+        .header("accept", "text/html")
+        .header("referer", &sign_in_page)
+        .form(&[
+            ("email", unique_address("nobody").as_str()),
+            ("password", "not the password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let back = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        back.starts_with(&sign_in_page) && back.contains("__err="),
+        "{back}"
+    );
+    let page = plain_browser
+        .get(&back)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("That email and password do not match an account."),
+        "{page}"
+    );
+
+    // Anyone can write such a URL; words that are not the shop's are not shown.
+    use base64::Engine;
+    let forged = base64::engine::general_purpose::URL_SAFE
+        .encode(br#"{"Invalid":"Your account is locked. Call +1 555 0100."}"#);
+    let page = plain_browser
+        .get(format!("{sign_in_page}?__path=/api/sign_in&__err={forged}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("Call +1 555"), "{page}");
+    assert!(
+        page.contains("Please check what you entered and try again."),
+        "{page}"
+    );
+}
