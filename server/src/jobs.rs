@@ -132,25 +132,35 @@ pub async fn start(
             tracing::error!(error = %e, "the removal of old background tasks stopped");
         }
     });
+    work_on(&job, "housekeeping");
+    Ok(())
+}
+
+/// Starts this server's worker for `job` (one run at a time) and its bid for the job's
+/// schedule: the scheduler returns at once unless this server holds the schedule's lock, in
+/// which case it queues runs until the process ends; asking again every minute moves the
+/// schedule to another server when its holder stops.
+fn work_on<I, S>(job: &Job<I, S>, name: &'static str)
+where
+    I: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+    S: Clone + Send + Sync + 'static,
+{
     let mut worker = job.worker();
     worker.set_concurrency_limit(1);
     tokio::spawn(async move {
         if let Err(e) = worker.run().await {
-            tracing::error!(error = %e, "the housekeeping worker stopped");
+            tracing::error!(error = %e, job = name, "a background worker stopped");
         }
     });
     let scheduler = job.scheduler();
     tokio::spawn(async move {
         loop {
-            // Returns at once unless this server holds the schedule's lock, in which case it
-            // queues runs until the process ends.
             if let Err(e) = scheduler.run().await {
-                tracing::warn!(error = %e, "the housekeeping schedule stopped; asking again");
+                tracing::warn!(error = %e, job = name, "a background schedule stopped; asking again");
             }
             tokio::time::sleep(SCHEDULER_RETRY).await;
         }
     });
-    Ok(())
 }
 
 /// A run of the mail job.
@@ -211,21 +221,6 @@ async fn start_mail(shop: sqlx::PgPool, queue: sqlx::PgPool, mailer: Mailer) -> 
             }
         }
     });
-    let mut worker = job.worker();
-    worker.set_concurrency_limit(1);
-    tokio::spawn(async move {
-        if let Err(e) = worker.run().await {
-            tracing::error!(error = %e, "the mail worker stopped");
-        }
-    });
-    let scheduler = job.scheduler();
-    tokio::spawn(async move {
-        loop {
-            if let Err(e) = scheduler.run().await {
-                tracing::warn!(error = %e, "the mail schedule stopped; asking again");
-            }
-            tokio::time::sleep(SCHEDULER_RETRY).await;
-        }
-    });
+    work_on(&job, "mail");
     Ok(())
 }

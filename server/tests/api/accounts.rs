@@ -222,17 +222,7 @@ async fn a_guest_order_joins_the_account_that_verifies_its_email_and_no_one_else
     let email = unique_address("guest");
     // Bought as a guest with this email, before any account existed.
     let order = app.checkout("field-recordings-vol-1").await;
-    let resp = app
-        .http
-        .post(format!("{}/api/set_checkout_email", app.base))
-        .form(&[
-            ("order_id", order.order_id.as_str()),
-            ("email", email.to_uppercase().as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
+    app.set_email(&order, &email.to_uppercase()).await;
     app.pay(&order, "pm_card_visa").await;
     let succeeded = app.event_payload("payment_intent.succeeded").await;
     assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);

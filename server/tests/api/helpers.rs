@@ -188,6 +188,27 @@ impl TestApp {
             .to_string()
     }
 
+    /// Types `email` into this browser's checkout for `session`'s order, as the form does.
+    pub async fn set_email(&self, session: &Session, email: &str) {
+        let resp = self
+            .http
+            .post(format!("{}/api/set_checkout_email", self.base))
+            .form(&[("order_id", session.order_id.as_str()), ("email", email)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{:?}", resp.text().await);
+    }
+
+    /// Makes the stand-in answer the next PaymentIntent creation with a 500.
+    pub async fn fail_next_intent_create(&self) {
+        self.standin_post(
+            "faults",
+            serde_json::json!({ "method": "POST", "path": "/v1/payment_intents", "times": 1 }),
+        )
+        .await;
+    }
+
     /// Pays an order's intent at the stand-in with a ready-made test card.
     pub async fn pay(&self, session: &Session, card: &str) {
         stripe_core::payment_intent::ConfirmPaymentIntent::new(Self::intent_id(session))

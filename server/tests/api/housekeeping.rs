@@ -111,11 +111,7 @@ async fn an_expiring_order_whose_payment_already_succeeded_is_settled_paid_not_c
 #[tokio::test]
 async fn an_order_whose_intent_was_never_made_expires_without_a_call_to_stripe() {
     let app = spawn().await;
-    app.standin_post(
-        "faults",
-        serde_json::json!({ "method": "POST", "path": "/v1/payment_intents", "times": 1 }),
-    )
-    .await;
+    app.fail_next_intent_create().await;
     let failed = app.start_checkout(&[("slug", "tokyo-night-presets")]).await;
     assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
     let order_id: String = sqlx::query_scalar("select public_id from customer_order")

@@ -14,14 +14,7 @@ use crate::helpers::{
 /// webhook.
 async fn paid_by(app: &TestApp, email: &str) -> Session {
     let session = app.checkout("field-recordings-vol-1").await;
-    let resp = app
-        .http
-        .post(format!("{}/api/set_checkout_email", app.base))
-        .form(&[("order_id", session.order_id.as_str()), ("email", email)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
+    app.set_email(&session, email).await;
     app.pay(&session, "pm_card_visa").await;
     let succeeded = app.event_payload("payment_intent.succeeded").await;
     assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
@@ -156,17 +149,7 @@ async fn an_order_refunded_in_full_before_its_payment_settled_gets_a_notice_and_
     let catcher = mail_catcher();
     let buyer = unique_address("refunded-first");
     let order = app.checkout("field-recordings-vol-1").await;
-    let resp = app
-        .http
-        .post(format!("{}/api/set_checkout_email", app.base))
-        .form(&[
-            ("order_id", order.order_id.as_str()),
-            ("email", buyer.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
+    app.set_email(&order, &buyer).await;
     app.pay(&order, "pm_card_visa").await;
     app.refund(&order, None).await;
     let refunded = app.event_payload("charge.refunded").await;

@@ -522,11 +522,7 @@ async fn the_page_of_a_settled_order_never_calls_stripe() {
 #[tokio::test]
 async fn a_checkout_whose_intent_creation_got_a_stripe_500_succeeds_on_retry_under_the_next_key() {
     let app = spawn().await;
-    app.standin_post(
-        "faults",
-        serde_json::json!({ "method": "POST", "path": "/v1/payment_intents", "times": 1 }),
-    )
-    .await;
+    app.fail_next_intent_create().await;
 
     let failed = app.start_checkout(&[("slug", "tokyo-night-presets")]).await;
     assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
