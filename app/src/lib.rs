@@ -52,8 +52,8 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
 use crate::pages::{
-    AccountPage, ForgotPasswordPage, HomePage, OrderPage, ProductPage, ResetPasswordPage,
-    SignInPage, SignUpPage, VerifyEmailPage,
+    AccountPage, ForgotPasswordPage, HomePage, LibraryPage, OrderPage, ProductPage,
+    ResetPasswordPage, SignInPage, SignUpPage, VerifyEmailPage,
 };
 use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
@@ -110,13 +110,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/library") view=LibraryPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
     }
 }
 
-/// "Your account" for a signed-in shopper, "Sign in" otherwise.
+/// The library and account for a signed-in shopper, "Sign in" otherwise.
 #[component]
 fn AccountLink() -> impl IntoView {
     let account = Resource::new(|| (), |_| crate::api::current_account());
@@ -124,7 +125,10 @@ fn AccountLink() -> impl IntoView {
         <Suspense fallback=|| view! { <a href="/sign-in">"Sign in"</a> }>
             {move || Suspend::new(async move {
                 match account.await {
-                    Ok(Some(_)) => view! { <a href="/account">"Your account"</a> }.into_any(),
+                    Ok(Some(_)) => view! {
+                        <a href="/library">"Library"</a>
+                        <a href="/account">"Your account"</a>
+                    }.into_any(),
                     _ => view! { <a href="/sign-in">"Sign in"</a> }.into_any(),
                 }
             })}

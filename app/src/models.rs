@@ -56,3 +56,17 @@ pub struct OrderLine {
     /// When it was made, as `YYYY-MM-DD` (UTC).
     pub date: String,
 }
+
+/// One thing a shopper owns, as their library shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibraryItem {
+    pub product_title: String,
+    pub product_slug: String,
+    pub kind: ProductKind,
+    /// The order that gave it.
+    pub order_id: OrderId,
+    /// When it was granted, as `YYYY-MM-DD` (UTC).
+    pub since: String,
+    /// Suspended while the payment is disputed.
+    pub under_dispute: bool,
+}

@@ -4,10 +4,10 @@
 
 use sqlx::PgPool;
 
-use crate::domain::{Currency, DisputeStatus, Money, OrderId, OrderStatus};
+use crate::domain::{Currency, DisputeStatus, Money, OrderId, OrderStatus, ProductKind};
 use crate::error::{OrInternal, ShopError};
 use crate::fulfillment;
-use crate::models::{OrderLine, OrderView};
+use crate::models::{LibraryItem, OrderLine, OrderView};
 use crate::payment_intents;
 
 struct Row {
@@ -118,6 +118,49 @@ pub async fn of_user(pool: &PgPool, user: i64) -> Result<Vec<OrderLine>, ShopErr
                     .then(|| Money::new(l.amount_refunded_minor, l.currency).ok())
                     .flatten(),
                 date: l.date,
+            })
+        })
+        .collect()
+}
+
+struct Owned {
+    title: String,
+    slug: String,
+    kind: ProductKind,
+    public_id: String,
+    since: String,
+    suspended: bool,
+}
+
+/// What `user` owns, newest first: every grant of their orders that was not revoked (refunded
+/// in full, or a dispute lost). A grant suspended by an open dispute is listed as such. One
+/// query.
+pub async fn library_of(pool: &PgPool, user: i64) -> Result<Vec<LibraryItem>, ShopError> {
+    let owned = sqlx::query_as!(
+        Owned,
+        r#"select p.title, p.slug, p.kind as "kind: ProductKind", o.public_id,
+                  to_char(e.granted_at at time zone 'UTC', 'YYYY-MM-DD') as "since!",
+                  e.suspended_at is not null as "suspended!"
+           from entitlement e
+           join customer_order o on o.id = e.order_id
+           join product p on p.id = e.product_id
+           where o.user_id = $1 and e.revoked_at is null
+           order by e.granted_at desc, e.id desc"#,
+        user
+    )
+    .fetch_all(pool)
+    .await
+    .or_internal("Failed to read a shopper's library")?;
+    owned
+        .into_iter()
+        .map(|o| {
+            Ok(LibraryItem {
+                product_title: o.title,
+                product_slug: o.slug,
+                kind: o.kind,
+                order_id: OrderId::parse(&o.public_id)?,
+                since: o.since,
+                under_dispute: o.suspended,
             })
         })
         .collect()

@@ -40,7 +40,7 @@ function linkIn(text: string): string {
   return match![1];
 }
 
-test('a guest purchase appears in the account once its email is verified', async ({ page }) => {
+test('a guest purchase appears in the account and the library once its email is verified', async ({ page }) => {
   const email = address('guest');
   await openProduct(page, 'field-recordings-vol-1');
   await fillCheckout(page, { email, card: CARDS.ok });
@@ -68,7 +68,15 @@ test('a guest purchase appears in the account once its email is verified', async
   await expect(row).toContainText('$12.00');
   await expect(row.getByRole('link')).toHaveAttribute('href', `/orders/${orderId}`);
 
+  // And what it gave is in the library.
+  await page.getByRole('link', { name: 'Library' }).click();
+  await expect(page).toHaveURL(/\/library$/);
+  const item = page.locator('li.library-item');
+  await expect(item).toHaveCount(1);
+  await expect(item.getByRole('heading')).toHaveText('Field Recordings, Vol. 1');
+
   // Signed out, the account page shows nothing of it.
+  await page.getByRole('link', { name: 'Your account' }).click();
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/$/);
   await page.goto('/account');

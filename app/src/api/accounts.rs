@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::error::ShopError;
-use crate::models::{Account, OrderLine};
+use crate::models::{Account, LibraryItem, OrderLine};
 
 #[cfg(feature = "ssr")]
 use {
@@ -205,6 +205,17 @@ pub async fn my_orders() -> Result<Vec<OrderLine>, ShopError> {
         let user = signed_in().await?.ok_or(ShopError::SignInRequired)?;
         let state = app_state()?;
         crate::orders::of_user(&state.pool, user.id).await
+    })
+    .await
+}
+
+/// What the signed-in shopper owns, newest first.
+#[server(endpoint = "my_library")]
+pub async fn my_library() -> Result<Vec<LibraryItem>, ShopError> {
+    with_status("my_library", async {
+        let user = signed_in().await?.ok_or(ShopError::SignInRequired)?;
+        let state = app_state()?;
+        crate::orders::library_of(&state.pool, user.id).await
     })
     .await
 }

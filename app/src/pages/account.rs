@@ -8,10 +8,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{current_account, my_orders};
+use crate::api::{current_account, my_library, my_orders};
 use crate::components::{ErrorList, PageTitle};
 use crate::error::ShopError;
-use crate::models::OrderLine;
+use crate::models::{LibraryItem, OrderLine};
 
 /// The error a form's server function sent the browser back with, if it is this form's, in
 /// words the shop itself would use: the URL can be edited by anyone, so free text from it is
@@ -292,4 +292,64 @@ fn VerifyReminder() -> impl IntoView {
             }}
         </div>
     }
+}
+
+/// `/library`: everything the signed-in shopper owns, newest first.
+#[component]
+pub fn LibraryPage() -> impl IntoView {
+    let items = Resource::new(|| (), |_| my_library());
+    view! {
+        <PageTitle text="Your library"/>
+        <Suspense fallback=|| view! { <p>"Loading your library…"</p> }>
+            <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
+                {move || Suspend::new(async move {
+                    let items = match items.await {
+                        Err(ShopError::SignInRequired) => {
+                            return Ok::<_, ShopError>(view! {
+                                <section class="panel">
+                                    <h1>"Your library"</h1>
+                                    <p>"Please " <a href="/sign-in">"sign in"</a> " to see what you own."</p>
+                                </section>
+                            }.into_any());
+                        }
+                        other => other?,
+                    };
+                    Ok(view! {
+                        <section class="library">
+                            <h1>"Your library"</h1>
+                            <Library items/>
+                        </section>
+                    }.into_any())
+                })}
+            </ErrorBoundary>
+        </Suspense>
+    }
+}
+
+#[component]
+fn Library(items: Vec<LibraryItem>) -> impl IntoView {
+    if items.is_empty() {
+        return view! {
+            <p>"Nothing here yet. What you buy while signed in, or with your verified email, shows up here. "
+               <a href="/">"Browse the catalog"</a></p>
+        }.into_any();
+    }
+    view! {
+        <ul class="library-items">
+            {items.into_iter().map(|item| {
+                let product = format!("/products/{}", item.product_slug);
+                let order = format!("/orders/{}", item.order_id);
+                view! {
+                    <li class="library-item" data-dispute=item.under_dispute.then_some("open")>
+                        <p class="kind">{item.kind.label()}</p>
+                        <h2><a href=product>{item.product_title}</a></h2>
+                        <p class="since">"Yours since " {item.since} " · " <a href=order>"Order"</a></p>
+                        {item.under_dispute.then(|| view! {
+                            <p class="note" role="status">"On hold while the payment is under dispute."</p>
+                        })}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }.into_any()
 }

@@ -7,7 +7,8 @@ mod order;
 mod product;
 
 pub use account::{
-    AccountPage, ForgotPasswordPage, ResetPasswordPage, SignInPage, SignUpPage, VerifyEmailPage,
+    AccountPage, ForgotPasswordPage, LibraryPage, ResetPasswordPage, SignInPage, SignUpPage,
+    VerifyEmailPage,
 };
 pub use home::HomePage;
 pub use order::OrderPage;

@@ -463,3 +463,66 @@ async fn a_form_posted_without_javascript_comes_back_with_the_shops_own_message_
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn the_library_holds_what_the_account_owns_until_it_is_refunded_and_no_one_else_sees_it() {
+    let app = spawn().await;
+    let catcher = mail_catcher();
+    let email = unique_address("library");
+    let owner = verified_account(&app, &catcher, &email).await;
+    let other = verified_account(&app, &catcher, &unique_address("neighbour")).await;
+    let library = |who: &reqwest::Client| {
+        let who = who.clone();
+        let base = app.base.clone();
+        async move {
+            let resp = who
+                .post(format!("{base}/api/my_library"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            resp.json::<Vec<serde_json::Value>>().await.unwrap()
+        }
+    };
+    assert!(library(&owner).await.is_empty());
+
+    // Bought while signed in: the order is the account's from the start.
+    let resp = call(
+        &app,
+        &owner,
+        "start_checkout",
+        &[("slug", "field-recordings-vol-1")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let session: crate::helpers::Session = resp.json().await.unwrap();
+    app.pay(&session, "pm_card_visa").await;
+    let succeeded = app.event_payload("payment_intent.succeeded").await;
+    assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
+
+    let owned = library(&owner).await;
+    assert_eq!(owned.len(), 1, "{owned:#?}");
+    assert_eq!(owned[0]["product_slug"], "field-recordings-vol-1");
+    assert_eq!(owned[0]["order_id"], session.order_id);
+    assert_eq!(owned[0]["under_dispute"], false);
+    assert!(library(&other).await.is_empty());
+    let nobody = call(&app, &browser(), "my_library", &[]).await;
+    assert_eq!(nobody.status(), StatusCode::UNAUTHORIZED);
+    let page = owner
+        .get(format!("{}/library", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Field Recordings, Vol. 1"), "{page}");
+
+    app.refund(&session, None).await;
+    let refunded = app.event_payload("charge.refunded").await;
+    assert_eq!(app.deliver_signed(&refunded).await, StatusCode::OK);
+    assert!(
+        library(&owner).await.is_empty(),
+        "a refunded item leaves the library"
+    );
+}
