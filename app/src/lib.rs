@@ -11,6 +11,7 @@
 //! | `api` | the `#[server]` functions, the browser's only way in | |
 //! | `state` | `AppState`, handed to server functions | ssr |
 //! | `accounts` | sign-up, sign-in, verification and reset links, guest orders claimed | ssr |
+//! | `files` | bought files in storage, and their signed download links | ssr |
 //! | `housekeeping` | expiring open orders, forgetting data past retention | ssr |
 //! | `limits` | rate limits on checkout starts and Stripe reads | ssr |
 //! | `checkout`, `orders` | opening checkout; an order as its page shows it | ssr |
@@ -31,6 +32,8 @@ pub mod checkout;
 pub mod components;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod files;
 #[cfg(feature = "ssr")]
 pub mod fulfillment;
 #[cfg(feature = "ssr")]

@@ -69,4 +69,6 @@ pub struct LibraryItem {
     pub since: String,
     /// Suspended while the payment is disputed.
     pub under_dispute: bool,
+    /// A file the shopper can download now.
+    pub downloadable: bool,
 }

@@ -130,6 +130,7 @@ struct Owned {
     public_id: String,
     since: String,
     suspended: bool,
+    downloadable: bool,
 }
 
 /// What `user` owns, newest first: every grant of their orders that was not revoked (refunded
@@ -140,7 +141,9 @@ pub async fn library_of(pool: &PgPool, user: i64) -> Result<Vec<LibraryItem>, Sh
         Owned,
         r#"select p.title, p.slug, p.kind as "kind: ProductKind", o.public_id,
                   to_char(e.granted_at at time zone 'UTC', 'YYYY-MM-DD') as "since!",
-                  e.suspended_at is not null as "suspended!"
+                  e.suspended_at is not null as "suspended!",
+                  (e.suspended_at is null
+                   and exists (select from product_file f where f.product_id = p.id)) as "downloadable!"
            from entitlement e
            join customer_order o on o.id = e.order_id
            join product p on p.id = e.product_id
@@ -161,6 +164,7 @@ pub async fn library_of(pool: &PgPool, user: i64) -> Result<Vec<LibraryItem>, Sh
                 order_id: OrderId::parse(&o.public_id)?,
                 since: o.since,
                 under_dispute: o.suspended,
+                downloadable: o.downloadable,
             })
         })
         .collect()

@@ -29,6 +29,8 @@ pub struct AppState {
     /// How long an open order lives; checkout reuses one only in the first half of its life,
     /// so the expiry sweep never cancels a payment form a shopper has just opened.
     pub order_ttl: std::time::Duration,
+    /// Where bought files are, and the key their download links are signed with.
+    pub files: crate::files::Files,
 }
 
 /// The session cookie: a random id only, HttpOnly, SameSite=Lax, kept this many days of

@@ -3,6 +3,7 @@
 // their account; a wrong password reads the same as an unknown email. The account forms are
 // plain HTML forms (no island), so this is also what a browser without JavaScript gets.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import { CARDS, checkout, expect, fillCheckout, openProduct, orderIdFromUrl, orderPage, test } from './support/shop';
 
@@ -40,7 +41,7 @@ function linkIn(text: string): string {
   return match![1];
 }
 
-test('a guest purchase appears in the account and the library once its email is verified', async ({ page }) => {
+test('a guest purchase appears in the account and the library once its email is verified, and downloads', async ({ page }) => {
   const email = address('guest');
   await openProduct(page, 'field-recordings-vol-1');
   await fillCheckout(page, { email, card: CARDS.ok });
@@ -74,6 +75,14 @@ test('a guest purchase appears in the account and the library once its email is 
   const item = page.locator('li.library-item');
   await expect(item).toHaveCount(1);
   await expect(item.getByRole('heading')).toHaveText('Field Recordings, Vol. 1');
+  const downloading = page.waitForEvent('download');
+  await item.getByRole('link', { name: 'Download' }).click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe('field-recordings-vol-1.wav');
+  const saved = await download.path();
+  const bytes = readFileSync(saved!);
+  expect(bytes.subarray(0, 4).toString('latin1')).toBe('RIFF');
+  expect(bytes.length).toBeGreaterThan(100_000);
 
   // Signed out, the account page shows nothing of it.
   await page.getByRole('link', { name: 'Your account' }).click();

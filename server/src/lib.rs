@@ -3,6 +3,7 @@
 
 pub mod cross_origin;
 pub mod deadline;
+pub mod downloads;
 pub mod jobs;
 pub mod mail;
 pub mod seed;

@@ -56,6 +56,12 @@ pub struct Settings {
     /// The shop's address as shoppers reach it, for links in mail (`PUBLIC_URL`); unset means
     /// `http://` and the address the shop listens on.
     pub public_url: Option<String>,
+    /// Where bought files are kept (`STORAGE_DIR`, `data/files` by default).
+    pub storage_dir: std::path::PathBuf,
+    /// The key download links are signed with (`DOWNLOAD_SIGNING_KEY`). Unset, each start makes
+    /// one, so links end with a restart and differ between servers: set it when there are
+    /// several.
+    pub download_signing_key: Option<SecretString>,
 }
 
 pub const STRIPE_JS_DEFAULT: &str = "https://js.stripe.com/v3/";
@@ -147,6 +153,22 @@ impl Settings {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| MAIL_FROM_DEFAULT.to_string());
+        let storage_dir = get("STORAGE_DIR")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "data/files".to_string())
+            .into();
+        let download_signing_key = match get("DOWNLOAD_SIGNING_KEY").map(|v| v.trim().to_string()) {
+            None => None,
+            Some(v) if v.is_empty() => None,
+            Some(v) if v.len() >= 32 => Some(SecretString::from(v)),
+            Some(_) => {
+                return Err(SettingsError::Invalid {
+                    name: "DOWNLOAD_SIGNING_KEY",
+                    why: "it must be at least 32 characters",
+                });
+            }
+        };
         let public_url = match get("PUBLIC_URL").filter(|v| !v.trim().is_empty()) {
             Some(url) => Some(http_url(url.trim(), "PUBLIC_URL")?),
             None => None,
@@ -192,6 +214,8 @@ impl Settings {
             smtp_url,
             mail_from,
             public_url,
+            storage_dir,
+            download_signing_key,
         })
     }
 

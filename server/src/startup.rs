@@ -154,6 +154,25 @@ pub async fn connect(
             "STRIPE_WEBHOOK_SECRET is not set: the webhook route answers 503 and orders settle only from the order page"
         );
     }
+    std::fs::create_dir_all(&settings.storage_dir).with_context(|| {
+        format!(
+            "Failed to make STORAGE_DIR {}",
+            settings.storage_dir.display()
+        )
+    })?;
+    let store = object_store::local::LocalFileSystem::new_with_prefix(&settings.storage_dir)
+        .context("Failed to open STORAGE_DIR")?;
+    let signing_key = settings.download_signing_key.clone().unwrap_or_else(|| {
+        tracing::warn!("DOWNLOAD_SIGNING_KEY is not set: download links end at a restart");
+        let bytes: [u8; 32] = rand::random();
+        secrecy::SecretString::from(hex::encode(bytes))
+    });
+    let files = app::files::Files::new(Arc::new(store), signing_key);
+    if settings.seed_demo_catalog {
+        crate::seed::demo_files(&pool, &files)
+            .await
+            .context("Failed to store the demo catalog's files")?;
+    }
     Ok(AppState {
         leptos_options,
         pool,
@@ -169,6 +188,7 @@ pub async fn connect(
         limits: Arc::new(Limits::new(settings.limits)),
         trust_forwarded_for: settings.trust_forwarded_for,
         order_ttl: settings.order_ttl,
+        files,
     })
 }
 
@@ -218,6 +238,11 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
     Router::new()
         .route("/webhooks/stripe", post(crate::webhook::receive))
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/library/{order}/download",
+            get(crate::downloads::from_library),
+        )
+        .route("/files/{link}", get(crate::downloads::signed))
         .leptos_routes(&state, leptos_routes, move || {
             shell(options.clone(), shell_js.clone())
         })

@@ -339,11 +339,15 @@ fn Library(items: Vec<LibraryItem>) -> impl IntoView {
             {items.into_iter().map(|item| {
                 let product = format!("/products/{}", item.product_slug);
                 let order = format!("/orders/{}", item.order_id);
+                let download = format!("/library/{}/download", item.order_id);
                 view! {
                     <li class="library-item" data-dispute=item.under_dispute.then_some("open")>
                         <p class="kind">{item.kind.label()}</p>
                         <h2><a href=product>{item.product_title}</a></h2>
                         <p class="since">"Yours since " {item.since} " · " <a href=order>"Order"</a></p>
+                        {item.downloadable.then(|| view! {
+                            <a class="download" href=download>"Download"</a>
+                        })}
                         {item.under_dispute.then(|| view! {
                             <p class="note" role="status">"On hold while the payment is under dispute."</p>
                         })}

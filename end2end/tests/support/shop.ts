@@ -227,6 +227,7 @@ export async function startShop(env: Record<string, string> = {}): Promise<{ sho
         STRIPE_API_BASE: `${standinURL}/`,
         STRIPE_JS_URL: `${standinURL}/v3/`,
         LEPTOS_SITE_ADDR: `127.0.0.1:${shopPort}`,
+        STORAGE_DIR: path.join(tmp, 'files'),
         RUST_LOG: 'info',
         // Mail goes to the catcher scripts/test.sh runs, when there is one.
         ...(process.env.MAIL_CATCHER_SMTP ? { SMTP_URL: process.env.MAIL_CATCHER_SMTP } : {}),

@@ -13,6 +13,8 @@ use stripe_standin::Running;
 
 pub const WEBHOOK_SECRET: &str = "whsec_shop_tests";
 pub const SECRET_KEY: &str = "sk_test_shop_tests";
+/// What the test shops sign download links with, so a test can make an expired one.
+pub const DOWNLOAD_KEY: &str = "download-links-key-for-the-tests-0123456789";
 
 pub struct TestApp {
     pub base: String,
@@ -77,6 +79,15 @@ pub async fn spawn_with_env(webhook_secret: Option<&str>, extra: &[(&str, &str)]
         ("STRIPE_API_BASE", format!("{}/", standin.base_url)),
         ("STRIPE_JS_URL", format!("{}/v3/", standin.base_url)),
         ("BACKGROUND_JOBS", "false".to_string()),
+        (
+            "STORAGE_DIR",
+            std::env::temp_dir()
+                .join("sf-test-files")
+                .join(&db)
+                .display()
+                .to_string(),
+        ),
+        ("DOWNLOAD_SIGNING_KEY", DOWNLOAD_KEY.to_string()),
     ];
     vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     let settings = Settings::from_lookup(|k| {

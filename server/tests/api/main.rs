@@ -7,6 +7,7 @@ mod availability;
 mod bad_input;
 mod catalog;
 mod disputes;
+mod downloads;
 mod edges;
 mod helpers;
 mod housekeeping;
