@@ -177,11 +177,11 @@ impl Users {
     /// The user whose password matches, or `None`. An unknown email costs the same hash
     /// check as a wrong password, so the answer's timing does not tell which it was.
     pub async fn authenticate(&self, creds: Credentials) -> Result<Option<User>, AccountError> {
-        let email = creds.email.trim().to_lowercase();
+        let email = creds.email.trim().to_string();
         let row = sqlx::query_as!(
             Row,
             r#"select id, email, password_hash, email_verified_at is not null as "verified!"
-               from app_user where email = $1"#,
+               from app_user where email = lower($1)"#,
             email
         )
         .fetch_optional(&self.pool)
@@ -216,9 +216,19 @@ static UNKNOWN_USER_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new
         .unwrap_or_default()
 });
 
+/// At most this many password hashes at once (one per core): each takes 19 MiB and a core for
+/// tens of milliseconds, so a flood of sign-ins waits its turn instead of exhausting memory.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// Hashes a new password with argon2id (the crate's default parameters: 19 MiB, 2 passes),
 /// on a blocking thread so the server keeps answering other requests meanwhile.
 pub async fn hash_password(password: NewPassword) -> Result<String, AccountError> {
+    let _turn = HASHING
+        .acquire()
+        .await
+        .map_err(|e| AccountError::Hashing(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -231,6 +241,10 @@ pub async fn hash_password(password: NewPassword) -> Result<String, AccountError
 }
 
 async fn verify_password(password: String, hash: String) -> Result<bool, AccountError> {
+    let _turn = HASHING
+        .acquire()
+        .await
+        .map_err(|e| AccountError::Hashing(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash).map_err(|e| AccountError::Hashing(e.to_string()))?;
         Ok(Argon2::default()
@@ -302,37 +316,49 @@ async fn send_link(
     Ok(())
 }
 
-/// Signs up `email`. A new account gets a verification link; an address that already has an
-/// account gets a note saying so (with the way to reset the password), and the page says the
-/// same either way, so sign-up does not tell who has an account here.
+/// Signs up `email`. A new account gets a verification link; an address that already has a
+/// verified account gets a note saying so (with the way to reset the password), and the page
+/// says the same either way, so sign-up does not tell who has an account here. Signing up
+/// again for an address not verified yet replaces its password and its links: whoever can
+/// read that mailbox decides, so nobody can register someone else's email ahead of them and
+/// keep a password to the account its owner then verifies.
 pub async fn sign_up(
     pool: &PgPool,
     email: &Email,
     password: NewPassword,
 ) -> Result<(), AccountError> {
-    let email = email.as_str().to_lowercase();
     let hash = hash_password(password).await?;
     let mut tx = pool.begin().await?;
-    let created = sqlx::query_scalar!(
-        "insert into app_user (email, password_hash) values ($1, $2)
-         on conflict (email) do nothing
+    let unverified = sqlx::query_scalar!(
+        "insert into app_user (email, password_hash) values (lower($1), $2)
+         on conflict (email) do update set password_hash = excluded.password_hash
+             where app_user.email_verified_at is null
          returning id",
-        email,
+        email.as_str(),
         hash
     )
     .fetch_optional(&mut *tx)
     .await?;
-    match created {
-        Some(user) => send_link(&mut tx, user, Purpose::VerifyEmail).await?,
+    match unverified {
+        Some(user) => {
+            sqlx::query!(
+                "update user_token set used_at = now()
+                 where user_id = $1 and purpose = 'verify_email' and used_at is null",
+                user
+            )
+            .execute(&mut *tx)
+            .await?;
+            send_link(&mut tx, user, Purpose::VerifyEmail).await?;
+        }
         None => {
             sqlx::query!(
                 // One note per address per hour, however often someone tries.
                 "insert into outbound_email (kind, user_id, dedupe_key)
                  select 'account_exists', id,
                         'account_exists:' || id || ':' || floor(extract(epoch from now()) / 3600)
-                 from app_user where email = $1
+                 from app_user where email = lower($1)
                  on conflict on constraint outbound_email_dedupe_key do nothing",
-                email
+                email.as_str()
             )
             .execute(&mut *tx)
             .await?;
@@ -353,9 +379,13 @@ pub async fn resend_verification(pool: &PgPool, user: i64) -> Result<(), Account
 /// Sends a reset link if `email` has an account; says nothing either way.
 pub async fn request_reset(pool: &PgPool, email: &Email) -> Result<(), AccountError> {
     let mut tx = pool.begin().await?;
+    // At most one reset mail per address per quarter hour, so nobody can flood a mailbox.
     let user = sqlx::query_scalar!(
-        "select id from app_user where email = $1",
-        email.as_str().to_lowercase()
+        "select id from app_user u where email = lower($1)
+           and not exists (select from user_token t
+                           where t.user_id = u.id and t.purpose = 'reset_password'
+                             and t.created_at > now() - interval '15 minutes')",
+        email.as_str()
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -366,43 +396,86 @@ pub async fn request_reset(pool: &PgPool, email: &Email) -> Result<(), AccountEr
     Ok(())
 }
 
-/// Uses a link once: the user it belongs to, if the token is known, unused, unexpired and for
-/// `purpose`. Used or not, a wrong token says nothing about why.
-async fn use_token(
+/// What using a link came to.
+pub enum LinkUse {
+    /// Signed in as this user.
+    Done(User),
+    /// Unknown, used or expired: said alike.
+    BadLink,
+    /// A verification link, with a password that is not the account's.
+    WrongPassword,
+}
+
+/// A link's token, if it is known, unused, unexpired and for `purpose`; locked until the
+/// transaction ends, so two uses of one link cannot both succeed.
+async fn find_token(
     tx: &mut sqlx::PgConnection,
     token: &str,
     purpose: Purpose,
-) -> Result<Option<i64>, AccountError> {
-    Ok(sqlx::query_scalar!(
-        "update user_token set used_at = now()
-         where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()
-         returning user_id",
+) -> Result<Option<(i64, Row)>, AccountError> {
+    let found = sqlx::query!(
+        r#"select t.id as token_id, u.id, u.email, u.password_hash,
+                  u.email_verified_at is not null as "verified!"
+           from user_token t join app_user u on u.id = t.user_id
+           where t.token_hash = $1 and t.purpose = $2 and t.used_at is null
+             and t.expires_at > now()
+           for update of t"#,
         token_hash(token.trim()),
         purpose.as_str()
     )
     .fetch_optional(&mut *tx)
-    .await?)
+    .await?;
+    Ok(found.map(|f| {
+        (
+            f.token_id,
+            Row {
+                id: f.id,
+                email: f.email,
+                password_hash: f.password_hash,
+                verified: f.verified,
+            },
+        )
+    }))
 }
 
-/// Verifies the email a link was sent to, and gives the account every guest order paid with
-/// that email. Returns the user to sign in, or `None` for a bad link.
-pub async fn verify_email(pool: &PgPool, token: &str) -> Result<Option<User>, AccountError> {
-    let mut tx = pool.begin().await?;
-    let Some(user) = use_token(&mut tx, token, Purpose::VerifyEmail).await? else {
-        return Ok(None);
-    };
-    let row = sqlx::query_as!(
-        Row,
-        r#"update app_user set email_verified_at = coalesce(email_verified_at, now())
-           where id = $1
-           returning id, email, password_hash, email_verified_at is not null as "verified!""#,
-        user
+async fn use_token(tx: &mut sqlx::PgConnection, token_id: i64) -> Result<(), AccountError> {
+    sqlx::query!(
+        "update user_token set used_at = now() where id = $1",
+        token_id
     )
-    .fetch_one(&mut *tx)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Verifies the email a link was sent to, with the account's password (so only whoever chose
+/// the password and reads the mailbox verifies it), and gives the account every guest order
+/// paid with that email.
+pub async fn verify_email(
+    pool: &PgPool,
+    token: &str,
+    password: String,
+) -> Result<LinkUse, AccountError> {
+    let mut tx = pool.begin().await?;
+    let Some((token_id, row)) = find_token(&mut tx, token, Purpose::VerifyEmail).await? else {
+        return Ok(LinkUse::BadLink);
+    };
+    if !verify_password(password, row.password_hash.clone()).await? {
+        return Ok(LinkUse::WrongPassword);
+    }
+    use_token(&mut tx, token_id).await?;
+    sqlx::query!(
+        "update app_user set email_verified_at = coalesce(email_verified_at, now()) where id = $1",
+        row.id
+    )
+    .execute(&mut *tx)
     .await?;
     claim_guest_orders(&mut tx, row.id, &row.email).await?;
     tx.commit().await?;
-    Ok(Some(row.into()))
+    Ok(LinkUse::Done(User {
+        verified: true,
+        ..row.into()
+    }))
 }
 
 /// Gives `user` (whose email is verified) the orders made as a guest with that email.
@@ -428,36 +501,48 @@ pub async fn claim_guest_orders(
 
 /// Sets a new password through a reset link. The link also proves the email, so it is marked
 /// verified (and its guest orders joined). Every other link of the user stops working, and
-/// every other session is signed out (the session carries the old hash).
+/// every other session is signed out (the session carries a digest of the old hash). The link
+/// is checked before the new password is hashed, so made-up links cost no hashing.
 pub async fn reset_password(
     pool: &PgPool,
     token: &str,
     password: NewPassword,
-) -> Result<Option<User>, AccountError> {
-    let hash = hash_password(password).await?;
+) -> Result<LinkUse, AccountError> {
     let mut tx = pool.begin().await?;
-    let Some(user) = use_token(&mut tx, token, Purpose::ResetPassword).await? else {
-        return Ok(None);
+    let Some((token_id, row)) = find_token(&mut tx, token, Purpose::ResetPassword).await? else {
+        return Ok(LinkUse::BadLink);
     };
+    let hash = hash_password(password).await?;
+    use_token(&mut tx, token_id).await?;
     let row = sqlx::query_as!(
         Row,
         r#"update app_user
            set password_hash = $2, email_verified_at = coalesce(email_verified_at, now())
            where id = $1
            returning id, email, password_hash, email_verified_at is not null as "verified!""#,
-        user,
+        row.id,
         hash
     )
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query!(
-        "update user_token set used_at = now()
-         where user_id = $1 and purpose = 'reset_password' and used_at is null",
-        user
+        "update user_token set used_at = now() where user_id = $1 and used_at is null",
+        row.id
     )
     .execute(&mut *tx)
     .await?;
     claim_guest_orders(&mut tx, row.id, &row.email).await?;
     tx.commit().await?;
-    Ok(Some(row.into()))
+    Ok(LinkUse::Done(row.into()))
+}
+
+/// Gives a verified user who signs in the guest orders paid with their email since.
+pub async fn claim_at_sign_in(pool: &PgPool, user: &User) -> Result<(), AccountError> {
+    if !user.verified {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    claim_guest_orders(&mut tx, user.id, &user.email).await?;
+    tx.commit().await?;
+    Ok(())
 }

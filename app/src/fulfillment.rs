@@ -169,6 +169,7 @@ pub async fn settle_intent(
     .await?;
     if matches!(to, OrderStatus::Paid | OrderStatus::PartiallyRefunded) {
         grant(tx, &order, intent.receipt_email.as_deref()).await?;
+        join_verified_account(tx, order.id).await?;
         queue_mail(tx, Mail::Receipt, order.id).await?;
     }
     if to.is_paid() && order.amount_refunded_minor > 0 {
@@ -219,6 +220,23 @@ async fn grant(
         order.product_id,
         email,
         order.dispute_status as Option<DisputeStatus>
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A paid guest order whose email belongs to a verified account joins that account at once.
+async fn join_verified_account(
+    tx: &mut Transaction<'_, Postgres>,
+    order: i64,
+) -> Result<(), SettleError> {
+    sqlx::query!(
+        "update customer_order o set user_id = u.id
+         from app_user u
+         where o.id = $1 and o.user_id is null and o.email is not null
+           and u.email = lower(o.email) and u.email_verified_at is not null",
+        order
     )
     .execute(&mut **tx)
     .await?;

@@ -70,6 +70,14 @@ use leptos_router::path;
 /// The HTML document around the app. `stripe_js_url` is loaded on every page, as Stripe
 /// recommends, so the payment form is ready when the shopper reaches it.
 pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
+    // Not on the pages a mailed link opens: their URL carries the link's token, and a
+    // third-party script can read the URL.
+    #[cfg(feature = "ssr")]
+    let stripe_js_url = use_context::<axum::http::request::Parts>()
+        .filter(|parts| matches!(parts.uri.path(), "/verify-email" | "/reset-password"))
+        .map_or(Some(stripe_js_url), |_| None);
+    #[cfg(not(feature = "ssr"))]
+    let stripe_js_url = Some(stripe_js_url);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -77,7 +85,7 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="data:,"/>
-                <script src=stripe_js_url></script>
+                {stripe_js_url.map(|src| view! { <script src=src></script> })}
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>

@@ -95,6 +95,12 @@ impl Limits {
         check(&self.accounts_by_email, &email.trim().to_lowercase())
     }
 
+    /// Counts one use of a link from `client` (verification, reset): the email is not known
+    /// before the link is checked.
+    pub fn link_attempt(&self, client: IpAddr) -> Result<(), Exceeded> {
+        check(&self.accounts_by_client, &client)
+    }
+
     /// Whether `client` may have the order page ask Stripe once more now.
     pub fn stripe_read(&self, client: IpAddr) -> bool {
         check(&self.stripe_reads_by_client, &client).is_ok()

@@ -59,6 +59,7 @@ test('a guest purchase appears in the account and the library once its email is 
 
   const link = linkIn(await mailTo(email, 'Verify your email'));
   await page.goto(link);
+  await page.getByRole('form', { name: 'Verify your email' }).getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Verify my email' }).click();
 
   await expect(page).toHaveURL(/\/account$/);

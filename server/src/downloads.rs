@@ -14,6 +14,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use object_store::{GetOptions, GetRange};
 
+/// Marks a response the compression layer must leave alone: a file is sent as stored, with
+/// its length and byte ranges (compressing on the fly would drop both, and resuming with them).
+#[derive(Clone, Copy)]
+pub struct SentAsStored;
+
 const REFUSED: &str =
     "This download link has expired or is not valid. Open your library for a new one.";
 const BUSY: &str = "The shop is busy right now. Please try again in a moment.";
@@ -99,6 +104,7 @@ pub async fn signed(
     };
     tracing::info!(order = %order, bytes = ?range, "download");
     let mut response = Response::new(Body::from_stream(got.into_stream()));
+    response.extensions_mut().insert(SentAsStored);
     let headers = response.headers_mut();
     let length = range.map_or(size, |(start, end)| end - start + 1);
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));

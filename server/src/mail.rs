@@ -105,7 +105,7 @@ pub async fn send_due(pool: &PgPool, mailer: &Mailer) -> Result<Sent, sqlx::Erro
         };
         let Some(to) = due.email.as_deref().and_then(|e| e.parse::<Mailbox>().ok()) else {
             sqlx::query!(
-                "update outbound_email set skipped_reason = 'no address' where id = $1",
+                "update outbound_email set skipped_reason = 'no address', token = null where id = $1",
                 due.id
             )
             .execute(&mut *tx)

@@ -10,6 +10,7 @@ use app::limits::Limits;
 use app::state::{AppState, PublicSettings, SESSION_DAYS, session_cookie};
 use app::{App, shell};
 use axum::Router;
+use axum::http::{Extensions, HeaderMap, StatusCode, Version};
 use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
@@ -18,6 +19,7 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -251,7 +253,13 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
         ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(crate::deadline::answer_in_time))
-        .layer(CompressionLayer::new())
+        .layer(
+            CompressionLayer::new().compress_when(DefaultPredicate::new().and(
+                |_: StatusCode, _: Version, _: &HeaderMap, extensions: &Extensions| {
+                    extensions.get::<crate::downloads::SentAsStored>().is_none()
+                },
+            )),
+        )
         // The payment form must never sit inside another site's frame (clickjacking), and
         // nothing is to be sniffed into a type it was not sent as.
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -10,7 +10,7 @@ use crate::models::{Account, LibraryItem, OrderLine};
 #[cfg(feature = "ssr")]
 use {
     super::{client_address, retry_after},
-    crate::accounts::{self, Credentials, NewPassword, Users},
+    crate::accounts::{self, Credentials, LinkUse, NewPassword, Users},
     crate::domain::Email,
     crate::error::{OrInternal, with_status},
     crate::state::app_state,
@@ -18,6 +18,11 @@ use {
 
 /// Said for an unknown email and for a wrong password alike.
 pub const WRONG_CREDENTIALS: &str = "That email and password do not match an account.";
+/// Said to a correct password of an account whose email is not verified yet.
+pub const UNVERIFIED: &str = "Please verify your email first: open the link we sent you.";
+/// Said when a verification link's password is not its account's.
+pub const WRONG_PASSWORD_FOR_LINK: &str =
+    "That is not the password chosen for this account. Please try again.";
 /// Said for a link that is unknown, used or expired, alike.
 pub const BAD_LINK: &str = "This link has expired or was already used. Please ask for a new one.";
 
@@ -61,19 +66,21 @@ pub(super) async fn signed_in_user() -> Result<Option<i64>, ShopError> {
     Ok(signed_in().await?.map(|u| u.id))
 }
 
-/// Counts an attempt at an account action against the client's and the email's allowance.
+/// Counts an attempt at an account action against the client's and the email's allowance
+/// (the client's only for a link, whose email is not known yet).
 #[cfg(feature = "ssr")]
-async fn count_attempt(email: &str) -> Result<(), ShopError> {
+async fn count_attempt(email: Option<&str>) -> Result<(), ShopError> {
     let state = app_state()?;
     let client = client_address(&state).await?;
-    state
-        .limits
-        .account_attempt(client, email)
-        .map_err(|exceeded| {
-            tracing::warn!(%client, "account attempts over the rate limit");
-            retry_after(exceeded.retry_after);
-            ShopError::TooManyRequests
-        })
+    let counted = match email {
+        Some(email) => state.limits.account_attempt(client, email),
+        None => state.limits.link_attempt(client),
+    };
+    counted.map_err(|exceeded| {
+        tracing::warn!(%client, "account attempts over the rate limit");
+        retry_after(exceeded.retry_after);
+        ShopError::TooManyRequests
+    })
 }
 
 /// The signed-in shopper, if any. (Its failure does not set the page's status: every page
@@ -93,7 +100,7 @@ pub async fn sign_up(email: String, password: String) -> Result<(), ShopError> {
     with_status("sign_up", async move {
         let email = Email::parse(&email)?;
         let password = NewPassword::parse(&password)?;
-        count_attempt(email.as_str()).await?;
+        count_attempt(Some(email.as_str())).await?;
         let state = app_state()?;
         accounts::sign_up(&state.pool, &email, password)
             .await
@@ -108,13 +115,25 @@ pub async fn sign_up(email: String, password: String) -> Result<(), ShopError> {
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), ShopError> {
     with_status("sign_in", async move {
-        count_attempt(&email).await?;
+        let wrong = || ShopError::Invalid(WRONG_CREDENTIALS.into());
+        let email = Email::parse(&email);
+        count_attempt(email.as_ref().ok().map(|e| e.as_str())).await?;
+        let email = email.map_err(|_| wrong())?;
         let state = app_state()?;
         let user = Users::new(state.pool.clone())
-            .authenticate(Credentials { email, password })
+            .authenticate(Credentials {
+                email: email.as_str().to_string(),
+                password,
+            })
             .await
             .or_internal("Failed to check a sign-in")?
-            .ok_or_else(|| ShopError::Invalid(WRONG_CREDENTIALS.into()))?;
+            .ok_or_else(wrong)?;
+        if !user.verified {
+            return Err(ShopError::Invalid(UNVERIFIED.into()));
+        }
+        accounts::claim_at_sign_in(&state.pool, &user)
+            .await
+            .or_internal("Failed to join guest orders")?;
         sign_in_as(&user).await
     })
     .await
@@ -133,17 +152,21 @@ pub async fn sign_out() -> Result<(), ShopError> {
     .await
 }
 
-/// Uses a verification link: the email is verified, guest orders paid with it join the
-/// account, and the shopper is signed in.
+/// Uses a verification link, with the account's password: the email is verified, guest
+/// orders paid with it join the account, and the shopper is signed in.
 #[server(endpoint = "verify_email")]
-pub async fn verify_email(token: String) -> Result<(), ShopError> {
+pub async fn verify_email(token: String, password: String) -> Result<(), ShopError> {
     with_status("verify_email", async move {
+        count_attempt(None).await?;
         let state = app_state()?;
-        let user = accounts::verify_email(&state.pool, &token)
+        match accounts::verify_email(&state.pool, &token, password)
             .await
             .or_internal("Failed to verify an email")?
-            .ok_or_else(bad_link)?;
-        sign_in_as(&user).await
+        {
+            LinkUse::Done(user) => sign_in_as(&user).await,
+            LinkUse::BadLink => Err(bad_link()),
+            LinkUse::WrongPassword => Err(ShopError::Invalid(WRONG_PASSWORD_FOR_LINK.into())),
+        }
     })
     .await
 }
@@ -153,7 +176,7 @@ pub async fn verify_email(token: String) -> Result<(), ShopError> {
 pub async fn request_password_reset(email: String) -> Result<(), ShopError> {
     with_status("request_password_reset", async move {
         let email = Email::parse(&email)?;
-        count_attempt(email.as_str()).await?;
+        count_attempt(Some(email.as_str())).await?;
         let state = app_state()?;
         accounts::request_reset(&state.pool, &email)
             .await
@@ -170,12 +193,15 @@ pub async fn request_password_reset(email: String) -> Result<(), ShopError> {
 pub async fn reset_password(token: String, password: String) -> Result<(), ShopError> {
     with_status("reset_password", async move {
         let password = NewPassword::parse(&password)?;
+        count_attempt(None).await?;
         let state = app_state()?;
-        let user = accounts::reset_password(&state.pool, &token, password)
+        match accounts::reset_password(&state.pool, &token, password)
             .await
             .or_internal("Failed to reset a password")?
-            .ok_or_else(bad_link)?;
-        sign_in_as(&user).await
+        {
+            LinkUse::Done(user) => sign_in_as(&user).await,
+            LinkUse::BadLink | LinkUse::WrongPassword => Err(bad_link()),
+        }
     })
     .await
 }
@@ -185,7 +211,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), ShopE
 pub async fn resend_verification() -> Result<(), ShopError> {
     with_status("resend_verification", async {
         let user = signed_in().await?.ok_or(ShopError::SignInRequired)?;
-        count_attempt(&user.email).await?;
+        count_attempt(Some(&user.email)).await?;
         if !user.verified {
             let state = app_state()?;
             accounts::resend_verification(&state.pool, user.id)

@@ -48,6 +48,8 @@ fn decode_error(_: &str) -> Option<ShopError> {
 const FORM_MESSAGES: &[&str] = &[
     crate::api::WRONG_CREDENTIALS,
     crate::api::BAD_LINK,
+    crate::api::UNVERIFIED,
+    crate::api::WRONG_PASSWORD_FOR_LINK,
     crate::domain::SHORT_PASSWORD,
     crate::domain::LONG_PASSWORD,
     crate::domain::BAD_EMAIL,
@@ -149,7 +151,9 @@ pub fn VerifyEmailPage() -> impl IntoView {
             <h1>"Verify your email"</h1>
             <form method="post" action="/api/verify_email" class="form" aria-label="Verify your email">
                 <input type="hidden" name="token" value=token()/>
-                <p>"Press the button to verify your email and sign in."</p>
+                <p>"Enter the password you chose when signing up, to verify your email and sign in."</p>
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required/>
                 <FormError function="/api/verify_email"/>
                 <button type="submit">"Verify my email"</button>
             </form>

@@ -49,9 +49,15 @@ async fn owner_with_purchase(app: &TestApp) -> (reqwest::Client, Session) {
         .split_whitespace()
         .next()
         .unwrap();
-    let verified = post("verify_email", vec![("token", token.to_string())])
-        .await
-        .unwrap();
+    let verified = post(
+        "verify_email",
+        vec![
+            ("token", token.to_string()),
+            ("password", "correct horse battery".into()),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(verified.status(), StatusCode::OK);
     let opened = post(
         "start_checkout",
@@ -129,6 +135,21 @@ async fn the_owner_downloads_the_bytes_the_shop_stored_and_can_resume() {
         "{:?}",
         headers["content-disposition"]
     );
+
+    // A browser says it takes compressed answers: the file still comes as stored, with its
+    // length and ranges (compressing on the fly would drop both).
+    let browserlike = reqwest::Client::new()
+        .get(&link)
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(browserlike.headers().get("content-encoding"), None);
+    assert_eq!(
+        browserlike.headers()["content-length"],
+        size.to_string().as_str()
+    );
+    assert_eq!(browserlike.headers()["accept-ranges"], "bytes");
 
     // The connection broke after 100,000 bytes: the browser asks for the rest.
     let rest = reqwest::Client::new()
