@@ -207,6 +207,12 @@ impl Users {
     }
 }
 
+/// Makes the unknown-user hash now, on a blocking thread, so the first sign-in with an unknown
+/// email takes no longer than any other.
+pub async fn warm_up() {
+    let _ = tokio::task::spawn_blocking(|| UNKNOWN_USER_HASH.len()).await;
+}
+
 /// A hash of a password nobody has, checked when the email is unknown.
 static UNKNOWN_USER_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let salt = SaltString::generate(&mut OsRng);

@@ -71,8 +71,16 @@ pub async fn signed(
         Err(e) => return busy("could not check a download", e),
     };
     let size = u64::try_from(file.size_bytes).unwrap_or_default();
+    // The object's key is the SHA-256 of its bytes: a strong validator. A resumed download
+    // whose `If-Range` names other bytes (the product's file was replaced) gets the whole new
+    // file rather than the rest of it spliced onto the old one.
+    let etag = format!("\"{}\"", file.object_key.trim_start_matches("sha256/"));
+    let same_file = request
+        .get(header::IF_RANGE)
+        .is_none_or(|v| v.to_str().ok() == Some(etag.as_str()));
     let range = match request
         .get(header::RANGE)
+        .filter(|_| same_file)
         .and_then(|v| v.to_str().ok())
         .map(|v| byte_range(v, size))
     {
@@ -109,6 +117,7 @@ pub async fn signed(
     let length = range.map_or(size, |(start, end)| end - start + 1);
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    insert(headers, header::ETAG, &etag);
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),

@@ -169,6 +169,9 @@ impl Settings {
                 });
             }
         };
+        if live_mode && download_signing_key.is_none() {
+            return Err(SettingsError::Missing("DOWNLOAD_SIGNING_KEY"));
+        }
         let public_url = match get("PUBLIC_URL").filter(|v| !v.trim().is_empty()) {
             Some(url) => Some(http_url(url.trim(), "PUBLIC_URL")?),
             None => None,
@@ -342,6 +345,36 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn live_keys_need_a_download_signing_key_of_their_own() {
+        let live = [
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("STRIPE_SECRET_KEY", "sk_live_abc"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_live_abc"),
+        ];
+        assert_eq!(
+            with(&live).unwrap_err(),
+            SettingsError::Missing("DOWNLOAD_SIGNING_KEY")
+        );
+        let mut keyed = live.to_vec();
+        keyed.push(("DOWNLOAD_SIGNING_KEY", "short"));
+        assert!(matches!(
+            with(&keyed),
+            Err(SettingsError::Invalid {
+                name: "DOWNLOAD_SIGNING_KEY",
+                ..
+            })
+        ));
+        keyed.pop();
+        keyed.push((
+            "DOWNLOAD_SIGNING_KEY",
+            "a-long-enough-key-for-signing-links-0123",
+        ));
+        assert!(with(&keyed).unwrap().live_mode);
+        // Test keys start without one (a new key each start).
+        assert!(with(BASE).unwrap().download_signing_key.is_none());
     }
 
     #[test]

@@ -50,6 +50,7 @@ impl Application {
             state.catalog.clone(),
             state.pool.clone(),
         ));
+        app::accounts::warm_up().await;
         let limits = state.limits.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));

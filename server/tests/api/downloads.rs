@@ -164,6 +164,24 @@ async fn the_owner_downloads_the_bytes_the_shop_stored_and_can_resume() {
         format!("bytes 100000-{}/{size}", size - 1).as_str()
     );
     assert_eq!(rest.bytes().await.unwrap(), bytes.slice(100_000..));
+
+    // Resuming names the file it started: the same one gets the rest, another one the whole.
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    assert_eq!(etag, format!("\"{}\"", key.trim_start_matches("sha256/")));
+    let resume = |validator: String| {
+        reqwest::Client::new()
+            .get(&link)
+            .header("range", "bytes=100000-")
+            .header("if-range", validator)
+            .send()
+    };
+    assert_eq!(
+        resume(etag).await.unwrap().status(),
+        StatusCode::PARTIAL_CONTENT
+    );
+    let changed = resume("\"another file\"".into()).await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(changed.bytes().await.unwrap().len() as i64, size);
 }
 
 #[tokio::test]
