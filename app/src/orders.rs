@@ -169,3 +169,30 @@ pub async fn library_of(pool: &PgPool, user: i64) -> Result<Vec<LibraryItem>, Sh
         })
         .collect()
 }
+
+/// The newest order through which `user` may download the file product `slug` now.
+pub async fn owned_file(
+    pool: &PgPool,
+    user: i64,
+    slug: &str,
+) -> Result<Option<OrderId>, ShopError> {
+    let order = sqlx::query_scalar!(
+        "select o.public_id
+         from entitlement e
+         join customer_order o on o.id = e.order_id
+         join product p on p.id = e.product_id
+         where o.user_id = $1 and p.slug = $2 and p.kind = 'download'
+           and e.revoked_at is null and e.suspended_at is null
+           and exists (select from product_file f where f.product_id = p.id)
+         order by e.granted_at desc
+         limit 1",
+        user,
+        slug
+    )
+    .fetch_optional(pool)
+    .await
+    .or_internal("Failed to check what a shopper owns")?;
+    order
+        .map(|id| OrderId::parse(&id).map_err(ShopError::from))
+        .transpose()
+}

@@ -246,6 +246,18 @@ pub async fn my_library() -> Result<Vec<LibraryItem>, ShopError> {
     .await
 }
 
+/// The order through which the signed-in shopper owns the file product `slug` now, if any
+/// (no one signed in, or not owned: `None`). Its failure does not set the page's status: the
+/// product page then offers the pay form, as to anyone.
+#[server(endpoint = "owned_file")]
+pub async fn owned_file(slug: String) -> Result<Option<crate::domain::OrderId>, ShopError> {
+    let Some(user) = signed_in().await? else {
+        return Ok(None);
+    };
+    let state = app_state()?;
+    crate::orders::owned_file(&state.pool, user.id, &slug).await
+}
+
 #[cfg(feature = "ssr")]
 fn bad_link() -> ShopError {
     ShopError::Invalid(BAD_LINK.into())

@@ -128,7 +128,7 @@ proptest! {
             Just("start_checkout"), Just("set_checkout_email"), Just("get_order"),
             Just("get_product"), Just("list_products"), Just("sign_up"), Just("sign_in"),
             Just("sign_out"), Just("verify_email"), Just("request_password_reset"),
-            Just("reset_password"), Just("resend_verification"), Just("my_orders"), Just("my_library"),
+            Just("reset_password"), Just("resend_verification"), Just("my_orders"), Just("my_library"), Just("owned_file"),
             Just("current_account"),
         ],
         fields in proptest::collection::vec(
