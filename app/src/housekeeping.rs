@@ -29,12 +29,6 @@ pub struct Expiry {
     pub failed: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HousekeepingError {
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-}
-
 struct Stale {
     public_id: String,
     payment_intent_id: Option<String>,
@@ -51,7 +45,7 @@ pub async fn expire_orders(
     pool: &PgPool,
     stripe: &stripe::Client,
     ttl: Duration,
-) -> Result<Expiry, HousekeepingError> {
+) -> Result<Expiry, sqlx::Error> {
     let stale = sqlx::query_as!(
         Stale,
         "select public_id, payment_intent_id from customer_order
@@ -206,10 +200,7 @@ pub struct Forgotten {
 /// history, an event's id so a late duplicate is still recognised); an event not yet handled
 /// keeps its payload whatever its age, since it may still settle an order.
 #[tracing::instrument(skip_all)]
-pub async fn forget_old(
-    pool: &PgPool,
-    retention: Duration,
-) -> Result<Forgotten, HousekeepingError> {
+pub async fn forget_old(pool: &PgPool, retention: Duration) -> Result<Forgotten, sqlx::Error> {
     let secs = retention.as_secs_f64();
     let client_secrets = sqlx::query!(
         "update customer_order set client_secret = null

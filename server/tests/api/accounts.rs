@@ -53,17 +53,6 @@ async fn link_token(app: &TestApp, catcher: &MailCatcher, to: &str, subject: &st
     token.to_string()
 }
 
-/// The HTML of `path` as `who` sees it.
-async fn page_as(app: &TestApp, who: &reqwest::Client, path: &str) -> String {
-    who.get(format!("{}{path}", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// Who the browser is signed in as, per the server.
 async fn signed_in_as(app: &TestApp, browser: &reqwest::Client) -> Option<String> {
     let resp = call(app, browser, "current_account", &[]).await;
@@ -206,7 +195,9 @@ async fn a_new_account_signs_in_only_after_its_email_link_is_used() {
 
     let token = link_token(&app, &catcher, &email, "Verify your email").await;
     // The link's page does not load a third-party script that could read its URL.
-    let page = page_as(&app, &shopper, &format!("/verify-email?token={token}")).await;
+    let page = app
+        .page_as(&shopper, &format!("/verify-email?token={token}"))
+        .await;
     assert!(page.contains("Verify my email"), "{page}");
     assert!(
         !page.contains("/v3/"),
@@ -377,12 +368,12 @@ async fn a_guest_order_joins_the_account_that_verifies_its_email_and_no_one_else
     let nobody = call(&app, &browser(), "my_orders", &[]).await;
     assert_eq!(nobody.status(), StatusCode::UNAUTHORIZED);
     // The account page lists it for its owner only.
-    let page = page_as(&app, &owner, "/account").await;
+    let page = app.page_as(&owner, "/account").await;
     assert!(
         page.contains(&format!("/orders/{}", order.order_id)),
         "{page}"
     );
-    let page = page_as(&app, &other, "/account").await;
+    let page = app.page_as(&other, "/account").await;
     assert!(!page.contains(&order.order_id), "{page}");
 }
 
@@ -618,7 +609,7 @@ async fn the_library_holds_what_the_account_owns_until_it_is_refunded_and_no_one
     assert!(library(&other).await.is_empty());
     let nobody = call(&app, &browser(), "my_library", &[]).await;
     assert_eq!(nobody.status(), StatusCode::UNAUTHORIZED);
-    let page = page_as(&app, &owner, "/library").await;
+    let page = app.page_as(&owner, "/library").await;
     assert!(page.contains("Field Recordings, Vol. 1"), "{page}");
 
     app.refund(&session, None).await;

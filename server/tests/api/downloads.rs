@@ -290,29 +290,19 @@ fn helpers_now() -> u64 {
 async fn the_product_page_offers_the_download_instead_of_the_pay_form_to_its_owner() {
     let app = spawn().await;
     let (owner, session) = owner_with_purchase(&app).await;
-    let page = |who: reqwest::Client| {
-        let url = format!("{}/products/field-recordings-vol-1", app.base);
-        async move { who.get(url).send().await.unwrap().text().await.unwrap() }
-    };
+    let product = "/products/field-recordings-vol-1";
 
-    let theirs = page(owner.clone()).await;
+    let theirs = app.page_as(&owner, product).await;
     assert!(theirs.contains("In your library."), "{theirs}");
     assert!(
         theirs.contains(&format!("/library/{}/download", session.order_id)),
         "{theirs}"
     );
     assert!(!theirs.contains("aria-label=\"Checkout\""), "{theirs}");
-    let anyone = page(reqwest::Client::new()).await;
+    let anyone = app.page_as(&reqwest::Client::new(), product).await;
     assert!(anyone.contains("aria-label=\"Checkout\""), "{anyone}");
     assert!(!anyone.contains("In your library."));
     // A credit pack is never "owned": the form stays.
-    let credits = owner
-        .get(format!("{}/products/api-credits-1000", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let credits = app.page_as(&owner, "/products/api-credits-1000").await;
     assert!(credits.contains("aria-label=\"Checkout\""));
 }

@@ -385,6 +385,17 @@ impl TestApp {
         (resp.status(), resp.text().await.unwrap())
     }
 
+    /// The HTML of `path` as the browser `who` (with its own cookies) sees it.
+    pub async fn page_as(&self, who: &reqwest::Client, path: &str) -> String {
+        who.get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Loads `path` until `check` accepts its HTML, for at most five seconds; returns the last
     /// HTML either way so the caller's assertion says what was seen.
     pub async fn page_until(&self, path: &str, check: impl Fn(&str) -> bool) -> String {
