@@ -501,6 +501,8 @@ pub async fn claim_guest_orders(
     .rows_affected();
     if claimed > 0 {
         tracing::info!(user, claimed, "guest orders joined an account");
+        // Packs among them add their credits now.
+        crate::credits::settle_packs(tx, user).await?;
     }
     Ok(claimed)
 }

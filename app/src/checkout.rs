@@ -52,6 +52,9 @@ pub async fn open(
     let product = catalog::published_by_slug(pool, slug.as_str())
         .await?
         .ok_or(ShopError::NotFound)?;
+    if product.price_minor == 0 {
+        return Err(ShopError::Invalid(crate::domain::FREE_NOT_SOLD.into()));
+    }
     let price = product.price()?;
     let current = match current {
         Some(id) => load(pool, &id).await?,
@@ -214,8 +217,9 @@ async fn create(
     let public_id = OrderId::generate();
     sqlx::query_as!(
         OpenOrder,
-        r#"insert into customer_order (public_id, product_id, amount_minor, currency, user_id)
-           values ($1, $2, $3, $4, $5)
+        r#"insert into customer_order (public_id, product_id, amount_minor, currency, user_id,
+                                       pack_credits)
+           values ($1, $2, $3, $4, $5, $6)
            returning id, public_id, product_id, amount_minor, currency as "currency: Currency",
                      status as "status: OrderStatus", payment_intent_id, client_secret,
                      intent_attempt, 0::float8 as "age_secs!", user_id"#,
@@ -223,7 +227,8 @@ async fn create(
         product.id,
         price.minor(),
         price.currency().code(),
-        user
+        user,
+        product.credits
     )
     .fetch_one(pool)
     .await

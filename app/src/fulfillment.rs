@@ -43,6 +43,8 @@ struct LockedOrder {
     status: OrderStatus,
     amount_refunded_minor: i64,
     dispute_status: Option<DisputeStatus>,
+    /// The credits a pack order adds.
+    pack_credits: Option<i64>,
 }
 
 /// Finds the order a PaymentIntent pays for and locks it for this transaction. `None` means
@@ -58,7 +60,8 @@ async fn lock_order(
         LockedOrder,
         r#"select id, product_id, email, amount_minor, currency as "currency: Currency",
                   status as "status: OrderStatus", amount_refunded_minor,
-                  order_dispute_status(customer_order.id) as "dispute_status: DisputeStatus"
+                  order_dispute_status(customer_order.id) as "dispute_status: DisputeStatus",
+                  pack_credits
            from customer_order
            where payment_intent_id = $1 or (public_id = $2 and payment_intent_id is null)
            order by (payment_intent_id = $1) desc nulls last
@@ -170,6 +173,7 @@ pub async fn settle_intent(
     if matches!(to, OrderStatus::Paid | OrderStatus::PartiallyRefunded) {
         grant(tx, &order, intent.receipt_email.as_deref()).await?;
         join_verified_account(tx, order.id).await?;
+        update_ledger(tx, &order).await?;
         queue_mail(tx, Mail::Receipt, order.id).await?;
     }
     if to.is_paid() && order.amount_refunded_minor > 0 {
@@ -240,6 +244,25 @@ async fn join_verified_account(
     )
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// A pack order that belongs to an account brings that account's credit ledger up to date
+/// (the pack's credits added, or a refund's share taken back). A guest's pack waits for its
+/// email to join an account (`accounts::claim_guest_orders`).
+async fn update_ledger(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &LockedOrder,
+) -> Result<(), SettleError> {
+    if order.pack_credits.is_none() {
+        return Ok(());
+    }
+    let user = sqlx::query_scalar!("select user_id from customer_order where id = $1", order.id)
+        .fetch_one(&mut **tx)
+        .await?;
+    if let Some(user) = user {
+        crate::credits::settle_packs(tx, user).await?;
+    }
     Ok(())
 }
 
@@ -322,6 +345,7 @@ pub async fn settle_refund(
     set_refunded(tx, order.id, refunded, to).await?;
     if refunded > order.amount_refunded_minor {
         queue_mail(tx, Mail::Refund(refunded), order.id).await?;
+        update_ledger(tx, &order).await?;
     }
     if to == OrderStatus::Refunded {
         sqlx::query!(

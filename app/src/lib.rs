@@ -10,7 +10,10 @@
 //! | `stripe_js` | Stripe.js bindings for the checkout island | hydrate |
 //! | `api` | the `#[server]` functions, the browser's only way in | |
 //! | `state` | `AppState`, handed to server functions | ssr |
+//! | `refunds` | refunds a shopper asks for, within the refund window | ssr |
+//! | `library` | free products added, products unlocked with credits | ssr |
 //! | `accounts` | sign-up, sign-in, verification and reset links, guest orders claimed | ssr |
+//! | `credits` | the credit ledger: packs added, spends, refunds taken back | ssr |
 //! | `files` | bought files in storage, and their signed download links | ssr |
 //! | `housekeeping` | expiring open orders, forgetting data past retention | ssr |
 //! | `limits` | rate limits on checkout starts and Stripe reads | ssr |
@@ -30,6 +33,8 @@ pub mod catalog;
 #[cfg(feature = "ssr")]
 pub mod checkout;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod credits;
 pub mod domain;
 pub mod error;
 #[cfg(feature = "ssr")]
@@ -39,6 +44,8 @@ pub mod fulfillment;
 #[cfg(feature = "ssr")]
 pub mod housekeeping;
 #[cfg(feature = "ssr")]
+pub mod library;
+#[cfg(feature = "ssr")]
 pub mod limits;
 pub mod models;
 #[cfg(feature = "ssr")]
@@ -46,6 +53,8 @@ pub mod orders;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod payment_intents;
+#[cfg(feature = "ssr")]
+pub mod refunds;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "hydrate")]
@@ -55,7 +64,7 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
 use crate::pages::{
-    AccountPage, ForgotPasswordPage, HomePage, LibraryPage, OrderPage, ProductPage,
+    AccountPage, ForgotPasswordPage, HomePage, LibraryPage, OrderPage, ProductPage, ReceiptPage,
     ResetPasswordPage, SignInPage, SignUpPage, VerifyEmailPage,
 };
 use leptos_router::SsrMode;
@@ -121,6 +130,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account/orders/:id") view=ReceiptPage ssr=SsrMode::Async/>
                     <Route path=path!("/library") view=LibraryPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
@@ -136,8 +146,11 @@ fn AccountLink() -> impl IntoView {
         <Suspense fallback=|| view! { <a href="/sign-in">"Sign in"</a> }>
             {move || Suspend::new(async move {
                 match account.await {
-                    Ok(Some(_)) => view! {
+                    Ok(Some(account)) => view! {
                         <a href="/library">"Library"</a>
+                        <span class="balance">
+                            {format!("{} credits", crate::domain::group_thousands(account.credits))}
+                        </span>
                         <a href="/account">"Your account"</a>
                     }.into_any(),
                     _ => view! { <a href="/sign-in">"Sign in"</a> }.into_any(),

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use crate::domain::{Currency, DisputeStatus, Money, OrderId, OrderStatus, ProductKind};
 use crate::error::{OrInternal, ShopError};
 use crate::fulfillment;
-use crate::models::{LibraryItem, OrderLine, OrderView};
+use crate::models::{Cost, LibraryItem, OrderLine, OrderView};
 use crate::payment_intents;
 
 struct Row {
@@ -21,6 +21,7 @@ struct Row {
     amount_refunded_minor: i64,
     payment_intent_id: Option<String>,
     dispute_status: Option<DisputeStatus>,
+    credits_spent: Option<i64>,
 }
 
 /// The order with public id `id`, settled from Stripe first if its payment is still open and
@@ -41,7 +42,7 @@ pub async fn view(
         refresh(pool, stripe, &intent).await;
         row = read(pool, id).await?.ok_or(ShopError::NotFound)?;
     }
-    let amount = Money::new(row.amount_minor, row.currency).or_internal("bad order amount")?;
+    let amount = cost(row.amount_minor, row.currency, row.credits_spent)?;
     Ok(OrderView {
         id: OrderId::parse(&row.public_id)?,
         product_title: row.title,
@@ -59,7 +60,8 @@ async fn read(pool: &PgPool, id: &OrderId) -> Result<Option<Row>, ShopError> {
         Row,
         r#"select o.public_id, p.title, p.slug, o.amount_minor, o.currency as "currency: Currency",
                   o.status as "status: OrderStatus", o.failure_message, o.amount_refunded_minor,
-                  o.payment_intent_id, order_dispute_status(o.id) as "dispute_status: DisputeStatus"
+                  o.payment_intent_id, order_dispute_status(o.id) as "dispute_status: DisputeStatus",
+                  o.credits_spent
            from customer_order o join product p on p.id = o.product_id
            where o.public_id = $1"#,
         id.as_str()
@@ -80,6 +82,20 @@ async fn refresh(pool: &PgPool, stripe: &stripe::Client, intent_id: &str) {
     }
 }
 
+/// What an order cost, from its row: credits if it was unlocked with them, nothing if it was
+/// a free product, its amount otherwise.
+pub(crate) fn cost(
+    amount_minor: i64,
+    currency: Currency,
+    credits_spent: Option<i64>,
+) -> Result<Cost, ShopError> {
+    Ok(match (credits_spent, amount_minor) {
+        (Some(credits), _) => Cost::Credits(credits),
+        (None, 0) => Cost::Free,
+        (None, minor) => Cost::Money(Money::new(minor, currency).or_internal("bad order amount")?),
+    })
+}
+
 struct Line {
     public_id: String,
     title: String,
@@ -88,6 +104,7 @@ struct Line {
     status: OrderStatus,
     amount_refunded_minor: i64,
     date: String,
+    credits_spent: Option<i64>,
 }
 
 /// The orders of `user` that got as far as a payment, newest first, in one query.
@@ -96,7 +113,8 @@ pub async fn of_user(pool: &PgPool, user: i64) -> Result<Vec<OrderLine>, ShopErr
         Line,
         r#"select o.public_id, p.title, o.amount_minor, o.currency as "currency: Currency",
                   o.status as "status: OrderStatus", o.amount_refunded_minor,
-                  to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD') as "date!"
+                  to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD') as "date!",
+                  o.credits_spent
            from customer_order o join product p on p.id = o.product_id
            where o.user_id = $1 and o.status not in ('pending', 'canceled')
            order by o.created_at desc, o.id desc
@@ -112,7 +130,7 @@ pub async fn of_user(pool: &PgPool, user: i64) -> Result<Vec<OrderLine>, ShopErr
             Ok(OrderLine {
                 id: OrderId::parse(&l.public_id)?,
                 product_title: l.title,
-                amount: Money::new(l.amount_minor, l.currency).or_internal("bad order amount")?,
+                amount: cost(l.amount_minor, l.currency, l.credits_spent)?,
                 status: l.status,
                 refunded: (l.amount_refunded_minor > 0)
                     .then(|| Money::new(l.amount_refunded_minor, l.currency).ok())

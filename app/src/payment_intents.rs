@@ -190,3 +190,19 @@ pub async fn retrieve(
         .await
         .map_err(|e| ShopError::stripe("Failed to read a PaymentIntent", e))
 }
+
+/// The latest charge of an intent, as Stripe has it now (with its refunded total).
+pub async fn latest_charge(
+    stripe: &stripe::Client,
+    intent_id: &str,
+) -> Result<Option<stripe_shared::Charge>, ShopError> {
+    let intent = RetrievePaymentIntent::new(intent_id)
+        .expand(vec!["latest_charge".to_string()])
+        .send(stripe)
+        .await
+        .map_err(|e| ShopError::stripe("Failed to read a PaymentIntent's charge", e))?;
+    Ok(match intent.latest_charge {
+        Some(stripe_types::Expandable::Object(charge)) => Some(*charge),
+        _ => None,
+    })
+}

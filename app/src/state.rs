@@ -31,6 +31,8 @@ pub struct AppState {
     pub order_ttl: std::time::Duration,
     /// Where bought files are, and the key their download links are signed with.
     pub files: crate::files::Files,
+    /// How long after paying a shopper may ask for a refund from their account.
+    pub refund_window: std::time::Duration,
 }
 
 /// The session cookie: a random id only, HttpOnly, SameSite=Lax, kept this many days of

@@ -68,7 +68,7 @@ test('a guest purchase appears in the account and the library once its email is 
   await expect(row).toHaveCount(1);
   await expect(row).toContainText('Field Recordings, Vol. 1');
   await expect(row).toContainText('$12.00');
-  await expect(row.getByRole('link')).toHaveAttribute('href', `/orders/${orderId}`);
+  await expect(row.getByRole('link')).toHaveAttribute('href', `/account/orders/${orderId}`);
 
   // And what it gave is in the library.
   await page.getByRole('link', { name: 'Library' }).click();
@@ -110,4 +110,63 @@ test('a wrong password and an unknown email get the same plain message', async (
   }
   expect(messages[0]).toBe('That email and password do not match an account.');
   expect(messages[1]).toBe(messages[0]);
+});
+
+/** Signs up with `email` and follows the mailed link: the page ends signed in at /account. */
+async function signUpAndVerify(page: import('@playwright/test').Page, email: string) {
+  await page.goto('/sign-up');
+  const form = page.getByRole('form', { name: 'Create an account' });
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password (at least 10 characters)').fill(PASSWORD);
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('status')).toContainText('Check your inbox');
+  await page.goto(linkIn(await mailTo(email, 'Verify your email')));
+  await page.getByRole('form', { name: 'Verify your email' }).getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Verify my email' }).click();
+  await expect(page).toHaveURL(/\/account$/);
+}
+
+test('credits bought with a pack unlock a file, and the receipt refunds only the unspent part', async ({ page }) => {
+  const email = address('credits');
+  await signUpAndVerify(page, email);
+  const balance = page.locator('.site-header .balance');
+  await expect(balance).toHaveText('0 credits');
+
+  await openProduct(page, 'api-credits-1000');
+  await fillCheckout(page, { email, card: CARDS.ok });
+  await checkout(page).payButton.click();
+  const packOrder = await orderIdFromUrl(page);
+  await expect(orderPage(page).status).toHaveText('Paid');
+
+  await page.goto('/products/field-recordings-vol-1');
+  await expect(balance).toHaveText('1,000 credits');
+  await page.getByRole('button', { name: 'Unlock for 400 credits' }).click();
+  await expect(page).toHaveURL(/\/library$/);
+  // The pack is there too: a library lists everything an account got.
+  await expect(page.locator('li.library-item').getByRole('heading', { name: 'Field Recordings, Vol. 1' })).toBeVisible();
+  await expect(balance).toHaveText('600 credits');
+
+  await page.goto(`/account/orders/${packOrder}`);
+  await expect(page.getByText("You have used 400 of this pack's 1,000 credits")).toBeVisible();
+  await page.getByRole('button', { name: 'Request a refund of €5.40' }).click();
+  await expect(page).toHaveURL(new RegExp(`/account/orders/${packOrder}\\?refund=done$`));
+  await expect(page.getByRole('status').filter({ hasText: 'Refunded.' })).toBeVisible();
+  await expect(page.locator('dd.status')).toHaveText('Partially refunded (€5.40 refunded)');
+  await expect(balance).toHaveText('0 credits');
+  // The unlocked file stays: its credits were spent before the refund.
+  await page.goto('/library');
+  await expect(page.locator('li.library-item').getByRole('heading', { name: 'Field Recordings, Vol. 1' })).toBeVisible();
+});
+
+test('a free product is added to the library without paying', async ({ page }) => {
+  await signUpAndVerify(page, address('free'));
+  await page.goto('/products/harbour-sampler');
+  await expect(page.locator('.product .price')).toHaveText('Free');
+  await page.getByRole('button', { name: 'Add to library' }).click();
+  await expect(page).toHaveURL(/\/library$/);
+  const item = page.locator('li.library-item');
+  await expect(item.getByRole('heading')).toHaveText('Harbour Sampler');
+  const downloading = page.waitForEvent('download');
+  await item.getByRole('link', { name: 'Download' }).click();
+  expect((await downloading).suggestedFilename()).toBe('harbour-sampler.wav');
 });

@@ -74,6 +74,7 @@ async fn chores_once(chores: &Chores) -> anyhow::Result<()> {
     webhook::replay_unhandled(&chores.state, REPLAY_MIN_AGE).await?;
     housekeeping::expire_orders(&chores.state.pool, &chores.state.stripe, chores.order_ttl).await?;
     housekeeping::forget_old(&chores.state.pool, chores.retention).await?;
+    app::refunds::send_pending(&chores.state.pool, &chores.state.stripe).await?;
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //!
 //! - `server replay-events`: settles every stored webhook event that was never handled (the
 //!   background job does this every five minutes and at each start);
-//! - `server housekeeping`: that, then expires open orders and forgets data past retention.
+//! - `server housekeeping`: that, then expires open orders, forgets data past retention, and
+//!   sends again refunds shoppers asked for whose answer from Stripe never came.
 
 use anyhow::Context;
 use leptos::config::get_configuration;

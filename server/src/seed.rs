@@ -12,6 +12,10 @@ struct Demo {
     kind: &'static str,
     price_minor: i64,
     currency: &'static str,
+    /// The credits a pack adds.
+    credits: Option<i64>,
+    /// What it costs in credits, if it may be unlocked with them.
+    price_credits: Option<i64>,
 }
 
 const DEMO: &[Demo] = &[
@@ -22,6 +26,8 @@ const DEMO: &[Demo] = &[
         kind: "download",
         price_minor: 1200,
         currency: "usd",
+        credits: None,
+        price_credits: Some(400),
     },
     Demo {
         slug: "tokyo-night-presets",
@@ -30,14 +36,18 @@ const DEMO: &[Demo] = &[
         kind: "download",
         price_minor: 1500,
         currency: "jpy",
+        credits: None,
+        price_credits: None,
     },
     Demo {
         slug: "api-credits-1000",
         title: "1,000 API credits",
-        description: "Credits for the rendering API; they never expire.",
+        description: "Credits to unlock anything in the shop that has a credit price; they never expire.",
         kind: "credits",
         price_minor: 900,
         currency: "eur",
+        credits: Some(1000),
+        price_credits: None,
     },
     Demo {
         slug: "studio-membership",
@@ -46,6 +56,18 @@ const DEMO: &[Demo] = &[
         kind: "membership",
         price_minor: 500,
         currency: "gbp",
+        credits: None,
+        price_credits: None,
+    },
+    Demo {
+        slug: "harbour-sampler",
+        title: "Harbour Sampler",
+        description: "A free minute from Field Recordings, Vol. 1: gulls, ropes and a ferry horn.",
+        kind: "download",
+        price_minor: 0,
+        currency: "usd",
+        credits: None,
+        price_credits: None,
     },
 ];
 
@@ -62,14 +84,17 @@ pub async fn demo_catalog(pool: &PgPool) -> Result<(), sqlx::Error> {
     if empty {
         for d in DEMO {
             sqlx::query!(
-                "insert into product (slug, title, description, kind, price_minor, currency)
-                 values ($1, $2, $3, $4, $5, $6)",
+                "insert into product (slug, title, description, kind, price_minor, currency,
+                                      credits, price_credits)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8)",
                 d.slug,
                 d.title,
                 d.description,
                 d.kind,
                 d.price_minor,
-                d.currency
+                d.currency,
+                d.credits,
+                d.price_credits
             )
             .execute(&mut *tx)
             .await?;
@@ -83,14 +108,16 @@ pub async fn demo_catalog(pool: &PgPool) -> Result<(), sqlx::Error> {
 pub async fn demo_files(pool: &PgPool, files: &app::files::Files) -> anyhow::Result<()> {
     let missing = sqlx::query!(
         "select p.id, p.slug from product p
-         where p.kind = 'download' and p.slug in ('field-recordings-vol-1', 'tokyo-night-presets')
+         where p.kind = 'download'
+           and p.slug in ('field-recordings-vol-1', 'tokyo-night-presets', 'harbour-sampler')
            and not exists (select from product_file f where f.product_id = p.id)"
     )
     .fetch_all(pool)
     .await?;
     for product in missing {
         let (bytes, filename, content_type) = match product.slug.as_str() {
-            "field-recordings-vol-1" => (recording(), "field-recordings-vol-1.wav", "audio/wav"),
+            "field-recordings-vol-1" => (recording(3), "field-recordings-vol-1.wav", "audio/wav"),
+            "harbour-sampler" => (recording(1), "harbour-sampler.wav", "audio/wav"),
             _ => (presets(), "tokyo-night-presets.json", "application/json"),
         };
         let size = i64::try_from(bytes.len())?;
@@ -111,10 +138,10 @@ pub async fn demo_files(pool: &PgPool, files: &app::files::Files) -> anyhow::Res
     Ok(())
 }
 
-/// Three seconds of a soft chord as 16-bit mono PCM at 44.1 kHz, in a WAV container.
-fn recording() -> Vec<u8> {
+/// `seconds` of a soft chord as 16-bit mono PCM at 44.1 kHz, in a WAV container.
+fn recording(seconds: u32) -> Vec<u8> {
     const RATE: u32 = 44_100;
-    let samples = RATE * 3;
+    let samples = RATE * seconds;
     let data_len = samples * 2;
     let mut out = Vec::with_capacity(44 + data_len as usize);
     out.extend_from_slice(b"RIFF");

@@ -58,6 +58,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Where bought files are kept (`STORAGE_DIR`, `data/files` by default).
     pub storage_dir: std::path::PathBuf,
+    /// How long after paying a shopper may ask for a refund from their account
+    /// (`REFUND_WINDOW_DAYS`, 14; 0 turns shopper refunds off).
+    pub refund_window: Duration,
     /// The key download links are signed with (`DOWNLOAD_SIGNING_KEY`). Unset, each start makes
     /// one, so links end with a restart and differ between servers: set it when there are
     /// several.
@@ -181,6 +184,16 @@ impl Settings {
         let retention = Duration::from_secs(
             24 * 3600 * u64::from(positive(&get, "DATA_RETENTION_DAYS", 90)?.get()),
         );
+        let refund_window = match get("REFUND_WINDOW_DAYS").as_deref().map(str::trim) {
+            None | Some("") => Duration::from_secs(14 * 24 * 3600),
+            Some(v) => {
+                let days = v.parse::<u16>().map_err(|_| SettingsError::Invalid {
+                    name: "REFUND_WINDOW_DAYS",
+                    why: "it must be a whole number of days (0 to turn refunds off)",
+                })?;
+                Duration::from_secs(24 * 3600 * u64::from(days))
+            }
+        };
         let defaults = LimitSettings::default();
         let limits = LimitSettings {
             checkout_starts_per_minute: positive(
@@ -218,6 +231,7 @@ impl Settings {
             mail_from,
             public_url,
             storage_dir,
+            refund_window,
             download_signing_key,
         })
     }

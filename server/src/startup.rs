@@ -192,6 +192,7 @@ pub async fn connect(
         trust_forwarded_for: settings.trust_forwarded_for,
         order_ttl: settings.order_ttl,
         files,
+        refund_window: settings.refund_window,
     })
 }
 

@@ -87,9 +87,22 @@ async fn count_attempt(email: Option<&str>) -> Result<(), ShopError> {
 /// asks this for its header, which then just offers to sign in.)
 #[server(endpoint = "current_account")]
 pub async fn current_account() -> Result<Option<Account>, ShopError> {
-    Ok(signed_in().await?.map(|u| Account {
-        email: u.email,
-        verified: u.verified,
+    let Some(user) = signed_in().await? else {
+        return Ok(None);
+    };
+    let state = app_state()?;
+    let mut conn = state
+        .pool
+        .acquire()
+        .await
+        .or_internal("Failed to read a balance")?;
+    let credits = crate::credits::balance(&mut conn, user.id)
+        .await
+        .or_internal("Failed to read a balance")?;
+    Ok(Some(Account {
+        email: user.email,
+        verified: user.verified,
+        credits,
     }))
 }
 
@@ -187,8 +200,10 @@ pub async fn request_password_reset(email: String) -> Result<(), ShopError> {
     .await
 }
 
-/// Sets a new password through a reset link and signs the shopper in; every other session of
-/// the account is signed out.
+/// Sets a new password through a reset link, signs out every session of the account, and sends
+/// the browser to sign in with the new password. It does not sign the browser in: a reset link
+/// someone forwarded (their own, to a victim) would otherwise sign the victim into the
+/// sender's account, where what the victim then buys would be the sender's.
 #[server(endpoint = "reset_password")]
 pub async fn reset_password(token: String, password: String) -> Result<(), ShopError> {
     with_status("reset_password", async move {
@@ -199,7 +214,14 @@ pub async fn reset_password(token: String, password: String) -> Result<(), ShopE
             .await
             .or_internal("Failed to reset a password")?
         {
-            LinkUse::Done(user) => sign_in_as(&user).await,
+            LinkUse::Done(user) => {
+                accounts::sign_out_session(&session().await?)
+                    .await
+                    .map_err(|e| super::store_failure("Failed to sign out", e))?;
+                tracing::info!(user = user.id, "password reset");
+                leptos_axum::redirect("/sign-in?reset=1");
+                Ok(())
+            }
             LinkUse::BadLink | LinkUse::WrongPassword => Err(bad_link()),
         }
     })

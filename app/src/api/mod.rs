@@ -8,7 +8,9 @@ use crate::error::ShopError;
 use crate::models::{CheckoutSession, OrderView, Product};
 
 mod accounts;
+mod library;
 pub use accounts::*;
+pub use library::*;
 
 #[cfg(feature = "ssr")]
 use crate::{

@@ -18,6 +18,10 @@ pub struct ProductRow {
     pub kind: ProductKind,
     pub price_minor: i64,
     pub currency: Currency,
+    /// The credits a pack adds.
+    pub credits: Option<i64>,
+    /// What it costs in credits, if it may be unlocked with them.
+    pub price_credits: Option<i64>,
 }
 
 impl ProductRow {
@@ -26,13 +30,18 @@ impl ProductRow {
     }
 
     pub fn into_product(self) -> Result<Product, ShopError> {
-        let price = self.price()?;
+        let price = match self.price_minor {
+            0 => None,
+            _ => Some(self.price()?),
+        };
         Ok(Product {
             slug: self.slug,
             title: self.title,
             description: self.description,
             kind: self.kind,
             price,
+            credits: self.credits,
+            price_credits: self.price_credits,
         })
     }
 }
@@ -42,7 +51,8 @@ pub async fn published(pool: &PgPool) -> Result<Vec<Product>, ShopError> {
     sqlx::query_as!(
         ProductRow,
         r#"select id, slug, title, description, kind as "kind: ProductKind", price_minor,
-                  currency as "currency: Currency"
+                  currency as "currency: Currency",
+                  credits, price_credits
            from product where published order by created_at, id"#
     )
     .fetch_all(pool)
@@ -59,7 +69,8 @@ pub async fn published_by_slug(pool: &PgPool, slug: &str) -> Result<Option<Produ
     sqlx::query_as!(
         ProductRow,
         r#"select id, slug, title, description, kind as "kind: ProductKind", price_minor,
-                  currency as "currency: Currency"
+                  currency as "currency: Currency",
+                  credits, price_credits
            from product where slug = $1 and published"#,
         slug
     )

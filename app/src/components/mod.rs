@@ -2,12 +2,14 @@
 //! a page the browser hydrates.
 
 mod checkout_form;
+mod form_error;
 mod live_order;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 pub use checkout_form::CheckoutForm;
+pub use form_error::{FormError, form_error};
 pub use live_order::LiveOrder;
 
 /// A `<title>` from text that may come from the database. leptos_meta writes a title into the

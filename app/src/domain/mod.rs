@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use money::{Currency, Money, MoneyError, UnknownCurrency};
+pub use money::{Currency, Money, MoneyError, UnknownCurrency, group_thousands};
 
 /// The public, unguessable id of an order (`ord_` and 26 base-32 characters: 130 random bits).
 /// Order pages are reachable only through it.
@@ -55,6 +55,36 @@ pub struct Email(String);
 pub const BAD_EMAIL: &str = "Please enter a valid email address.";
 pub const SHORT_PASSWORD: &str = "Please choose a password of at least 10 characters.";
 pub const LONG_PASSWORD: &str = "Please choose a shorter password.";
+/// Said when the balance does not cover an unlock.
+pub const NOT_ENOUGH_CREDITS: &str =
+    "You don't have enough credits for this. Buy a credit pack, or pay for it instead.";
+/// Said for an unlock of a product that has no credit price.
+pub const NOT_FOR_CREDITS: &str = "This product can't be unlocked with credits.";
+/// Said for "Add to library" on a product that is not free.
+pub const NOT_FREE: &str = "This product isn't free.";
+/// Said for a checkout of a free product.
+pub const FREE_NOT_SOLD: &str = "This product is free: add it to your library instead.";
+/// Said for a form whose one-time key is missing or malformed (not made by this shop).
+pub const RELOAD_AND_RETRY: &str = "Please reload the page and try again.";
+/// Said when the refund the shopper confirmed is no longer what is on offer (credits were
+/// spent in another tab, or a refund came through meanwhile).
+pub const REFUND_CHANGED: &str =
+    "The amount you can get back has changed. Please look at it again before confirming.";
+/// Said for a refund of an order that cannot be refunded from the account.
+pub const NOT_REFUNDABLE: &str = "This order can't be refunded from your account.";
+/// Said when the refund window of an order has passed.
+pub const REFUND_WINDOW_PASSED: &str = "The time to ask for a refund of this order has passed.";
+/// Said for a refund of an order whose payment is disputed.
+pub const REFUND_DISPUTED: &str =
+    "This payment is disputed with your bank, so it can't be refunded here.";
+/// Said for a refund of an order that was refunded in full.
+pub const ALREADY_REFUNDED: &str = "This order was refunded.";
+/// Said for a refund of a pack whose credits were all spent.
+pub const PACK_SPENT: &str =
+    "This pack's credits have been used, so there is nothing left to refund.";
+/// Said when Stripe refused a refund for good.
+pub const REFUND_REFUSED: &str =
+    "We couldn't refund this order automatically. Please contact us and we'll sort it out.";
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {

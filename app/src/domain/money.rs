@@ -140,7 +140,8 @@ impl fmt::Display for Money {
     }
 }
 
-fn group_thousands(n: i64) -> String {
+/// A whole number with thousands separated by commas: `1234567` as `1,234,567`.
+pub fn group_thousands(n: i64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

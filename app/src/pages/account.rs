@@ -3,77 +3,19 @@
 //! functions, so they work without JavaScript and add nothing to the wasm bundle: on success a
 //! function redirects (to `/account`, or back with `?sent=1`); on failure Leptos sends the
 //! browser back to the form with the error in the URL (`__path`, `__err`), and the page shows
-//! it (see `form_error`).
+//! it (see `components::FormError`).
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{current_account, my_library, my_orders};
-use crate::components::{ErrorList, PageTitle};
+use crate::components::{ErrorList, FormError, PageTitle};
 use crate::error::ShopError;
 use crate::models::{LibraryItem, OrderLine};
-
-/// The error a form's server function sent the browser back with, if it is this form's, in
-/// words the shop itself would use: the URL can be edited by anyone, so free text from it is
-/// never shown, only the shop's own messages.
-fn form_error(function: &'static str) -> impl Fn() -> Option<String> + Copy {
-    let query = use_query_map();
-    move || {
-        let query = query.read();
-        if query.get("__path").as_deref() != Some(function) {
-            return None;
-        }
-        Some(describe(
-            query.get("__err").as_deref().and_then(decode_error),
-        ))
-    }
-}
-
-#[cfg(feature = "ssr")]
-fn decode_error(encoded: &str) -> Option<ShopError> {
-    use base64::Engine;
-    use leptos::server_fn::error::FromServerFnError;
-    let bytes = base64::engine::general_purpose::URL_SAFE
-        .decode(encoded)
-        .ok()?;
-    Some(ShopError::de(bytes.into()))
-}
-
-#[cfg(not(feature = "ssr"))]
-fn decode_error(_: &str) -> Option<ShopError> {
-    None
-}
-
-/// The messages account forms can fail with, for `describe`'s check.
-const FORM_MESSAGES: &[&str] = &[
-    crate::api::WRONG_CREDENTIALS,
-    crate::api::BAD_LINK,
-    crate::api::UNVERIFIED,
-    crate::api::WRONG_PASSWORD_FOR_LINK,
-    crate::domain::SHORT_PASSWORD,
-    crate::domain::LONG_PASSWORD,
-    crate::domain::BAD_EMAIL,
-];
-
-fn describe(error: Option<ShopError>) -> String {
-    match error {
-        Some(ShopError::Invalid(message)) if FORM_MESSAGES.contains(&message.as_str()) => message,
-        Some(ShopError::Invalid(_)) | None => {
-            "Please check what you entered and try again.".to_string()
-        }
-        Some(other) => other.to_string(),
-    }
-}
 
 /// Whether the page was reached after its form succeeded (`?sent=1`).
 fn sent() -> bool {
     use_query_map().read_untracked().get("sent").as_deref() == Some("1")
-}
-
-#[component]
-fn FormError(function: &'static str) -> impl IntoView {
-    let error = form_error(function);
-    view! { <p class="form-error" role="alert" aria-live="polite">{error}</p> }
 }
 
 #[component]
@@ -116,6 +58,9 @@ pub fn SignInPage() -> impl IntoView {
         <PageTitle text="Sign in"/>
         <section class="panel">
             <h1>"Sign in"</h1>
+            {(use_query_map().read_untracked().get("reset").as_deref() == Some("1")).then(|| view! {
+                <p class="note" role="status">"Your password was changed. Please sign in with the new one."</p>
+            })}
             <form method="post" action="/api/sign_in" class="form" aria-label="Sign in">
                 <label for="email">"Email"</label>
                 <input id="email" name="email" type="email" autocomplete="email" required/>
@@ -203,7 +148,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <label for="password">"New password (at least 10 characters)"</label>
                 <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required/>
                 <FormError function="/api/reset_password"/>
-                <button type="submit">"Save and sign in"</button>
+                <button type="submit">"Save my new password"</button>
             </form>
         </section>
     }
@@ -258,7 +203,7 @@ fn OrderHistory(orders: Vec<OrderLine>) -> impl IntoView {
             </thead>
             <tbody>
                 {orders.into_iter().map(|o| {
-                    let href = format!("/orders/{}", o.id);
+                    let href = format!("/account/orders/{}", o.id);
                     let status = match o.refunded {
                         Some(refunded) if o.status != crate::domain::OrderStatus::Refunded => {
                             format!("{} ({refunded} refunded)", o.status.label())

@@ -23,7 +23,7 @@ pub fn HomePage() -> impl IntoView {
                                         <h2>{p.title.clone()}</h2>
                                     </a>
                                     <p class="kind">{p.kind.label()}</p>
-                                    <p class="price">{p.price.to_string()}</p>
+                                    <p class="price">{p.price_label()}</p>
                                 </li>
                             }).collect_view()}
                         </ul>

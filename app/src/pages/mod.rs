@@ -5,6 +5,7 @@ mod account;
 mod home;
 mod order;
 mod product;
+mod receipt;
 
 pub use account::{
     AccountPage, ForgotPasswordPage, LibraryPage, ResetPasswordPage, SignInPage, SignUpPage,
@@ -13,3 +14,4 @@ pub use account::{
 pub use home::HomePage;
 pub use order::OrderPage;
 pub use product::ProductPage;
+pub use receipt::ReceiptPage;

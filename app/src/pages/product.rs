@@ -1,10 +1,14 @@
-//! `/products/:slug`: one product and the form that sells it.
+//! `/products/:slug`: one product and the ways to get it: the pay form, "Add to library" for a
+//! free product, "Unlock" with credits where the product has a credit price, or, for a file the
+//! shopper owns already, its download.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{get_product, owned_file};
-use crate::components::{CheckoutForm, ErrorList, PageTitle};
+use crate::api::{current_account, get_product, owned_file};
+use crate::components::{CheckoutForm, ErrorList, FormError, PageTitle};
+use crate::domain::group_thousands;
+use crate::models::{Account, Product};
 
 #[component]
 pub fn ProductPage() -> impl IntoView {
@@ -12,6 +16,7 @@ pub fn ProductPage() -> impl IntoView {
     let slug = move || params.read().get("slug").unwrap_or_default();
     let product = Resource::new(slug, get_product);
     let owned = Resource::new(slug, owned_file);
+    let account = Resource::new(|| (), |_| current_account());
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
@@ -19,26 +24,101 @@ pub fn ProductPage() -> impl IntoView {
                     // A file already owned is downloaded, not bought again. (Credits and
                     // memberships may be bought again: they always show the form.)
                     let owned = owned.await.ok().flatten();
-                    product.await.map(|p| view! {
-                        <PageTitle text=p.title.clone()/>
-                        <article class="product">
-                            <p class="kind">{p.kind.label()}</p>
-                            <h1>{p.title.clone()}</h1>
-                            <p class="price">{p.price.to_string()}</p>
-                            <p class="description">{p.description.clone()}</p>
-                            {match owned {
-                                Some(order) => view! {
-                                    <div class="owned" role="status">
-                                        <p>"In your library."</p>
-                                        <a class="download" href=format!("/library/{order}/download")>"Download"</a>
-                                    </div>
-                                }.into_any(),
-                                None => view! { <CheckoutForm slug=p.slug.clone() price=p.price/> }.into_any(),
-                            }}
-                        </article>
+                    let account = account.await.ok().flatten();
+                    product.await.map(|p| {
+                        let get = match (owned, p.price) {
+                            (Some(order), _) => view! {
+                                <div class="owned" role="status">
+                                    <p>"In your library."</p>
+                                    <a class="download" href=format!("/library/{order}/download")>"Download"</a>
+                                </div>
+                            }.into_any(),
+                            (None, None) => view! { <AddFree product=p.clone() account=account.clone()/> }.into_any(),
+                            (None, Some(price)) => view! {
+                                {p.price_credits.map(|credits| view! {
+                                    <Unlock slug=p.slug.clone() credits account=account.clone()/>
+                                })}
+                                <CheckoutForm slug=p.slug.clone() price/>
+                            }.into_any(),
+                        };
+                        view! {
+                            <PageTitle text=p.title.clone()/>
+                            <article class="product">
+                                <p class="kind">{p.kind.label()}</p>
+                                <h1>{p.title.clone()}</h1>
+                                <p class="price">{p.price_label()}</p>
+                                {p.credits.map(|n| view! {
+                                    <p class="gets">{format!("Adds {} credits to your balance.", group_thousands(n))}</p>
+                                })}
+                                <p class="description">{p.description.clone()}</p>
+                                {get}
+                            </article>
+                        }
                     })
                 })}
             </ErrorBoundary>
         </Suspense>
     }
+}
+
+/// "Add to library" for a free product; a guest is asked to sign in first (a library is an
+/// account's).
+#[component]
+fn AddFree(product: Product, account: Option<Account>) -> impl IntoView {
+    if account.is_none() {
+        return view! {
+            <p class="free">
+                <a href="/sign-in">"Sign in"</a> " or " <a href="/sign-up">"create an account"</a>
+                " to add this to your library for free."
+            </p>
+        }
+        .into_any();
+    }
+    view! {
+        <form method="post" action="/api/add_to_library" class="free" aria-label="Add to your library">
+            <input type="hidden" name="slug" value=product.slug/>
+            <FormError function="/api/add_to_library"/>
+            <button type="submit">"Add to library"</button>
+        </form>
+    }
+    .into_any()
+}
+
+/// "Unlock with credits", for a product that has a credit price. The form carries a one-time
+/// key, so sending it twice (a double click, a reload) spends once.
+#[component]
+fn Unlock(slug: String, credits: i64, account: Option<Account>) -> impl IntoView {
+    let price = group_thousands(credits);
+    let Some(account) = account else {
+        return view! {
+            <p class="unlock">{format!("Or unlock it for {price} credits: ")} <a href="/sign-in">"sign in"</a></p>
+        }
+        .into_any();
+    };
+    if account.credits < credits {
+        return view! {
+            <p class="unlock">
+                {format!("Or unlock it for {price} credits (you have {}).", group_thousands(account.credits))}
+            </p>
+        }
+        .into_any();
+    }
+    view! {
+        <form method="post" action="/api/unlock_with_credits" class="unlock" aria-label="Unlock with credits">
+            <input type="hidden" name="slug" value=slug/>
+            <input type="hidden" name="key" value=spend_key()/>
+            <p>{format!("You have {} credits.", group_thousands(account.credits))}</p>
+            <FormError function="/api/unlock_with_credits"/>
+            <button type="submit">{format!("Unlock for {price} credits")}</button>
+        </form>
+    }
+    .into_any()
+}
+
+/// A fresh key for a spend form (made on the server; these pages are not hydrated).
+fn spend_key() -> String {
+    #[cfg(feature = "ssr")]
+    return crate::library::SpendKey::generate().as_str().to_string();
+    #[cfg(not(feature = "ssr"))]
+    String::new()
 }

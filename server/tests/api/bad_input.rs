@@ -129,12 +129,14 @@ proptest! {
             Just("get_product"), Just("list_products"), Just("sign_up"), Just("sign_in"),
             Just("sign_out"), Just("verify_email"), Just("request_password_reset"),
             Just("reset_password"), Just("resend_verification"), Just("my_orders"), Just("my_library"), Just("owned_file"),
-            Just("current_account"),
+            Just("current_account"), Just("add_to_library"), Just("unlock_with_credits"),
+            Just("my_receipt"), Just("request_refund"),
         ],
         fields in proptest::collection::vec(
             (
                 prop_oneof![Just("slug".to_string()), Just("order_id".to_string()), Just("email".to_string()),
                             Just("id".to_string()), Just("password".to_string()), Just("token".to_string()),
+                            Just("key".to_string()), Just("amount_minor".to_string()),
                             "[a-z_\\[\\]]{0,12}"],
                 prop_oneof![any::<String>(), "[a-z0-9-]{0,80}", "ord_[a-z0-9]{0,30}", ".{0,5000}"],
             ),
@@ -152,7 +154,8 @@ proptest! {
                   + (select count(*) from customer_order where email is not null)
                   + (select count(*) from stripe_event) + (select count(*) from entitlement)
                   + (select count(*) from app_user) + (select count(*) from user_token)
-                  + (select count(*) from outbound_email)",
+                  + (select count(*) from outbound_email) + (select count(*) from credit_entry)
+                  + (select count(*) from refund_request)",
         ));
         let before = rows();
         let status = rt.block_on(async {

@@ -6,7 +6,9 @@ use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{DOWNLOAD_KEY, Session, TestApp, mail_catcher, spawn, unique_address};
+use crate::helpers::{
+    DOWNLOAD_KEY, Session, TestApp, buy_as, mail_catcher, spawn, unique_address, verified_account,
+};
 
 const REFUSED: &str =
     "This download link has expired or is not valid. Open your library for a new one.";
@@ -14,62 +16,8 @@ const REFUSED: &str =
 /// A verified, signed-in account (its own browser) that bought Field Recordings, paid and
 /// settled.
 async fn owner_with_purchase(app: &TestApp) -> (reqwest::Client, Session) {
-    let catcher = mail_catcher();
-    let email = unique_address("files");
-    let owner = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let post = |function: &str, form: Vec<(&str, String)>| {
-        owner
-            .post(format!("{}/api/{function}", app.base))
-            .form(&form)
-            .send()
-    };
-    let signed_up = post(
-        "sign_up",
-        vec![
-            ("email", email.clone()),
-            ("password", "correct horse battery".into()),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(signed_up.status(), StatusCode::OK);
-    server::mail::send_due(&app.pool, &catcher.mailer(&app.base))
-        .await
-        .unwrap();
-    let inbox = catcher.inbox(&email).await;
-    let text = inbox[0]["text"].as_str().unwrap();
-    let token = text
-        .split("?token=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
-    let verified = post(
-        "verify_email",
-        vec![
-            ("token", token.to_string()),
-            ("password", "correct horse battery".into()),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(verified.status(), StatusCode::OK);
-    let opened = post(
-        "start_checkout",
-        vec![("slug", "field-recordings-vol-1".into())],
-    )
-    .await
-    .unwrap();
-    assert_eq!(opened.status(), StatusCode::OK);
-    let session: Session = opened.json().await.unwrap();
-    app.pay(&session, "pm_card_visa").await;
-    let succeeded = app.event_payload("payment_intent.succeeded").await;
-    assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
+    let owner = verified_account(app, &mail_catcher(), &unique_address("files")).await;
+    let session = buy_as(app, &owner, "field-recordings-vol-1").await;
     (owner, session)
 }
 

@@ -466,3 +466,87 @@ impl MailCatcher {
 pub fn unique_address(who: &str) -> String {
     format!("{who}-{:016x}@buyers.test", rand::rng().random::<u64>())
 }
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A browser of its own: cookies kept, redirects not followed.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub async fn call(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    function: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    browser
+        .post(format!("{}/api/{function}", app.base))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Sends what the outbox holds and returns the token of the newest link mailed to `to`.
+pub async fn link_token(app: &TestApp, catcher: &MailCatcher, to: &str, subject: &str) -> String {
+    server::mail::send_due(&app.pool, &catcher.mailer(&app.base))
+        .await
+        .unwrap();
+    let inbox = catcher.inbox(to).await;
+    let message = inbox
+        .iter()
+        .rev()
+        .find(|m| m["subject"] == subject)
+        .unwrap_or_else(|| panic!("no {subject:?} for {to} in {inbox:#?}"));
+    let text = message["text"].as_str().unwrap();
+    let token = text
+        .split("?token=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no link in {text}"));
+    token.to_string()
+}
+
+/// A verified account, signed in in the returned browser.
+pub async fn verified_account(
+    app: &TestApp,
+    catcher: &MailCatcher,
+    email: &str,
+) -> reqwest::Client {
+    let shopper = browser();
+    let resp = call(
+        app,
+        &shopper,
+        "sign_up",
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK, "{:?}", resp.text().await);
+    let token = link_token(app, catcher, email, "Verify your email").await;
+    let resp = call(
+        app,
+        &shopper,
+        "verify_email",
+        &[("token", &token), ("password", PASSWORD)],
+    )
+    .await;
+    assert!(resp.status().is_redirection() || resp.status().is_success());
+    shopper
+}
+
+/// `slug` bought by the signed-in `shopper` with 4242 and settled by its webhook.
+pub async fn buy_as(app: &TestApp, shopper: &reqwest::Client, slug: &str) -> Session {
+    let resp = call(app, shopper, "start_checkout", &[("slug", slug)]).await;
+    assert_eq!(resp.status(), StatusCode::OK, "{:?}", resp.text().await);
+    let session: Session = resp.json().await.unwrap();
+    app.pay(&session, "pm_card_visa").await;
+    let succeeded = app.event_payload("payment_intent.succeeded").await;
+    assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
+    assert_eq!(app.order_status(&session.order_id).await, "paid");
+    session
+}

@@ -21,6 +21,15 @@ pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
         "refund_application_fee",
         "reverse_transfer",
     ])?;
+    // Checked before anything changes, as Stripe refuses the whole request.
+    let expand = p.list("expand");
+    if let Some(other) = expand.iter().find(|f| f.as_str() != "charge") {
+        return Err(ApiError::invalid(
+            format!("This property cannot be expanded ({other})."),
+            Some("expand"),
+            None,
+        ));
+    }
     let charge_id = match (p.str("charge"), p.str("payment_intent")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
@@ -125,7 +134,12 @@ pub fn create(tx: &mut Tx<'_>) -> Result<Value, ApiError> {
     };
     tx.emit("refund.created", json_of(&refund))?;
     tx.emit("charge.refunded", json_of(&charge))?;
-    Ok(json_of(&refund))
+    let mut out = json_of(&refund);
+    if !expand.is_empty() {
+        // The charge as it is after this refund, as Stripe expands it.
+        out["charge"] = json_of(&charge);
+    }
+    Ok(out)
 }
 
 pub fn retrieve(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {

@@ -1,0 +1,209 @@
+//! The credit ledger. A shopper's balance is the sum of their entries, which are only ever
+//! added: a paid pack adds its credits, an unlock spends, a refunded pack takes back what it
+//! added. Everything that reads a balance to change it first locks the shopper's account row
+//! (`lock_user`), so two tabs spending at once are served one after the other and a balance
+//! never goes below zero.
+
+use sqlx::PgConnection;
+
+/// Locks `user`'s account row until the transaction ends: the one lock every ledger change
+/// holds.
+pub async fn lock_user(conn: &mut PgConnection, user: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!("select id from app_user where id = $1 for update", user)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// `user`'s balance: the sum of their ledger.
+pub async fn balance(conn: &mut PgConnection, user: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select coalesce(sum(delta), 0)::bigint as "balance!" from credit_entry where user_id = $1"#,
+        user
+    )
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// Brings `user`'s ledger up to date with their pack orders: each paid pack adds its credits
+/// once, and each refund of a pack takes back its share (see [`take_back`]). Run after an order
+/// is settled or joins an account; running it again changes nothing.
+pub async fn settle_packs(conn: &mut PgConnection, user: i64) -> Result<(), sqlx::Error> {
+    lock_user(conn, user).await?;
+    // A pack counts once it was granted (paid, even if refunded since: the refund's entry
+    // takes back what it refunded).
+    let added = sqlx::query!(
+        "insert into credit_entry (user_id, delta, reason, order_id, key)
+         select o.user_id, o.pack_credits, 'pack', o.id, 'pack:' || o.id
+         from customer_order o
+         join entitlement e on e.order_id = o.id
+         where o.user_id = $1 and o.pack_credits is not null
+         on conflict on constraint credit_entry_key do nothing",
+        user
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if added > 0 {
+        tracing::info!(user, packs = added, "credit packs added to the ledger");
+    }
+    let refunded = sqlx::query_scalar!(
+        "select o.id from customer_order o
+         where o.user_id = $1 and o.pack_credits is not null and o.amount_refunded_minor > 0
+           and exists (select from credit_entry c where c.order_id = o.id and c.reason = 'pack')",
+        user
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for order in refunded {
+        take_back(conn, user, order).await?;
+    }
+    Ok(())
+}
+
+/// The ledger key of what a refund takes back, by the order's refunded total after it: each
+/// total takes back once, whether the request or Stripe's report of it comes first.
+fn refund_key(order: i64, refunded_total: i64) -> String {
+    format!("refund:{order}:{refunded_total}")
+}
+
+/// The credits a refund of `refunded` (of `amount`) takes back from a pack of `pack` credits:
+/// its share, rounded up, so a refund never leaves a fraction of a credit behind.
+pub fn share_of_pack(pack: i64, refunded: i64, amount: i64) -> i64 {
+    if amount <= 0 {
+        return 0;
+    }
+    let share =
+        (i128::from(pack) * i128::from(refunded) + i128::from(amount) - 1) / i128::from(amount);
+    i64::try_from(share.min(i128::from(pack))).unwrap_or(pack)
+}
+
+/// Takes back the share of a pack's credits that its refunds so far call for, less what was
+/// taken already, and never more than the balance holds (credits already spent on unlocks stay
+/// spent; a refund the shopper asks for is offered only for the unspent part, see `refunds`).
+/// The caller holds the user's lock.
+async fn take_back(conn: &mut PgConnection, user: i64, order: i64) -> Result<(), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select o.pack_credits as "pack!", o.amount_minor, o.amount_refunded_minor,
+                  coalesce((select -sum(c.delta) from credit_entry c
+                            where c.order_id = o.id and c.reason in ('refund', 'restore')), 0)::bigint
+                      as "taken!"
+           from customer_order o where o.id = $1"#,
+        order
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let due = share_of_pack(row.pack, row.amount_refunded_minor, row.amount_minor) - row.taken;
+    if due <= 0 {
+        return Ok(());
+    }
+    let available = balance(conn, user).await?;
+    let take = due.min(available);
+    if take < due {
+        tracing::warn!(
+            user,
+            order,
+            due,
+            take,
+            "a refunded pack's credits were already spent"
+        );
+    }
+    if take > 0 {
+        sqlx::query!(
+            "insert into credit_entry (user_id, delta, reason, order_id, key)
+             values ($1, $2, 'refund', $3, $4)
+             on conflict on constraint credit_entry_key do nothing",
+            user,
+            -take,
+            order,
+            refund_key(order, row.amount_refunded_minor)
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes back `credits` of pack `order` ahead of a refund the shopper asked for, which brings
+/// the order's refunded total to `refunded_after`. When Stripe reports that total the entry is
+/// found and nothing more is taken. The caller holds the user's lock and checked the balance.
+pub async fn take_back_for_request(
+    conn: &mut PgConnection,
+    user: i64,
+    order: i64,
+    credits: i64,
+    refunded_after: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into credit_entry (user_id, delta, reason, order_id, key)
+         values ($1, $2, 'refund', $3, $4)
+         on conflict on constraint credit_entry_key do nothing",
+        user,
+        -credits,
+        order,
+        refund_key(order, refunded_after)
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Gives back the credits a refund request took, when Stripe refused the refund.
+pub async fn restore(
+    conn: &mut PgConnection,
+    user: i64,
+    order: i64,
+    credits: i64,
+    request: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into credit_entry (user_id, delta, reason, order_id, key)
+         values ($1, $2, 'restore', $3, $4)
+         on conflict on constraint credit_entry_key do nothing",
+        user,
+        credits,
+        order,
+        format!("restore:{request}")
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Where pack `order` stands: how many of its credits are still in it (not taken back by a
+/// refund), and how many of those are unspent, counting spends against other packs first (as
+/// far as the balance holds them). The caller holds the user's lock.
+pub async fn pack_position(
+    conn: &mut PgConnection,
+    user: i64,
+    order: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    let left = sqlx::query_scalar!(
+        r#"select coalesce(sum(delta), 0)::bigint as "left!" from credit_entry
+           where order_id = $1 and user_id = $2 and reason in ('pack', 'refund', 'restore')"#,
+        order,
+        user
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let unspent = left.min(balance(conn, user).await?).max(0);
+    Ok((left, unspent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_of_pack;
+
+    #[test]
+    fn a_refund_takes_back_its_share_of_the_pack_rounded_up() {
+        assert_eq!(share_of_pack(1000, 900, 900), 1000);
+        assert_eq!(share_of_pack(1000, 450, 900), 500);
+        assert_eq!(share_of_pack(1000, 1, 900), 2);
+        assert_eq!(share_of_pack(1000, 0, 900), 0);
+    }
+
+    #[test]
+    fn a_refund_never_takes_back_more_than_the_pack() {
+        assert_eq!(share_of_pack(3, 1000, 900), 3);
+    }
+}

@@ -1,0 +1,605 @@
+//! Refunds a shopper asks for from their receipt, within the refund window. A request is
+//! written first (with the pack credits it takes back, so they cannot be spent meanwhile), then
+//! sent to Stripe under the request's own idempotency key: a double click finds the pending
+//! request and sends the same key, so Stripe refunds once; an answer lost on the way is asked
+//! again by the housekeeping job with that key. The order itself changes only from what Stripe
+//! reports about the charge, through the webhook's own `settle_refund`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool};
+use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_core::refund::{CreateRefund, CreateRefundReason, ListRefund};
+use stripe_types::Expandable;
+
+use crate::credits;
+use crate::domain::{
+    ALREADY_REFUNDED, Currency, DisputeStatus, Money, NOT_REFUNDABLE, OrderId, OrderStatus,
+    PACK_SPENT, ProductKind, REFUND_CHANGED, REFUND_DISPUTED, REFUND_REFUSED, REFUND_WINDOW_PASSED,
+};
+use crate::error::{OrInternal, ShopError};
+use crate::fulfillment;
+use crate::models::{Receipt, RefundOffer};
+use crate::payment_intents;
+
+struct Row {
+    id: i64,
+    public_id: String,
+    title: String,
+    slug: String,
+    kind: ProductKind,
+    amount_minor: i64,
+    currency: Currency,
+    credits_spent: Option<i64>,
+    status: OrderStatus,
+    amount_refunded_minor: i64,
+    email: Option<String>,
+    paid_at: Option<String>,
+    pack_credits: Option<i64>,
+    dispute_status: Option<DisputeStatus>,
+    payment_intent_id: Option<String>,
+    within_window: bool,
+    until: Option<String>,
+    pending_request: Option<i64>,
+}
+
+/// Reads `user`'s order `order` (`None` if it is not theirs), locking it when `lock` is set.
+async fn read(
+    conn: &mut PgConnection,
+    user: i64,
+    order: &OrderId,
+    window: Duration,
+    lock: bool,
+) -> Result<Option<Row>, sqlx::Error> {
+    let days = i32::try_from(window.as_secs() / 86_400).unwrap_or(i32::MAX);
+    // Two spellings of one query: `for update` cannot be a parameter.
+    macro_rules! select {
+        ($tail:literal) => {
+            sqlx::query_as!(
+                Row,
+                r#"select o.id, o.public_id, p.title, p.slug, p.kind as "kind: ProductKind",
+                          o.amount_minor, o.currency as "currency: Currency", o.credits_spent,
+                          o.status as "status: OrderStatus", o.amount_refunded_minor, o.email,
+                          to_char(o.paid_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') as paid_at,
+                          o.pack_credits,
+                          order_dispute_status(o.id) as "dispute_status: DisputeStatus",
+                          o.payment_intent_id,
+                          coalesce(o.paid_at + make_interval(days => $3) > now(), false) as "within_window!",
+                          to_char((o.paid_at + make_interval(days => $3)) at time zone 'UTC', 'YYYY-MM-DD') as until,
+                          (select r.id from refund_request r
+                           where r.order_id = o.id and r.status = 'pending') as pending_request
+                   from customer_order o join product p on p.id = o.product_id
+                   where o.public_id = $1 and o.user_id = $2 "# + $tail,
+                order.as_str(),
+                user,
+                days
+            )
+        };
+    }
+    if lock {
+        select!("for update of o").fetch_optional(&mut *conn).await
+    } else {
+        select!("").fetch_optional(&mut *conn).await
+    }
+}
+
+/// Where a pack stands in its owner's ledger: credits still in it (after earlier refunds), and
+/// of those how many are unspent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackPosition {
+    left: i64,
+    unspent: i64,
+}
+
+/// What the owner of `row` may get back now. Pure, so its rules are tested on their own.
+fn offer(row: &Row, pack: Option<PackPosition>) -> RefundOffer {
+    let paid_with_money =
+        row.credits_spent.is_none() && row.amount_minor > 0 && row.payment_intent_id.is_some();
+    if !paid_with_money {
+        return RefundOffer::None;
+    }
+    match row.status {
+        OrderStatus::Paid | OrderStatus::PartiallyRefunded => {}
+        OrderStatus::Refunded => return RefundOffer::Unavailable(ALREADY_REFUNDED.into()),
+        _ => return RefundOffer::None,
+    }
+    if row.pending_request.is_some() {
+        return RefundOffer::InProgress;
+    }
+    if matches!(
+        row.dispute_status,
+        Some(DisputeStatus::Open | DisputeStatus::Lost)
+    ) {
+        return RefundOffer::Unavailable(REFUND_DISPUTED.into());
+    }
+    if !row.within_window {
+        return RefundOffer::Unavailable(REFUND_WINDOW_PASSED.into());
+    }
+    let left = row.amount_minor - row.amount_refunded_minor;
+    let (minor, credits_back, credits_used) = match (row.pack_credits, pack) {
+        (Some(size), Some(pack)) => {
+            // Only the unspent part of a pack goes back, at the price it was bought for.
+            let share = i128::from(row.amount_minor) * i128::from(pack.unspent) / i128::from(size);
+            let minor = i64::try_from(share).unwrap_or(0).min(left);
+            (minor, Some(pack.unspent), Some(pack.left - pack.unspent))
+        }
+        _ => (left, None, None),
+    };
+    match Money::new(minor, row.currency) {
+        Ok(amount) => RefundOffer::Available {
+            amount,
+            credits_back,
+            credits_used,
+            until: row.until.clone().unwrap_or_default(),
+        },
+        Err(_) if credits_back.is_some() => RefundOffer::Unavailable(PACK_SPENT.into()),
+        Err(_) => RefundOffer::Unavailable(ALREADY_REFUNDED.into()),
+    }
+}
+
+async fn pack_position(
+    conn: &mut PgConnection,
+    user: i64,
+    row: &Row,
+) -> Result<Option<PackPosition>, sqlx::Error> {
+    if row.pack_credits.is_none() {
+        return Ok(None);
+    }
+    let (left, unspent) = credits::pack_position(conn, user, row.id).await?;
+    Ok(Some(PackPosition { left, unspent }))
+}
+
+/// `user`'s receipt for `order`, with what they may get back now. `NotFound` for an order that
+/// is not theirs, alike whether it exists.
+pub async fn receipt(
+    pool: &PgPool,
+    user: i64,
+    order: &OrderId,
+    window: Duration,
+) -> Result<Receipt, ShopError> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .or_internal("Failed to read a receipt")?;
+    let row = read(&mut conn, user, order, window, false)
+        .await
+        .or_internal("Failed to read a receipt")?
+        .ok_or(ShopError::NotFound)?;
+    let pack = pack_position(&mut conn, user, &row)
+        .await
+        .or_internal("Failed to read a pack's credits")?;
+    let refund = offer(&row, pack);
+    Ok(Receipt {
+        id: OrderId::parse(&row.public_id)?,
+        product_title: row.title,
+        product_slug: row.slug,
+        kind: row.kind,
+        amount: crate::orders::cost(row.amount_minor, row.currency, row.credits_spent)?,
+        status: row.status,
+        refunded: Money::new(row.amount_refunded_minor, row.currency).ok(),
+        email: row.email,
+        paid_at: row.paid_at,
+        pack_credits: row.pack_credits,
+        dispute: row.dispute_status,
+        refund,
+    })
+}
+
+/// How a refund request ended, as far as the shopper's page goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requested {
+    /// Stripe refunded, and the order shows it.
+    Refunded,
+    /// Saved, and on its way: Stripe's answer did not come back yet.
+    Pending,
+}
+
+/// Asks for a refund of `order` for `user`, who confirmed `expected_minor` on their receipt.
+#[tracing::instrument(skip_all, fields(user, order = %order))]
+pub async fn request(
+    pool: &PgPool,
+    stripe: &stripe::Client,
+    user: i64,
+    order: &OrderId,
+    expected_minor: i64,
+    window: Duration,
+) -> Result<Requested, ShopError> {
+    let mut tx = pool.begin().await.or_internal("Failed to begin a refund")?;
+    let row = read(&mut tx, user, order, window, true)
+        .await
+        .or_internal("Failed to read an order to refund")?
+        .ok_or(ShopError::NotFound)?;
+    if row.pack_credits.is_some() {
+        credits::lock_user(&mut tx, user)
+            .await
+            .or_internal("Failed to lock an account")?;
+    }
+    let pack = pack_position(&mut tx, user, &row)
+        .await
+        .or_internal("Failed to read a pack's credits")?;
+    let request = match offer(&row, pack) {
+        // A second click while the first is on its way: send the same request again.
+        RefundOffer::InProgress => row.pending_request.ok_or(ShopError::Internal)?,
+        RefundOffer::Available {
+            amount,
+            credits_back,
+            ..
+        } => {
+            if amount.minor() != expected_minor {
+                return Err(ShopError::Invalid(REFUND_CHANGED.into()));
+            }
+            let credits = credits_back.unwrap_or(0);
+            let id = sqlx::query_scalar!(
+                "insert into refund_request (order_id, amount_minor, credits)
+                 values ($1, $2, $3) returning id",
+                row.id,
+                amount.minor(),
+                credits
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .or_internal("Failed to record a refund request")?;
+            if credits > 0 {
+                credits::take_back_for_request(
+                    &mut tx,
+                    user,
+                    row.id,
+                    credits,
+                    row.amount_refunded_minor + amount.minor(),
+                )
+                .await
+                .or_internal("Failed to take back a pack's credits")?;
+            }
+            id
+        }
+        RefundOffer::Unavailable(why) => return Err(ShopError::Invalid(why)),
+        RefundOffer::None => return Err(ShopError::Invalid(NOT_REFUNDABLE.into())),
+    };
+    tx.commit()
+        .await
+        .or_internal("Failed to record a refund request")?;
+    tracing::info!(request, "refund requested");
+    send(pool, stripe, request).await
+}
+
+/// What Stripe's answer means for a request.
+enum Sent {
+    /// Refunded; the charge as it is now, when Stripe sent it along.
+    Done {
+        refund: String,
+        charge: Option<Box<stripe_shared::Charge>>,
+    },
+    /// Stripe refused it for good (the charge cannot be refunded this way).
+    Refused(String),
+    /// No answer, or one that says to try again: the request stays pending.
+    TryAgain(String),
+}
+
+/// The idempotency key of one attempt at request `request`. Stripe keeps a 5xx under its key
+/// for a day, so each attempt after the first has a key of its own; before one is made, the
+/// refunds of the payment are searched for one an earlier attempt made after all (see
+/// [`already_made`]), so a new key never refunds twice.
+fn attempt_key(request: i64, attempt: i32) -> String {
+    match attempt {
+        0 => format!("refund-request-{request}"),
+        n => format!("refund-request-{request}-{n}"),
+    }
+}
+
+/// The refund an earlier attempt at `request` made, if Stripe has one (the answer was lost,
+/// or was a 5xx for a refund that went through).
+async fn already_made(
+    stripe: &stripe::Client,
+    intent: &str,
+    request: i64,
+) -> Result<Option<stripe_shared::Refund>, StripeError> {
+    let wanted = request.to_string();
+    let refunds = ListRefund::new()
+        .payment_intent(intent)
+        .limit(100)
+        .send(stripe)
+        .await?;
+    Ok(refunds
+        .data
+        .into_iter()
+        .find(|r| r.metadata.as_ref().and_then(|m| m.get("refund_request")) == Some(&wanted)))
+}
+
+/// Asks Stripe for request `request`'s refund, once per attempt key.
+async fn ask_stripe(
+    stripe: &stripe::Client,
+    request: i64,
+    attempt: i32,
+    intent: &str,
+    order: &str,
+    amount_minor: i64,
+) -> Sent {
+    if attempt > 0 {
+        match already_made(stripe, intent, request).await {
+            Ok(Some(refund)) => {
+                // Made by an earlier attempt: the charge as it is now settles the order.
+                let charge = payment_intents::latest_charge(stripe, intent)
+                    .await
+                    .ok()
+                    .flatten();
+                return Sent::Done {
+                    refund: refund.id.as_str().to_string(),
+                    charge: charge.map(Box::new),
+                };
+            }
+            Ok(None) => {}
+            Err(e) => return Sent::TryAgain(format!("{e:?}")),
+        }
+    }
+    let Ok(key) = IdempotencyKey::new(attempt_key(request, attempt)) else {
+        return Sent::TryAgain("bad idempotency key".into());
+    };
+    let answer = CreateRefund::new()
+        .payment_intent(intent)
+        .amount(amount_minor)
+        .reason(CreateRefundReason::RequestedByCustomer)
+        .metadata(HashMap::from([
+            ("order_id".to_string(), order.to_string()),
+            ("refund_request".to_string(), request.to_string()),
+        ]))
+        .expand(vec!["charge".to_string()])
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key))
+        .send(stripe)
+        .await;
+    match answer {
+        Ok(refund) => Sent::Done {
+            refund: refund.id.as_str().to_string(),
+            charge: match refund.charge {
+                Some(Expandable::Object(charge)) => Some(charge),
+                _ => None,
+            },
+        },
+        Err(e) if refused_for_good(&e) => Sent::Refused(format!("{e:?}")),
+        Err(e) => Sent::TryAgain(format!("{e:?}")),
+    }
+}
+
+/// Sends pending request `request` to Stripe and records the answer.
+pub async fn send(
+    pool: &PgPool,
+    stripe: &stripe::Client,
+    request: i64,
+) -> Result<Requested, ShopError> {
+    let Some(pending) = sqlx::query!(
+        r#"select r.amount_minor, r.credits, r.attempts, o.id as order_id, o.public_id,
+                  o.payment_intent_id as "payment_intent_id!", o.user_id
+           from refund_request r join customer_order o on o.id = r.order_id
+           where r.id = $1 and r.status = 'pending' and o.payment_intent_id is not null"#,
+        request
+    )
+    .fetch_optional(pool)
+    .await
+    .or_internal("Failed to read a refund request")?
+    else {
+        // Settled meanwhile (another click, or the housekeeping job).
+        return Ok(Requested::Refunded);
+    };
+    let sent = ask_stripe(
+        stripe,
+        request,
+        pending.attempts,
+        &pending.payment_intent_id,
+        &pending.public_id,
+        pending.amount_minor,
+    )
+    .await;
+    let mut tx = pool
+        .begin()
+        .await
+        .or_internal("Failed to begin recording a refund")?;
+    let outcome = match sent {
+        Sent::Done { refund, charge } => {
+            match &charge {
+                Some(charge) => {
+                    fulfillment::settle_refund(&mut tx, charge)
+                        .await
+                        .or_internal("Failed to settle a refund")?;
+                }
+                // Its `charge.refunded` event settles the order.
+                None => tracing::warn!(request, "a refund's charge was not at hand to settle"),
+            }
+            sqlx::query!(
+                "update refund_request set status = 'succeeded', stripe_refund_id = $2,
+                     attempts = attempts + 1, updated_at = now()
+                 where id = $1 and status = 'pending'",
+                request,
+                refund
+            )
+            .execute(&mut *tx)
+            .await
+            .or_internal("Failed to record a refund")?;
+            tracing::info!(request, %refund, "refund made");
+            Ok(Requested::Refunded)
+        }
+        Sent::Refused(error) => {
+            tracing::error!(request, %error, "Stripe refused a refund request");
+            sqlx::query!(
+                "update refund_request set status = 'failed', last_error = $2,
+                     attempts = attempts + 1, updated_at = now()
+                 where id = $1 and status = 'pending'",
+                request,
+                error
+            )
+            .execute(&mut *tx)
+            .await
+            .or_internal("Failed to record a refused refund")?;
+            if let (Some(user), true) = (pending.user_id, pending.credits > 0) {
+                credits::lock_user(&mut tx, user)
+                    .await
+                    .or_internal("Failed to lock an account")?;
+                credits::restore(&mut tx, user, pending.order_id, pending.credits, request)
+                    .await
+                    .or_internal("Failed to give credits back")?;
+            }
+            Err(ShopError::Invalid(REFUND_REFUSED.into()))
+        }
+        Sent::TryAgain(error) => {
+            tracing::warn!(request, %error, "a refund request will be sent again");
+            sqlx::query!(
+                "update refund_request set attempts = attempts + 1, last_error = $2,
+                     updated_at = now()
+                 where id = $1 and status = 'pending'",
+                request,
+                error
+            )
+            .execute(&mut *tx)
+            .await
+            .or_internal("Failed to record a refund attempt")?;
+            Ok(Requested::Pending)
+        }
+    };
+    tx.commit().await.or_internal("Failed to record a refund")?;
+    outcome
+}
+
+/// Stripe answered and will answer the same again: a 4xx other than a conflict (409: the same
+/// key is still being worked on) or a rate limit (429).
+fn refused_for_good(err: &StripeError) -> bool {
+    match err {
+        StripeError::Stripe(e, status) => {
+            (400..500).contains(status)
+                && *status != 409
+                && *status != 429
+                && !matches!(e.type_, ApiErrorsType::ApiError)
+        }
+        _ => false,
+    }
+}
+
+/// Sends again every refund request still pending a minute after its last attempt. Run by the
+/// housekeeping job.
+pub async fn send_pending(pool: &PgPool, stripe: &stripe::Client) -> Result<usize, sqlx::Error> {
+    let pending = sqlx::query_scalar!(
+        "select id from refund_request
+         where status = 'pending' and updated_at < now() - interval '1 minute'
+         order by id limit 100"
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut sent = 0;
+    for request in pending {
+        match send(pool, stripe, request).await {
+            Ok(Requested::Refunded) => sent += 1,
+            Ok(Requested::Pending) | Err(_) => {}
+        }
+    }
+    Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paid_order() -> Row {
+        Row {
+            id: 1,
+            public_id: "ord_x".into(),
+            title: "t".into(),
+            slug: "s".into(),
+            kind: ProductKind::Download,
+            amount_minor: 1200,
+            currency: Currency::Usd,
+            credits_spent: None,
+            status: OrderStatus::Paid,
+            amount_refunded_minor: 0,
+            email: None,
+            paid_at: None,
+            pack_credits: None,
+            dispute_status: None,
+            payment_intent_id: Some("pi_1".into()),
+            within_window: true,
+            until: Some("2026-12-14".into()),
+            pending_request: None,
+        }
+    }
+
+    fn available(offer: RefundOffer) -> (i64, Option<i64>, Option<i64>) {
+        match offer {
+            RefundOffer::Available {
+                amount,
+                credits_back,
+                credits_used,
+                ..
+            } => (amount.minor(), credits_back, credits_used),
+            other => panic!("not available: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_paid_file_refunds_what_is_left_of_its_payment() {
+        let mut row = paid_order();
+        assert_eq!(available(offer(&row, None)), (1200, None, None));
+        row.status = OrderStatus::PartiallyRefunded;
+        row.amount_refunded_minor = 200;
+        assert_eq!(available(offer(&row, None)), (1000, None, None));
+    }
+
+    #[test]
+    fn a_partly_spent_pack_refunds_only_its_unspent_part() {
+        let mut row = paid_order();
+        row.kind = ProductKind::Credits;
+        row.amount_minor = 900;
+        row.pack_credits = Some(1000);
+        let pack = PackPosition {
+            left: 1000,
+            unspent: 600,
+        };
+        assert_eq!(
+            available(offer(&row, Some(pack))),
+            (540, Some(600), Some(400))
+        );
+    }
+
+    #[test]
+    fn a_fully_spent_pack_has_nothing_to_refund() {
+        let mut row = paid_order();
+        row.pack_credits = Some(1000);
+        let pack = PackPosition {
+            left: 1000,
+            unspent: 0,
+        };
+        assert!(matches!(
+            offer(&row, Some(pack)),
+            RefundOffer::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn no_refund_after_the_window_or_under_dispute_or_while_one_is_pending() {
+        let mut late = paid_order();
+        late.within_window = false;
+        assert!(
+            matches!(offer(&late, None), RefundOffer::Unavailable(m) if m == REFUND_WINDOW_PASSED)
+        );
+        let mut disputed = paid_order();
+        disputed.dispute_status = Some(DisputeStatus::Open);
+        assert!(matches!(
+            offer(&disputed, None),
+            RefundOffer::Unavailable(_)
+        ));
+        let mut pending = paid_order();
+        pending.pending_request = Some(3);
+        assert_eq!(offer(&pending, None), RefundOffer::InProgress);
+    }
+
+    #[test]
+    fn free_and_credit_orders_and_unpaid_ones_offer_no_refund() {
+        let mut free = paid_order();
+        free.amount_minor = 0;
+        free.payment_intent_id = None;
+        assert_eq!(offer(&free, None), RefundOffer::None);
+        let mut unlocked = paid_order();
+        unlocked.credits_spent = Some(400);
+        assert_eq!(offer(&unlocked, None), RefundOffer::None);
+        let mut pending = paid_order();
+        pending.status = OrderStatus::Pending;
+        assert_eq!(offer(&pending, None), RefundOffer::None);
+    }
+}

@@ -1,0 +1,257 @@
+//! Credits: a paid pack adds its credits to the ledger once, the balance shows in the header,
+//! an unlock spends once however often its form is sent, two tabs spending at once never take
+//! the balance below zero, and a refunded pack takes back its share.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{
+    TestApp, browser, buy_as, call, mail_catcher, spawn, unique_address, verified_account,
+};
+
+const NOT_ENOUGH: &str =
+    "You don't have enough credits for this. Buy a credit pack, or pay for it instead.";
+
+/// The balance the server reports to `shopper`.
+async fn balance(app: &TestApp, shopper: &reqwest::Client) -> i64 {
+    let resp = call(app, shopper, "current_account", &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let account: serde_json::Value = resp.json().await.unwrap();
+    account["credits"].as_i64().unwrap()
+}
+
+async fn unlock(
+    app: &TestApp,
+    shopper: &reqwest::Client,
+    slug: &str,
+    key: &str,
+) -> reqwest::Response {
+    call(
+        app,
+        shopper,
+        "unlock_with_credits",
+        &[("slug", slug), ("key", key)],
+    )
+    .await
+}
+
+/// A verified, signed-in shopper holding one paid 1,000-credit pack.
+async fn shopper_with_pack(app: &TestApp) -> reqwest::Client {
+    let shopper = verified_account(app, &mail_catcher(), &unique_address("credits")).await;
+    buy_as(app, &shopper, "api-credits-1000").await;
+    shopper
+}
+
+#[tokio::test]
+async fn a_paid_pack_adds_its_credits_once_and_the_header_shows_the_balance() {
+    let app = spawn().await;
+    let shopper = shopper_with_pack(&app).await;
+
+    // Stripe delivers the payment's event again.
+    let succeeded = app.event_payload("payment_intent.succeeded").await;
+    let replay = succeeded.replacen("\"id\":\"evt_", "\"id\":\"evt_again", 1);
+    assert_eq!(app.deliver_signed(&replay).await, StatusCode::OK);
+
+    assert_eq!(balance(&app, &shopper).await, 1000);
+    assert_eq!(app.count("select count(*) from credit_entry").await, 1);
+    let home = app.page_as(&shopper, "/").await;
+    assert!(
+        home.contains(r#"<span class="balance">1,000 credits</span>"#),
+        "{home}"
+    );
+}
+
+#[tokio::test]
+async fn credits_unlock_a_product_once_even_when_its_form_is_sent_twice() {
+    let app = spawn().await;
+    let shopper = shopper_with_pack(&app).await;
+    let key = "doubleclickkey0000000000aa";
+
+    let (first, second) = tokio::join!(
+        unlock(&app, &shopper, "field-recordings-vol-1", key),
+        unlock(&app, &shopper, "field-recordings-vol-1", key)
+    );
+    assert!(first.status().is_success() || first.status().is_redirection());
+    assert!(second.status().is_success() || second.status().is_redirection());
+    // Sent again later with a fresh key (a reload): owned already, nothing spent.
+    let again = unlock(
+        &app,
+        &shopper,
+        "field-recordings-vol-1",
+        "anotherkey0000000000000000",
+    )
+    .await;
+    assert!(again.status().is_success() || again.status().is_redirection());
+
+    assert_eq!(balance(&app, &shopper).await, 600);
+    assert_eq!(
+        app.count("select count(*) from credit_entry where reason = 'spend'")
+            .await,
+        1
+    );
+    let library = app.page_as(&shopper, "/library").await;
+    assert!(library.contains("Field Recordings, Vol. 1"), "{library}");
+    let order: String =
+        sqlx::query_scalar("select public_id from customer_order where credits_spent = 400")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let download = shopper
+        .get(format!("{}/library/{order}/download", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn two_tabs_spending_at_once_never_take_the_balance_below_zero() {
+    let app = spawn().await;
+    sqlx::query(
+        "update product set price_credits = 600
+         where slug in ('field-recordings-vol-1', 'tokyo-night-presets')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let shopper = shopper_with_pack(&app).await;
+
+    let (a, b) = tokio::join!(
+        unlock(
+            &app,
+            &shopper,
+            "field-recordings-vol-1",
+            "tabonekey00000000000000000"
+        ),
+        unlock(
+            &app,
+            &shopper,
+            "tokyo-night-presets",
+            "tabtwokey00000000000000000"
+        )
+    );
+
+    let refused = [a, b]
+        .into_iter()
+        .filter(|r| r.status() == StatusCode::BAD_REQUEST)
+        .count();
+    assert_eq!(refused, 1, "exactly one of the two spends must be refused");
+    assert_eq!(balance(&app, &shopper).await, 400);
+    assert_eq!(
+        app.count("select count(*) from customer_order where credits_spent is not null")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_unlock_without_enough_credits_is_refused_plainly_and_changes_nothing() {
+    let app = spawn().await;
+    let shopper = verified_account(&app, &mail_catcher(), &unique_address("broke")).await;
+
+    let resp = unlock(
+        &app,
+        &shopper,
+        "field-recordings-vol-1",
+        "brokekey000000000000000000",
+    )
+    .await;
+
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains(NOT_ENOUGH));
+    assert_eq!(app.count("select count(*) from customer_order").await, 0);
+    assert_eq!(app.count("select count(*) from credit_entry").await, 0);
+}
+
+#[tokio::test]
+async fn a_product_without_a_credit_price_and_a_signed_out_visitor_cannot_unlock() {
+    let app = spawn().await;
+    let shopper = shopper_with_pack(&app).await;
+
+    let no_price = unlock(
+        &app,
+        &shopper,
+        "tokyo-night-presets",
+        "nopricekey0000000000000000",
+    )
+    .await;
+    let pack = unlock(
+        &app,
+        &shopper,
+        "api-credits-1000",
+        "packkey0000000000000000000",
+    )
+    .await;
+    let stranger = unlock(
+        &app,
+        &browser(),
+        "field-recordings-vol-1",
+        "strangerkey000000000000000",
+    )
+    .await;
+    let bad_key = unlock(&app, &shopper, "field-recordings-vol-1", "x").await;
+
+    assert_eq!(no_price.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(pack.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(stranger.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(bad_key.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(balance(&app, &shopper).await, 1000);
+}
+
+#[tokio::test]
+async fn a_guest_pack_adds_its_credits_when_its_email_joins_an_account() {
+    let app = spawn().await;
+    let email = unique_address("guestpack");
+    let guest = app.checkout("api-credits-1000").await;
+    app.set_email(&guest, &email).await;
+    app.pay(&guest, "pm_card_visa").await;
+    let succeeded = app.event_payload("payment_intent.succeeded").await;
+    assert_eq!(app.deliver_signed(&succeeded).await, StatusCode::OK);
+    assert_eq!(app.count("select count(*) from credit_entry").await, 0);
+
+    let shopper = verified_account(&app, &mail_catcher(), &email).await;
+
+    assert_eq!(balance(&app, &shopper).await, 1000);
+}
+
+#[tokio::test]
+async fn a_refund_of_a_pack_takes_back_its_share_and_never_below_zero() {
+    let app = spawn().await;
+    let shopper = verified_account(&app, &mail_catcher(), &unique_address("refundpack")).await;
+    let pack = buy_as(&app, &shopper, "api-credits-1000").await;
+    let spent = unlock(
+        &app,
+        &shopper,
+        "field-recordings-vol-1",
+        "spendkey000000000000000000",
+    )
+    .await;
+    assert!(spent.status().is_redirection() || spent.status().is_success());
+    assert_eq!(balance(&app, &shopper).await, 600);
+
+    // The seller refunds half the pack's price from the dashboard: half its credits go.
+    app.refund(&pack, Some(450)).await;
+    let refunded = app.await_event("charge.refunded").await;
+    assert_eq!(app.deliver_signed(&refunded).await, StatusCode::OK);
+    assert_eq!(balance(&app, &shopper).await, 100);
+
+    // Then the rest: 500 more are due, 100 are left, and the balance stops at zero.
+    app.refund(&pack, None).await;
+    let all = eventually_newer_refund(&app, &refunded).await;
+    assert_eq!(app.deliver_signed(&all).await, StatusCode::OK);
+    assert_eq!(balance(&app, &shopper).await, 0);
+    assert_eq!(app.order_status(&pack.order_id).await, "refunded");
+    // What was unlocked with the pack's credits stays unlocked.
+    let library = app.page_as(&shopper, "/library").await;
+    assert!(library.contains("Field Recordings, Vol. 1"), "{library}");
+}
+
+/// The newest `charge.refunded` other than `seen`.
+async fn eventually_newer_refund(app: &TestApp, seen: &str) -> String {
+    crate::helpers::eventually("a second charge.refunded", || async {
+        app.event_payloads("charge.refunded")
+            .await
+            .into_iter()
+            .find(|p| p != seen)
+    })
+    .await
+}
