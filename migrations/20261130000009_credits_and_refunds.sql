@@ -14,11 +14,12 @@ alter table product
     add column credits bigint,
     add column price_credits bigint
         constraint product_price_credits_check
-            check (price_credits is null or (price_credits > 0 and kind <> 'credits'));
--- Packs made before packs had a size get the number their title starts with ("1,000 API
--- credits"), or 100.
+            check (price_credits is null or (price_credits > 0 and kind <> 'credits' and price_minor > 0));
+-- Packs made before packs had a size get the first number in their title ("1,000 API
+-- credits"), or 100 without one; a seller should check them. Orders of them made before now
+-- keep no size (see `pack_credits` below): they are not in the ledger.
 update product
-set credits = coalesce(nullif(regexp_replace(split_part(title, ' ', 1), '[^0-9]', '', 'g'), '')::bigint, 100)
+set credits = greatest(coalesce(substring(replace(title, ',', '') from '[0-9]{1,9}')::bigint, 100), 1)
 where kind = 'credits';
 alter table product add constraint product_credits_check
     check ((kind = 'credits') = (credits is not null) and coalesce(credits > 0, true));
@@ -40,24 +41,27 @@ alter table customer_order add constraint customer_order_amount_check check (
 -- price is), so a later change of the pack never changes what an earlier order gave.
 alter table customer_order
     add column pack_credits bigint constraint customer_order_pack_credits_check check (pack_credits > 0);
-update customer_order o set pack_credits = p.credits
-from product p where p.id = o.product_id and p.kind = 'credits';
 
 -- The credit ledger: a balance is the sum of its entries, never a stored counter, and entries
 -- are only ever added. `key` makes each entry happen once however often its cause is replayed:
--- `pack:<order>` for a paid pack, `spend:<user>:<form key>` for an unlock (a double click
--- posts the same key), `refund:<order>:<refunded total>` for credits taken back by a refund,
--- `restore:<refund request>` for credits given back when a refund failed.
+-- `pack:<order>` for a paid pack; `spend:<user>:<form key>` for an unlock (a double click
+-- posts the same key); `request:<refund request>` for credits taken back when a shopper asks
+-- for a refund, and `restore:<refund request>` when Stripe refused it; `refund:<order>:<refunded
+-- total>` for a pack's share taken back when Stripe reports a refund; `dispute:<order>` for
+-- what is left of a pack whose dispute was lost.
 create table credit_entry (
     id bigint generated always as identity primary key,
     user_id bigint not null constraint credit_entry_user_fkey references app_user (id),
-    delta bigint not null constraint credit_entry_delta_check check (delta <> 0),
+    delta bigint not null,
     reason text not null constraint credit_entry_reason_check
-        check (reason in ('pack', 'spend', 'refund', 'restore')),
+        check (reason in ('pack', 'spend', 'refund', 'restore', 'dispute')),
     -- The order the entry is about: the pack bought or refunded, or the unlock it paid for.
     order_id bigint not null constraint credit_entry_order_fkey references customer_order (id),
     key text not null constraint credit_entry_key unique,
-    created_at timestamptz not null default now()
+    created_at timestamptz not null default now(),
+    -- Packs and restores add; spends and what refunds and disputes take back subtract.
+    constraint credit_entry_delta_check
+        check (case when reason in ('pack', 'restore') then delta > 0 else delta < 0 end)
 );
 create index credit_entry_user_idx on credit_entry (user_id);
 create index credit_entry_order_idx on credit_entry (order_id);
@@ -74,7 +78,11 @@ create table refund_request (
     credits bigint not null default 0 constraint refund_request_credits_check check (credits >= 0),
     status refund_request_status not null default 'pending',
     stripe_refund_id text,
+    -- Attempts at asking Stripe; each after the first has an idempotency key of its own.
     attempts integer not null default 0,
+    -- While set and in the future, one process is asking Stripe for this request: no other
+    -- (a second click, the housekeeping job) asks at the same time.
+    in_flight_until timestamptz,
     last_error text,
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now()

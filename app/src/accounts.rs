@@ -470,13 +470,14 @@ pub async fn verify_email(
         return Ok(LinkUse::WrongPassword);
     }
     use_token(&mut tx, token_id).await?;
+    // Orders are locked before the account row, as everywhere (see `credits`).
+    claim_guest_orders(&mut tx, row.id, &row.email).await?;
     sqlx::query!(
         "update app_user set email_verified_at = coalesce(email_verified_at, now()) where id = $1",
         row.id
     )
     .execute(&mut *tx)
     .await?;
-    claim_guest_orders(&mut tx, row.id, &row.email).await?;
     tx.commit().await?;
     Ok(LinkUse::Done(User {
         verified: true,
@@ -522,6 +523,8 @@ pub async fn reset_password(
     };
     let hash = hash_password(password).await?;
     use_token(&mut tx, token_id).await?;
+    // Orders are locked before the account row, as everywhere (see `credits`).
+    claim_guest_orders(&mut tx, row.id, &row.email).await?;
     let row = sqlx::query_as!(
         Row,
         r#"update app_user
@@ -539,7 +542,6 @@ pub async fn reset_password(
     )
     .execute(&mut *tx)
     .await?;
-    claim_guest_orders(&mut tx, row.id, &row.email).await?;
     tx.commit().await?;
     Ok(LinkUse::Done(row.into()))
 }

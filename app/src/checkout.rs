@@ -25,6 +25,8 @@ pub struct OpenOrder {
     pub age_secs: f64,
     /// The account it belongs to, once known.
     pub user_id: Option<i64>,
+    /// The credits a pack order adds.
+    pub pack_credits: Option<i64>,
 }
 
 /// The order checkout opened: its id and the client secret of its PaymentIntent.
@@ -189,7 +191,8 @@ async fn load(pool: &PgPool, order: &OrderId) -> Result<Option<OpenOrder>, ShopE
         r#"select id, public_id, product_id, amount_minor, currency as "currency: Currency",
                   status as "status: OrderStatus", payment_intent_id, client_secret,
                   intent_attempt,
-                  extract(epoch from now() - created_at)::float8 as "age_secs!", user_id
+                  extract(epoch from now() - created_at)::float8 as "age_secs!", user_id,
+                  pack_credits
            from customer_order where public_id = $1"#,
         order.as_str()
     )
@@ -205,6 +208,7 @@ fn reusable(order: &OpenOrder, product: &ProductRow, reuse_for: std::time::Durat
         && order.product_id == product.id
         && order.amount_minor == product.price_minor
         && order.currency == product.currency
+        && order.pack_credits == product.credits
         && matches!(order.status, OrderStatus::Pending | OrderStatus::Failed)
 }
 
@@ -222,7 +226,7 @@ async fn create(
            values ($1, $2, $3, $4, $5, $6)
            returning id, public_id, product_id, amount_minor, currency as "currency: Currency",
                      status as "status: OrderStatus", payment_intent_id, client_secret,
-                     intent_attempt, 0::float8 as "age_secs!", user_id"#,
+                     intent_attempt, 0::float8 as "age_secs!", user_id, pack_credits"#,
         public_id.as_str(),
         product.id,
         price.minor(),

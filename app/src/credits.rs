@@ -1,17 +1,24 @@
 //! The credit ledger. A shopper's balance is the sum of their entries, which are only ever
-//! added: a paid pack adds its credits, an unlock spends, a refunded pack takes back what it
-//! added. Everything that reads a balance to change it first locks the shopper's account row
-//! (`lock_user`), so two tabs spending at once are served one after the other and a balance
-//! never goes below zero.
+//! added: a paid pack adds its credits, an unlock spends, a refunded or lost-in-dispute pack
+//! takes back its share. Everything that reads a balance to change it first locks the
+//! shopper's account row (`lock_user`), so two tabs spending at once are served one after the
+//! other and a balance never goes below zero.
+//!
+//! Lock order: an order's row before its owner's account row, everywhere (settling a payment,
+//! a refund, a dispute; claiming guest orders). Both are `for no key update`, which the
+//! foreign-key checks of new rows pointing at them (`for key share`) do not wait for.
 
 use sqlx::PgConnection;
 
 /// Locks `user`'s account row until the transaction ends: the one lock every ledger change
 /// holds.
 pub async fn lock_user(conn: &mut PgConnection, user: i64) -> Result<(), sqlx::Error> {
-    sqlx::query!("select id from app_user where id = $1 for update", user)
-        .fetch_one(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "select id from app_user where id = $1 for no key update",
+        user
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -30,14 +37,15 @@ pub async fn balance(conn: &mut PgConnection, user: i64) -> Result<i64, sqlx::Er
 /// is settled or joins an account; running it again changes nothing.
 pub async fn settle_packs(conn: &mut PgConnection, user: i64) -> Result<(), sqlx::Error> {
     lock_user(conn, user).await?;
-    // A pack counts once it was granted (paid, even if refunded since: the refund's entry
-    // takes back what it refunded).
+    // A pack counts once it was granted and is not held by a dispute (paid, even if refunded
+    // since: the refund's entry takes back what it refunded).
     let added = sqlx::query!(
         "insert into credit_entry (user_id, delta, reason, order_id, key)
          select o.user_id, o.pack_credits, 'pack', o.id, 'pack:' || o.id
          from customer_order o
          join entitlement e on e.order_id = o.id
          where o.user_id = $1 and o.pack_credits is not null
+           and e.revoked_at is null and e.suspended_at is null
          on conflict on constraint credit_entry_key do nothing",
         user
     )
@@ -61,8 +69,7 @@ pub async fn settle_packs(conn: &mut PgConnection, user: i64) -> Result<(), sqlx
     Ok(())
 }
 
-/// The ledger key of what a refund takes back, by the order's refunded total after it: each
-/// total takes back once, whether the request or Stripe's report of it comes first.
+/// The ledger key of what Stripe's report of a refunded total takes back.
 fn refund_key(order: i64, refunded_total: i64) -> String {
     format!("refund:{order}:{refunded_total}")
 }
@@ -81,12 +88,13 @@ pub fn share_of_pack(pack: i64, refunded: i64, amount: i64) -> i64 {
 /// Takes back the share of a pack's credits that its refunds so far call for, less what was
 /// taken already, and never more than the balance holds (credits already spent on unlocks stay
 /// spent; a refund the shopper asks for is offered only for the unspent part, see `refunds`).
-/// The caller holds the user's lock.
+/// The caller holds the user's lock. Keyed by the refunded total, so each report takes back
+/// once.
 async fn take_back(conn: &mut PgConnection, user: i64, order: i64) -> Result<(), sqlx::Error> {
     let row = sqlx::query!(
         r#"select o.pack_credits as "pack!", o.amount_minor, o.amount_refunded_minor,
                   coalesce((select -sum(c.delta) from credit_entry c
-                            where c.order_id = o.id and c.reason in ('refund', 'restore')), 0)::bigint
+                            where c.order_id = o.id and c.reason in ('refund', 'restore', 'dispute')), 0)::bigint
                       as "taken!"
            from customer_order o where o.id = $1"#,
         order
@@ -124,31 +132,32 @@ async fn take_back(conn: &mut PgConnection, user: i64, order: i64) -> Result<(),
     Ok(())
 }
 
-/// Takes back `credits` of pack `order` ahead of a refund the shopper asked for, which brings
-/// the order's refunded total to `refunded_after`. When Stripe reports that total the entry is
-/// found and nothing more is taken. The caller holds the user's lock and checked the balance.
+/// Takes back `credits` of pack `order` ahead of refund request `request`, so they cannot be
+/// spent while Stripe answers. When Stripe then reports the refund, [`take_back`] finds the
+/// pack's share taken already. The caller holds the user's lock and checked the balance.
 pub async fn take_back_for_request(
     conn: &mut PgConnection,
     user: i64,
     order: i64,
     credits: i64,
-    refunded_after: i64,
+    request: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "insert into credit_entry (user_id, delta, reason, order_id, key)
-         values ($1, $2, 'refund', $3, $4)
-         on conflict on constraint credit_entry_key do nothing",
+         values ($1, $2, 'refund', $3, $4)",
         user,
         -credits,
         order,
-        refund_key(order, refunded_after)
+        format!("request:{request}")
     )
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-/// Gives back the credits a refund request took, when Stripe refused the refund.
+/// Gives back the credits refund request `request` took, when Stripe refused the refund, then
+/// takes back whatever share refunds Stripe did report call for. The caller holds the user's
+/// lock.
 pub async fn restore(
     conn: &mut PgConnection,
     user: i64,
@@ -167,6 +176,40 @@ pub async fn restore(
     )
     .execute(&mut *conn)
     .await?;
+    take_back(conn, user, order).await
+}
+
+/// Takes back what is left of pack `order` after a dispute of its payment was lost (the money
+/// went back through the bank), as far as the balance holds it. The caller holds the order's
+/// lock; this takes the user's.
+pub async fn take_back_disputed(
+    conn: &mut PgConnection,
+    user: i64,
+    order: i64,
+) -> Result<(), sqlx::Error> {
+    lock_user(conn, user).await?;
+    let (left, unspent) = pack_position(conn, user, order).await?;
+    if unspent > 0 {
+        sqlx::query!(
+            "insert into credit_entry (user_id, delta, reason, order_id, key)
+             values ($1, $2, 'dispute', $3, $4)
+             on conflict on constraint credit_entry_key do nothing",
+            user,
+            -unspent,
+            order,
+            format!("dispute:{order}")
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if unspent < left {
+        tracing::warn!(
+            user,
+            order,
+            spent = left - unspent,
+            "a disputed pack's credits were already spent"
+        );
+    }
     Ok(())
 }
 
@@ -180,7 +223,7 @@ pub async fn pack_position(
 ) -> Result<(i64, i64), sqlx::Error> {
     let left = sqlx::query_scalar!(
         r#"select coalesce(sum(delta), 0)::bigint as "left!" from credit_entry
-           where order_id = $1 and user_id = $2 and reason in ('pack', 'refund', 'restore')"#,
+           where order_id = $1 and user_id = $2 and reason in ('pack', 'refund', 'restore', 'dispute')"#,
         order,
         user
     )

@@ -66,7 +66,7 @@ async fn lock_order(
            where payment_intent_id = $1 or (public_id = $2 and payment_intent_id is null)
            order by (payment_intent_id = $1) desc nulls last
            limit 1
-           for update"#,
+           for no key update"#,
         intent_id,
         order_public_id
     )
@@ -410,8 +410,8 @@ pub async fn settle_dispute(
         return Ok(Settled::NotOurs);
     };
     let Some(order) = sqlx::query!(
-        r#"select id, status as "status: OrderStatus"
-           from customer_order where payment_intent_id = $1 for update"#,
+        r#"select id, status as "status: OrderStatus", pack_credits, user_id
+           from customer_order where payment_intent_id = $1 for no key update"#,
         intent_id
     )
     .fetch_optional(&mut **tx)
@@ -449,6 +449,15 @@ pub async fn settle_dispute(
     )
     .execute(&mut **tx)
     .await?;
+    if let (Some(_), Some(user)) = (order.pack_credits, order.user_id) {
+        // A lost dispute takes back what is left of a pack; a won one releases a pack whose
+        // credits were held while it was open.
+        if to == DisputeStatus::Lost {
+            crate::credits::take_back_disputed(tx, user, order.id).await?;
+        } else {
+            crate::credits::settle_packs(tx, user).await?;
+        }
+    }
     tracing::info!(order = order.id, dispute = ?to, "dispute recorded");
     Ok(Settled::Disputed(to))
 }

@@ -9,8 +9,8 @@ use sqlx::PgPool;
 use crate::catalog::{self, ProductRow};
 use crate::credits;
 use crate::domain::{
-    NOT_ENOUGH_CREDITS, NOT_FOR_CREDITS, NOT_FREE, OrderId, ProductKind, ProductSlug,
-    RELOAD_AND_RETRY,
+    CREDIT_PRICE_CHANGED, NOT_ENOUGH_CREDITS, NOT_FOR_CREDITS, NOT_FREE, OrderId, ProductKind,
+    ProductSlug, RELOAD_AND_RETRY,
 };
 use crate::error::{OrInternal, ShopError};
 
@@ -66,19 +66,24 @@ pub async fn add_free(pool: &PgPool, user: i64, slug: &ProductSlug) -> Result<Or
     Ok(order)
 }
 
-/// Unlocks `slug` for `user` with credits. `key` comes from the form: a second post of the same
-/// form finds the first one's order. Returns the order that owns the product.
+/// Unlocks `slug` for `user` with the `credits` its page showed. `key` comes from the form: a
+/// second post of the same form finds the first one's order. Returns the order that owns the
+/// product.
 #[tracing::instrument(skip_all, fields(user, product = slug.as_str()))]
 pub async fn unlock(
     pool: &PgPool,
     user: i64,
     slug: &ProductSlug,
+    credits: i64,
     key: &SpendKey,
 ) -> Result<OrderId, ShopError> {
     let product = product(pool, slug).await?;
     let Some(price) = product.price_credits else {
         return Err(ShopError::Invalid(NOT_FOR_CREDITS.into()));
     };
+    if price != credits {
+        return Err(ShopError::Invalid(CREDIT_PRICE_CHANGED.into()));
+    }
     let spend_key = format!("spend:{user}:{}", key.as_str());
     let mut tx = pool
         .begin()

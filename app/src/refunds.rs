@@ -53,7 +53,7 @@ async fn read(
     lock: bool,
 ) -> Result<Option<Row>, sqlx::Error> {
     let days = i32::try_from(window.as_secs() / 86_400).unwrap_or(i32::MAX);
-    // Two spellings of one query: `for update` cannot be a parameter.
+    // Two spellings of one query: a lock clause cannot be a parameter.
     macro_rules! select {
         ($tail:literal) => {
             sqlx::query_as!(
@@ -67,8 +67,7 @@ async fn read(
                           o.payment_intent_id,
                           coalesce(o.paid_at + make_interval(days => $3) > now(), false) as "within_window!",
                           to_char((o.paid_at + make_interval(days => $3)) at time zone 'UTC', 'YYYY-MM-DD') as until,
-                          (select r.id from refund_request r
-                           where r.order_id = o.id and r.status = 'pending') as pending_request
+                          null::bigint as pending_request -- read below, once locked
                    from customer_order o join product p on p.id = o.product_id
                    where o.public_id = $1 and o.user_id = $2 "# + $tail,
                 order.as_str(),
@@ -77,11 +76,25 @@ async fn read(
             )
         };
     }
-    if lock {
-        select!("for update of o").fetch_optional(&mut *conn).await
+    let row = if lock {
+        select!("for no key update of o")
+            .fetch_optional(&mut *conn)
+            .await?
     } else {
-        select!("").fetch_optional(&mut *conn).await
-    }
+        select!("").fetch_optional(&mut *conn).await?
+    };
+    let Some(mut row) = row else {
+        return Ok(None);
+    };
+    // Read after the order's lock is held (a statement's subquery would see the snapshot taken
+    // before the lock was waited for, and miss a request a moment-earlier click committed).
+    row.pending_request = sqlx::query_scalar!(
+        "select id from refund_request where order_id = $1 and status = 'pending'",
+        row.id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(Some(row))
 }
 
 /// Where a pack stands in its owner's ledger: credits still in it (after earlier refunds), and
@@ -122,7 +135,10 @@ fn offer(row: &Row, pack: Option<PackPosition>) -> RefundOffer {
             // Only the unspent part of a pack goes back, at the price it was bought for.
             let share = i128::from(row.amount_minor) * i128::from(pack.unspent) / i128::from(size);
             let minor = i64::try_from(share).unwrap_or(0).min(left);
-            (minor, Some(pack.unspent), Some(pack.left - pack.unspent))
+            // What the money returned pays for, when less is left of the payment than the
+            // unspent credits are worth (a refund made elsewhere took back fewer).
+            let back = credits::share_of_pack(size, minor, row.amount_minor).min(pack.unspent);
+            (minor, Some(back), Some(pack.left - pack.unspent))
         }
         _ => (left, None, None),
     };
@@ -219,8 +235,9 @@ pub async fn request(
         .await
         .or_internal("Failed to read a pack's credits")?;
     let request = match offer(&row, pack) {
-        // A second click while the first is on its way: send the same request again.
-        RefundOffer::InProgress => row.pending_request.ok_or(ShopError::Internal)?,
+        // A second click while the first is on its way: the first (or, failing it, the
+        // housekeeping job) sees it through.
+        RefundOffer::InProgress => return Ok(Requested::Pending),
         RefundOffer::Available {
             amount,
             credits_back,
@@ -241,15 +258,9 @@ pub async fn request(
             .await
             .or_internal("Failed to record a refund request")?;
             if credits > 0 {
-                credits::take_back_for_request(
-                    &mut tx,
-                    user,
-                    row.id,
-                    credits,
-                    row.amount_refunded_minor + amount.minor(),
-                )
-                .await
-                .or_internal("Failed to take back a pack's credits")?;
+                credits::take_back_for_request(&mut tx, user, row.id, credits, id)
+                    .await
+                    .or_internal("Failed to take back a pack's credits")?;
             }
             id
         }
@@ -276,19 +287,20 @@ enum Sent {
     TryAgain(String),
 }
 
-/// The idempotency key of one attempt at request `request`. Stripe keeps a 5xx under its key
-/// for a day, so each attempt after the first has a key of its own; before one is made, the
-/// refunds of the payment are searched for one an earlier attempt made after all (see
-/// [`already_made`]), so a new key never refunds twice.
-fn attempt_key(request: i64, attempt: i32) -> String {
+/// The idempotency key of one attempt at a request. Stripe keeps a 5xx under its key for a
+/// day, so each attempt after the first has a key of its own; before one is made, the
+/// payment's refunds are searched for one an earlier attempt made after all (see
+/// [`already_made`]), so a new key never refunds twice. The order's public id makes the key
+/// unique to this shop's database, should two share a Stripe account.
+fn attempt_key(order: &str, request: i64, attempt: i32) -> String {
     match attempt {
-        0 => format!("refund-request-{request}"),
-        n => format!("refund-request-{request}-{n}"),
+        0 => format!("order-{order}-refund-{request}"),
+        n => format!("order-{order}-refund-{request}-{n}"),
     }
 }
 
 /// The refund an earlier attempt at `request` made, if Stripe has one (the answer was lost,
-/// or was a 5xx for a refund that went through).
+/// or was a 5xx for a refund that went through). A failed or canceled one does not count.
 async fn already_made(
     stripe: &stripe::Client,
     intent: &str,
@@ -300,22 +312,48 @@ async fn already_made(
         .limit(100)
         .send(stripe)
         .await?;
-    Ok(refunds
-        .data
-        .into_iter()
-        .find(|r| r.metadata.as_ref().and_then(|m| m.get("refund_request")) == Some(&wanted)))
+    Ok(refunds.data.into_iter().find(|r| {
+        r.metadata.as_ref().and_then(|m| m.get("refund_request")) == Some(&wanted)
+            && !matches!(r.status.as_deref(), Some("failed" | "canceled"))
+    }))
 }
 
-/// Asks Stripe for request `request`'s refund, once per attempt key.
-async fn ask_stripe(
-    stripe: &stripe::Client,
-    request: i64,
+/// A request claimed for one attempt (see [`claim`]).
+struct Claimed {
     attempt: i32,
-    intent: &str,
-    order: &str,
     amount_minor: i64,
-) -> Sent {
-    if attempt > 0 {
+    credits: i64,
+    order_id: i64,
+    public_id: String,
+    payment_intent_id: String,
+    user_id: Option<i64>,
+}
+
+/// Claims pending request `request` for one attempt: no other process asks Stripe for it
+/// until this one records the answer or two minutes pass. `None` if it is not pending or
+/// another process holds it.
+async fn claim(pool: &PgPool, request: i64) -> Result<Option<Claimed>, sqlx::Error> {
+    sqlx::query_as!(
+        Claimed,
+        r#"update refund_request r
+           set attempts = r.attempts + 1, in_flight_until = now() + interval '2 minutes',
+               updated_at = now()
+           from customer_order o
+           where r.id = $1 and o.id = r.order_id and r.status = 'pending'
+             and o.payment_intent_id is not null
+             and (r.in_flight_until is null or r.in_flight_until < now())
+           returning r.attempts - 1 as "attempt!", r.amount_minor, r.credits, o.id as order_id,
+                     o.public_id, o.payment_intent_id as "payment_intent_id!", o.user_id"#,
+        request
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Asks Stripe for a claimed request's refund.
+async fn ask_stripe(stripe: &stripe::Client, request: i64, claimed: &Claimed) -> Sent {
+    let intent = claimed.payment_intent_id.as_str();
+    if claimed.attempt > 0 {
         match already_made(stripe, intent, request).await {
             Ok(Some(refund)) => {
                 // Made by an earlier attempt: the charge as it is now settles the order.
@@ -332,15 +370,16 @@ async fn ask_stripe(
             Err(e) => return Sent::TryAgain(format!("{e:?}")),
         }
     }
-    let Ok(key) = IdempotencyKey::new(attempt_key(request, attempt)) else {
+    let Ok(key) = IdempotencyKey::new(attempt_key(&claimed.public_id, request, claimed.attempt))
+    else {
         return Sent::TryAgain("bad idempotency key".into());
     };
     let answer = CreateRefund::new()
         .payment_intent(intent)
-        .amount(amount_minor)
+        .amount(claimed.amount_minor)
         .reason(CreateRefundReason::RequestedByCustomer)
         .metadata(HashMap::from([
-            ("order_id".to_string(), order.to_string()),
+            ("order_id".to_string(), claimed.public_id.clone()),
             ("refund_request".to_string(), request.to_string()),
         ]))
         .expand(vec!["charge".to_string()])
@@ -349,6 +388,9 @@ async fn ask_stripe(
         .send(stripe)
         .await;
     match answer {
+        Ok(refund) if matches!(refund.status.as_deref(), Some("failed" | "canceled")) => {
+            Sent::Refused(format!("the refund is {:?}", refund.status))
+        }
         Ok(refund) => Sent::Done {
             refund: refund.id.as_str().to_string(),
             charge: match refund.charge {
@@ -361,41 +403,37 @@ async fn ask_stripe(
     }
 }
 
-/// Sends pending request `request` to Stripe and records the answer.
+/// Sends pending request `request` to Stripe, if no other process is doing so, and records
+/// the answer.
 pub async fn send(
     pool: &PgPool,
     stripe: &stripe::Client,
     request: i64,
 ) -> Result<Requested, ShopError> {
-    let Some(pending) = sqlx::query!(
-        r#"select r.amount_minor, r.credits, r.attempts, o.id as order_id, o.public_id,
-                  o.payment_intent_id as "payment_intent_id!", o.user_id
-           from refund_request r join customer_order o on o.id = r.order_id
-           where r.id = $1 and r.status = 'pending' and o.payment_intent_id is not null"#,
-        request
-    )
-    .fetch_optional(pool)
-    .await
-    .or_internal("Failed to read a refund request")?
+    let Some(claimed) = claim(pool, request)
+        .await
+        .or_internal("Failed to claim a refund request")?
     else {
-        // Settled meanwhile (another click, or the housekeeping job).
-        return Ok(Requested::Refunded);
+        return where_it_stands(pool, request).await;
     };
-    let sent = ask_stripe(
-        stripe,
-        request,
-        pending.attempts,
-        &pending.payment_intent_id,
-        &pending.public_id,
-        pending.amount_minor,
-    )
-    .await;
+    let sent = ask_stripe(stripe, request, &claimed).await;
     let mut tx = pool
         .begin()
         .await
         .or_internal("Failed to begin recording a refund")?;
     let outcome = match sent {
         Sent::Done { refund, charge } => {
+            // Recorded even over a refusal recorded meanwhile: Stripe's refund is what is.
+            sqlx::query!(
+                "update refund_request set status = 'succeeded', stripe_refund_id = $2,
+                     in_flight_until = null, updated_at = now()
+                 where id = $1 and status <> 'succeeded'",
+                request,
+                refund
+            )
+            .execute(&mut *tx)
+            .await
+            .or_internal("Failed to record a refund")?;
             match &charge {
                 Some(charge) => {
                     fulfillment::settle_refund(&mut tx, charge)
@@ -405,36 +443,34 @@ pub async fn send(
                 // Its `charge.refunded` event settles the order.
                 None => tracing::warn!(request, "a refund's charge was not at hand to settle"),
             }
-            sqlx::query!(
-                "update refund_request set status = 'succeeded', stripe_refund_id = $2,
-                     attempts = attempts + 1, updated_at = now()
-                 where id = $1 and status = 'pending'",
-                request,
-                refund
-            )
-            .execute(&mut *tx)
-            .await
-            .or_internal("Failed to record a refund")?;
+            if let (Some(user), true) = (claimed.user_id, claimed.credits > 0) {
+                // Should credits have been given back meanwhile, the pack's share is taken
+                // again.
+                credits::settle_packs(&mut tx, user)
+                    .await
+                    .or_internal("Failed to bring a ledger up to date")?;
+            }
             tracing::info!(request, %refund, "refund made");
             Ok(Requested::Refunded)
         }
         Sent::Refused(error) => {
             tracing::error!(request, %error, "Stripe refused a refund request");
-            sqlx::query!(
+            let refused = sqlx::query!(
                 "update refund_request set status = 'failed', last_error = $2,
-                     attempts = attempts + 1, updated_at = now()
+                     in_flight_until = null, updated_at = now()
                  where id = $1 and status = 'pending'",
                 request,
                 error
             )
             .execute(&mut *tx)
             .await
-            .or_internal("Failed to record a refused refund")?;
-            if let (Some(user), true) = (pending.user_id, pending.credits > 0) {
+            .or_internal("Failed to record a refused refund")?
+            .rows_affected();
+            if let (1, Some(user), true) = (refused, claimed.user_id, claimed.credits > 0) {
                 credits::lock_user(&mut tx, user)
                     .await
                     .or_internal("Failed to lock an account")?;
-                credits::restore(&mut tx, user, pending.order_id, pending.credits, request)
+                credits::restore(&mut tx, user, claimed.order_id, claimed.credits, request)
                     .await
                     .or_internal("Failed to give credits back")?;
             }
@@ -443,7 +479,7 @@ pub async fn send(
         Sent::TryAgain(error) => {
             tracing::warn!(request, %error, "a refund request will be sent again");
             sqlx::query!(
-                "update refund_request set attempts = attempts + 1, last_error = $2,
+                "update refund_request set last_error = $2, in_flight_until = null,
                      updated_at = now()
                  where id = $1 and status = 'pending'",
                 request,
@@ -459,26 +495,55 @@ pub async fn send(
     outcome
 }
 
-/// Stripe answered and will answer the same again: a 4xx other than a conflict (409: the same
-/// key is still being worked on) or a rate limit (429).
+/// What a request not claimed for an attempt has come to.
+async fn where_it_stands(pool: &PgPool, request: i64) -> Result<Requested, ShopError> {
+    let status = sqlx::query_scalar!(
+        r#"select status as "status: RefundRequestStatus" from refund_request where id = $1"#,
+        request
+    )
+    .fetch_optional(pool)
+    .await
+    .or_internal("Failed to read a refund request")?;
+    match status {
+        Some(RefundRequestStatus::Succeeded) => Ok(Requested::Refunded),
+        Some(RefundRequestStatus::Failed) => Err(ShopError::Invalid(REFUND_REFUSED.into())),
+        Some(RefundRequestStatus::Pending) | None => Ok(Requested::Pending),
+    }
+}
+
+/// Where a refund request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "refund_request_status", rename_all = "snake_case")]
+enum RefundRequestStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+/// Stripe answered and will answer the same again: the request itself is refused (400, or 402
+/// for the payment method). Everything else (a conflict on the key, a rate limit, an
+/// authentication or permission error from a key being rolled, a 5xx, no answer) is asked
+/// again later.
 fn refused_for_good(err: &StripeError) -> bool {
     match err {
         StripeError::Stripe(e, status) => {
-            (400..500).contains(status)
-                && *status != 409
-                && *status != 429
-                && !matches!(e.type_, ApiErrorsType::ApiError)
+            matches!(status, 400 | 402)
+                && matches!(
+                    e.type_,
+                    ApiErrorsType::InvalidRequestError | ApiErrorsType::CardError
+                )
         }
         _ => false,
     }
 }
 
-/// Sends again every refund request still pending a minute after its last attempt. Run by the
-/// housekeeping job.
+/// Sends again every refund request still pending a minute after its last attempt and not
+/// held by another process. Run by the housekeeping job.
 pub async fn send_pending(pool: &PgPool, stripe: &stripe::Client) -> Result<usize, sqlx::Error> {
     let pending = sqlx::query_scalar!(
         "select id from refund_request
          where status = 'pending' and updated_at < now() - interval '1 minute'
+           and (in_flight_until is null or in_flight_until < now())
          order by id limit 100"
     )
     .fetch_all(pool)

@@ -70,12 +70,33 @@ pub async fn run_chores(chores: &Chores) -> anyhow::Result<()> {
     outcome
 }
 
+/// Each chore runs whatever the others did: one that fails (a database hiccup in the replay,
+/// say) must not hold back refunds shoppers are waiting for. The run fails with the first
+/// error, so the queue retries it.
 async fn chores_once(chores: &Chores) -> anyhow::Result<()> {
-    webhook::replay_unhandled(&chores.state, REPLAY_MIN_AGE).await?;
-    housekeeping::expire_orders(&chores.state.pool, &chores.state.stripe, chores.order_ttl).await?;
-    housekeeping::forget_old(&chores.state.pool, chores.retention).await?;
-    app::refunds::send_pending(&chores.state.pool, &chores.state.stripe).await?;
-    Ok(())
+    let state = &chores.state;
+    let results = [
+        webhook::replay_unhandled(state, REPLAY_MIN_AGE)
+            .await
+            .map(drop)
+            .map_err(anyhow::Error::from),
+        housekeeping::expire_orders(&state.pool, &state.stripe, chores.order_ttl)
+            .await
+            .map(drop)
+            .map_err(anyhow::Error::from),
+        housekeeping::forget_old(&state.pool, chores.retention)
+            .await
+            .map(drop)
+            .map_err(anyhow::Error::from),
+        app::refunds::send_pending(&state.pool, &state.stripe)
+            .await
+            .map(drop)
+            .map_err(anyhow::Error::from),
+    ];
+    results
+        .into_iter()
+        .collect::<anyhow::Result<Vec<()>>>()
+        .map(drop)
 }
 
 /// Migrates the queue's tables, queues one run now (the sweep on start), sets the schedule,

@@ -161,9 +161,14 @@ pub async fn run(
                     later: vec![],
                 };
                 // An injected failure stands for Stripe failing while it ran the request: like
-                // any other result, it is kept under the idempotency key.
+                // any other result, it is kept under the idempotency key. With `after`, the
+                // request did its work (and its events go out) before the failure.
                 let outcome = match tx.store.take_fault(method.as_str(), uri.path()) {
-                    Some(status) => Err(ApiError::injected(status)),
+                    Some((status, true)) => {
+                        let _done = handler(&mut tx);
+                        Err(ApiError::injected(status))
+                    }
+                    Some((status, false)) => Err(ApiError::injected(status)),
                     None => handler(&mut tx),
                 };
                 let (deliveries, later) = (tx.deliveries, tx.later);

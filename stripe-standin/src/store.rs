@@ -119,6 +119,11 @@ pub struct Fault {
     pub status: u16,
     #[serde(default = "Fault::default_times")]
     pub times: u32,
+    /// The request runs, and only then is its answer the failure: Stripe failing after it did
+    /// the work (a 5xx Stripe documents as "the result is unknown"), or an answer lost on the
+    /// way back.
+    #[serde(default)]
+    pub after: bool,
 }
 
 impl Fault {
@@ -163,12 +168,14 @@ pub struct Store {
 
 impl Store {
     /// The status of an injected failure for this call, if one is due; it is used up.
-    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<u16> {
+    /// The fault to inject into this call, if one matches: its status, and whether the
+    /// request runs first.
+    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<(u16, bool)> {
         let fault = self.faults.iter_mut().find(|f| f.matches(method, path))?;
         fault.times -= 1;
-        let status = fault.status;
+        let taken = (fault.status, fault.after);
         self.faults.retain(|f| f.times > 0);
-        Some(status)
+        Some(taken)
     }
 
     /// Empties everything but the endpoints given on the command line and the configuration.

@@ -36,16 +36,17 @@ pub async fn add_to_library(slug: String) -> Result<(), ShopError> {
     .await
 }
 
-/// Unlocks a product with the signed-in shopper's credits, then goes to their library. `key`
-/// is the form's own: posting the same form twice spends once.
+/// Unlocks a product with the signed-in shopper's credits, for the `credits` its page showed,
+/// then goes to their library. `key` is the form's own: posting the same form twice spends
+/// once.
 #[server(endpoint = "unlock_with_credits")]
-pub async fn unlock_with_credits(slug: String, key: String) -> Result<(), ShopError> {
+pub async fn unlock_with_credits(slug: String, credits: i64, key: String) -> Result<(), ShopError> {
     with_status("unlock_with_credits", async move {
         let slug = ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
         let key = SpendKey::parse(&key)?;
         let user = user().await?;
         let state = app_state()?;
-        library::unlock(&state.pool, user, &slug, &key).await?;
+        library::unlock(&state.pool, user, &slug, credits, &key).await?;
         leptos_axum::redirect("/library");
         Ok(())
     })

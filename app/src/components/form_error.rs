@@ -50,6 +50,7 @@ const FORM_MESSAGES: &[&str] = &[
     crate::domain::BAD_EMAIL,
     crate::domain::NOT_ENOUGH_CREDITS,
     crate::domain::NOT_FOR_CREDITS,
+    crate::domain::CREDIT_PRICE_CHANGED,
     crate::domain::NOT_FREE,
     crate::domain::FREE_NOT_SOLD,
     crate::domain::RELOAD_AND_RETRY,

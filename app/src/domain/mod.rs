@@ -60,6 +60,9 @@ pub const NOT_ENOUGH_CREDITS: &str =
     "You don't have enough credits for this. Buy a credit pack, or pay for it instead.";
 /// Said for an unlock of a product that has no credit price.
 pub const NOT_FOR_CREDITS: &str = "This product can't be unlocked with credits.";
+/// Said when a product's credit price changed since its page was shown.
+pub const CREDIT_PRICE_CHANGED: &str =
+    "The credit price of this product has changed. Please look at it again.";
 /// Said for "Add to library" on a product that is not free.
 pub const NOT_FREE: &str = "This product isn't free.";
 /// Said for a checkout of a free product.

@@ -106,6 +106,7 @@ fn Unlock(slug: String, credits: i64, account: Option<Account>) -> impl IntoView
     view! {
         <form method="post" action="/api/unlock_with_credits" class="unlock" aria-label="Unlock with credits">
             <input type="hidden" name="slug" value=slug/>
+            <input type="hidden" name="credits" value=credits.to_string()/>
             <input type="hidden" name="key" value=spend_key()/>
             <p>{format!("You have {} credits.", group_thousands(account.credits))}</p>
             <FormError function="/api/unlock_with_credits"/>

@@ -19,17 +19,29 @@ async fn balance(app: &TestApp, shopper: &reqwest::Client) -> i64 {
     account["credits"].as_i64().unwrap()
 }
 
+/// Sends the unlock form of `slug` (whose credit price is 400 unless a test changes it).
 async fn unlock(
     app: &TestApp,
     shopper: &reqwest::Client,
     slug: &str,
     key: &str,
 ) -> reqwest::Response {
+    unlock_for(app, shopper, slug, 400, key).await
+}
+
+async fn unlock_for(
+    app: &TestApp,
+    shopper: &reqwest::Client,
+    slug: &str,
+    credits: i64,
+    key: &str,
+) -> reqwest::Response {
+    let credits = credits.to_string();
     call(
         app,
         shopper,
         "unlock_with_credits",
-        &[("slug", slug), ("key", key)],
+        &[("slug", slug), ("credits", &credits), ("key", key)],
     )
     .await
 }
@@ -46,10 +58,14 @@ async fn a_paid_pack_adds_its_credits_once_and_the_header_shows_the_balance() {
     let app = spawn().await;
     let shopper = shopper_with_pack(&app).await;
 
-    // Stripe delivers the payment's event again.
-    let succeeded = app.event_payload("payment_intent.succeeded").await;
-    let replay = succeeded.replacen("\"id\":\"evt_", "\"id\":\"evt_again", 1);
-    assert_eq!(app.deliver_signed(&replay).await, StatusCode::OK);
+    // The ledger is brought up to date again (as each later settlement or claim does).
+    let user: i64 = sqlx::query_scalar("select id from app_user")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    app::credits::settle_packs(&mut conn, user).await.unwrap();
+    app::credits::settle_packs(&mut conn, user).await.unwrap();
 
     assert_eq!(balance(&app, &shopper).await, 1000);
     assert_eq!(app.count("select count(*) from credit_entry").await, 1);
@@ -116,16 +132,18 @@ async fn two_tabs_spending_at_once_never_take_the_balance_below_zero() {
     let shopper = shopper_with_pack(&app).await;
 
     let (a, b) = tokio::join!(
-        unlock(
+        unlock_for(
             &app,
             &shopper,
             "field-recordings-vol-1",
+            600,
             "tabonekey00000000000000000"
         ),
-        unlock(
+        unlock_for(
             &app,
             &shopper,
             "tokyo-night-presets",
+            600,
             "tabtwokey00000000000000000"
         )
     );
@@ -163,7 +181,7 @@ async fn an_unlock_without_enough_credits_is_refused_plainly_and_changes_nothing
 }
 
 #[tokio::test]
-async fn a_product_without_a_credit_price_and_a_signed_out_visitor_cannot_unlock() {
+async fn no_unlock_without_a_credit_price_a_sign_in_a_form_key_or_the_price_shown() {
     let app = spawn().await;
     let shopper = shopper_with_pack(&app).await;
 
@@ -189,11 +207,28 @@ async fn a_product_without_a_credit_price_and_a_signed_out_visitor_cannot_unlock
     )
     .await;
     let bad_key = unlock(&app, &shopper, "field-recordings-vol-1", "x").await;
+    // The price on the page was not the price now.
+    let stale = unlock_for(
+        &app,
+        &shopper,
+        "field-recordings-vol-1",
+        300,
+        "stalekey000000000000000000",
+    )
+    .await;
 
     assert_eq!(no_price.status(), StatusCode::BAD_REQUEST);
     assert_eq!(pack.status(), StatusCode::BAD_REQUEST);
     assert_eq!(stranger.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(bad_key.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(stale.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        stale
+            .text()
+            .await
+            .unwrap()
+            .contains("credit price of this product has changed")
+    );
     assert_eq!(balance(&app, &shopper).await, 1000);
 }
 
@@ -254,4 +289,33 @@ async fn eventually_newer_refund(app: &TestApp, seen: &str) -> String {
             .find(|p| p != seen)
     })
     .await
+}
+
+#[tokio::test]
+async fn a_lost_dispute_of_a_pack_takes_back_what_is_left_of_it() {
+    let app = spawn().await;
+    let shopper = verified_account(&app, &mail_catcher(), &unique_address("disputed")).await;
+    let pack = buy_as(&app, &shopper, "api-credits-1000").await;
+    let spent = unlock(
+        &app,
+        &shopper,
+        "field-recordings-vol-1",
+        "beforedisputekey0000000000",
+    )
+    .await;
+    assert!(spent.status().is_redirection() || spent.status().is_success());
+
+    let dispute = crate::disputes::open_dispute(&app, &pack).await;
+    let created = app.event_payload("charge.dispute.created").await;
+    assert_eq!(app.deliver_signed(&created).await, StatusCode::OK);
+    crate::disputes::decide(&app, &dispute, "losing_evidence").await;
+    let closed = app.event_payload("charge.dispute.closed").await;
+    assert_eq!(app.deliver_signed(&closed).await, StatusCode::OK);
+
+    assert_eq!(balance(&app, &shopper).await, 0);
+    assert_eq!(
+        app.count("select count(*) from credit_entry where reason = 'dispute' and delta = -600")
+            .await,
+        1
+    );
 }

@@ -22,7 +22,7 @@ async fn dispute_state(app: &TestApp, order_id: &str) -> (Option<String>, String
     .unwrap()
 }
 
-async fn open_dispute(app: &TestApp, order: &Session) -> String {
+pub(crate) async fn open_dispute(app: &TestApp, order: &Session) -> String {
     let resp = app
         .http
         .post(format!("{}/_standin/disputes", app.standin.base_url))
@@ -37,7 +37,7 @@ async fn open_dispute(app: &TestApp, order: &Session) -> String {
 
 /// Submits evidence the way Stripe's test mode decides on: `winning_evidence` or
 /// `losing_evidence`.
-async fn decide(app: &TestApp, dispute: &str, evidence: &str) {
+pub(crate) async fn decide(app: &TestApp, dispute: &str, evidence: &str) {
     let resp = app
         .http
         .post(format!("{}/v1/disputes/{dispute}", app.standin.base_url))
