@@ -234,7 +234,13 @@ pub async fn request(
     let pack = pack_position(&mut tx, user, &row)
         .await
         .or_internal("Failed to read a pack's credits")?;
-    let request = match offer(&row, pack) {
+    let offered = offer(&row, pack);
+    let matches = matches!(&offered, RefundOffer::Available { amount, .. } if amount.minor() == expected_minor);
+    if !matches && just_refunded(&mut tx, row.id, expected_minor).await? {
+        // A second click that came after the first one's refund went through.
+        return Ok(Requested::Refunded);
+    }
+    let request = match offered {
         // A second click while the first is on its way: the first (or, failing it, the
         // housekeeping job) sees it through.
         RefundOffer::InProgress => return Ok(Requested::Pending),
@@ -272,6 +278,27 @@ pub async fn request(
         .or_internal("Failed to record a refund request")?;
     tracing::info!(request, "refund requested");
     send(pool, stripe, request).await
+}
+
+/// Whether a refund of `amount_minor` that the shopper asked for went through for `order` in
+/// the last few minutes: then the same request again is that one, not a new one.
+async fn just_refunded(
+    conn: &mut PgConnection,
+    order: i64,
+    amount_minor: i64,
+) -> Result<bool, ShopError> {
+    sqlx::query_scalar!(
+        r#"select exists (
+               select from refund_request
+               where order_id = $1 and amount_minor = $2 and status = 'succeeded'
+                 and updated_at > now() - interval '10 minutes'
+           ) as "exists!""#,
+        order,
+        amount_minor
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .or_internal("Failed to look for a refund just made")
 }
 
 /// What Stripe's answer means for a request.
