@@ -18,7 +18,8 @@ export TEST_DATABASE_ADMIN_URL=${TEST_DATABASE_ADMIN_URL:-postgres://postgres@12
 bash scripts/setup.sh >/dev/null
 # One SMTP catcher for every run's mail (each test mails addresses of its own).
 eval "$(bash scripts/mail-catcher.sh --background)"
-trap 'kill "$MAIL_CATCHER_PID" 2>/dev/null || true' EXIT
+eval "$(bash scripts/s3-server.sh --background)"
+trap 'kill "$MAIL_CATCHER_PID" "$S3_SERVER_PID" 2>/dev/null || true' EXIT
 echo "==> build"
 cargo build --locked -p stripe-standin -p server
 bash scripts/build-site.sh debug

@@ -73,6 +73,17 @@ npm_ci() {
 npm_ci tools
 npm_ci end2end
 
+# An S3-compatible server for the S3 storage's tests (moto, from PyPI), in a virtualenv of its
+# own. Debian's python3-venv is needed where Python has no venv module.
+if [ ! -f tools/s3/.venv/.installed ] || [ tools/s3/requirements.txt -nt tools/s3/.venv/.installed ]; then
+  step "pip install tools/s3 (moto's S3 server)"
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  rm -rf tools/s3/.venv
+  python3 -m venv tools/s3/.venv
+  tools/s3/.venv/bin/pip install --quiet --disable-pip-version-check -r tools/s3/requirements.txt
+  touch tools/s3/.venv/.installed
+fi
+
 # Postgres is started before every session on this kind of machine; start it if it stopped.
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   step "starting PostgreSQL"

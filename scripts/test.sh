@@ -27,9 +27,10 @@ echo "==> build: the stand-in, the server and the site the browser tests use"
 cargo build --locked -p stripe-standin -p server
 bash scripts/build-site.sh debug
 
-echo "==> mail catcher for the tests' mail"
+echo "==> mail catcher for the tests' mail, and an S3 server for the S3 storage's"
 eval "$(bash scripts/mail-catcher.sh --background)"
-trap 'kill "$MAIL_CATCHER_PID" 2>/dev/null || true' EXIT
+eval "$(bash scripts/s3-server.sh --background)"
+trap 'kill "$MAIL_CATCHER_PID" "$S3_SERVER_PID" 2>/dev/null || true' EXIT
 
 echo "==> cargo test"
 # frontend is the wasm crate: built above for wasm32, never with the server's features.

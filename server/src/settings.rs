@@ -56,8 +56,11 @@ pub struct Settings {
     /// The shop's address as shoppers reach it, for links in mail (`PUBLIC_URL`); unset means
     /// `http://` and the address the shop listens on.
     pub public_url: Option<String>,
-    /// Where bought files are kept (`STORAGE_DIR`, `data/files` by default).
+    /// Where bought files are kept (`STORAGE_DIR`, `data/files` by default), unless `s3` is set.
     pub storage_dir: std::path::PathBuf,
+    /// An S3-compatible bucket for bought files (`STORAGE_S3_BUCKET` and its companions), so
+    /// that several servers share them.
+    pub s3: Option<S3Settings>,
     /// How long after paying a shopper may ask for a refund from their account
     /// (`REFUND_WINDOW_DAYS`, 14; 0 turns shopper refunds off).
     pub refund_window: Duration,
@@ -194,6 +197,10 @@ impl Settings {
                 Duration::from_secs(24 * 3600 * u64::from(days))
             }
         };
+        let s3 = match get("STORAGE_S3_BUCKET").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(bucket) => Some(S3Settings::read(&get, bucket.trim().to_string())?),
+        };
         let defaults = LimitSettings::default();
         let limits = LimitSettings {
             checkout_starts_per_minute: positive(
@@ -231,6 +238,7 @@ impl Settings {
             mail_from,
             public_url,
             storage_dir,
+            s3,
             refund_window,
             download_signing_key,
         })
@@ -277,6 +285,61 @@ fn key_mode<'a>(key: &'a str, prefixes: &[&str]) -> Option<&'a str> {
     let rest = prefixes.iter().find_map(|p| key.strip_prefix(p))?;
     let (mode, tail) = rest.split_once('_')?;
     (matches!(mode, "test" | "live") && !tail.is_empty()).then_some(mode)
+}
+
+/// An S3-compatible bucket: AWS S3 itself, or any service that speaks its API (MinIO, R2,
+/// Ceph; the tests use moto's server).
+#[derive(Clone)]
+pub struct S3Settings {
+    /// `STORAGE_S3_BUCKET`.
+    pub bucket: String,
+    /// `STORAGE_S3_ENDPOINT`: unset for AWS itself.
+    pub endpoint: Option<String>,
+    /// `STORAGE_S3_REGION`, `us-east-1` by default.
+    pub region: String,
+    /// `STORAGE_S3_ACCESS_KEY_ID` and `STORAGE_S3_SECRET_ACCESS_KEY`, both or neither; neither
+    /// means the machine's own credentials (an instance role, say).
+    pub credentials: Option<(String, SecretString)>,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("credentials", &self.credentials.as_ref().map(|(id, _)| id))
+            .finish()
+    }
+}
+
+impl S3Settings {
+    fn read(get: &impl Fn(&str) -> Option<String>, bucket: String) -> Result<Self, SettingsError> {
+        let value = |name| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let endpoint = match value("STORAGE_S3_ENDPOINT") {
+            Some(url) => Some(http_url(&url, "STORAGE_S3_ENDPOINT")?),
+            None => None,
+        };
+        let credentials = match (
+            value("STORAGE_S3_ACCESS_KEY_ID"),
+            value("STORAGE_S3_SECRET_ACCESS_KEY"),
+        ) {
+            (Some(id), Some(secret)) => Some((id, SecretString::from(secret))),
+            (None, None) => None,
+            (None, Some(_)) => return Err(SettingsError::Missing("STORAGE_S3_ACCESS_KEY_ID")),
+            (Some(_), None) => return Err(SettingsError::Missing("STORAGE_S3_SECRET_ACCESS_KEY")),
+        };
+        Ok(Self {
+            bucket,
+            endpoint,
+            region: value("STORAGE_S3_REGION").unwrap_or_else(|| "us-east-1".to_string()),
+            credentials,
+        })
+    }
 }
 
 fn http_url(url: &str, name: &'static str) -> Result<String, SettingsError> {
@@ -458,5 +521,55 @@ mod tests {
             debug.contains("pk_test_abc"),
             "the publishable key is not a secret: {debug}"
         );
+    }
+
+    #[test]
+    fn a_bucket_needs_both_halves_of_its_key_or_neither_and_an_http_endpoint() {
+        let read = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("STORAGE_S3_BUCKET", "shop-files"));
+            pairs.extend_from_slice(extra);
+            with(&pairs).map(|s| s.s3)
+        };
+        let plain = read(&[]).unwrap().unwrap();
+        assert_eq!(plain.bucket, "shop-files");
+        assert_eq!(plain.region, "us-east-1");
+        assert!(plain.endpoint.is_none() && plain.credentials.is_none());
+        assert!(matches!(
+            read(&[("STORAGE_S3_ACCESS_KEY_ID", "id")]),
+            Err(SettingsError::Missing("STORAGE_S3_SECRET_ACCESS_KEY"))
+        ));
+        assert!(matches!(
+            read(&[("STORAGE_S3_SECRET_ACCESS_KEY", "secret")]),
+            Err(SettingsError::Missing("STORAGE_S3_ACCESS_KEY_ID"))
+        ));
+        assert!(matches!(
+            read(&[("STORAGE_S3_ENDPOINT", "minio:9000")]),
+            Err(SettingsError::Invalid {
+                name: "STORAGE_S3_ENDPOINT",
+                ..
+            })
+        ));
+        assert!(with(BASE).unwrap().s3.is_none());
+    }
+
+    #[test]
+    fn the_refund_window_is_fourteen_days_unless_set_and_zero_turns_it_off() {
+        assert_eq!(
+            with(BASE).unwrap().refund_window,
+            Duration::from_secs(14 * 24 * 3600)
+        );
+        let mut pairs = BASE.to_vec();
+        pairs.push(("REFUND_WINDOW_DAYS", "0"));
+        assert_eq!(with(&pairs).unwrap().refund_window, Duration::ZERO);
+        let mut pairs = BASE.to_vec();
+        pairs.push(("REFUND_WINDOW_DAYS", "two weeks"));
+        assert!(matches!(
+            with(&pairs),
+            Err(SettingsError::Invalid {
+                name: "REFUND_WINDOW_DAYS",
+                ..
+            })
+        ));
     }
 }

@@ -157,20 +157,13 @@ pub async fn connect(
             "STRIPE_WEBHOOK_SECRET is not set: the webhook route answers 503 and orders settle only from the order page"
         );
     }
-    std::fs::create_dir_all(&settings.storage_dir).with_context(|| {
-        format!(
-            "Failed to make STORAGE_DIR {}",
-            settings.storage_dir.display()
-        )
-    })?;
-    let store = object_store::local::LocalFileSystem::new_with_prefix(&settings.storage_dir)
-        .context("Failed to open STORAGE_DIR")?;
+    let store = storage(settings)?;
     let signing_key = settings.download_signing_key.clone().unwrap_or_else(|| {
         tracing::warn!("DOWNLOAD_SIGNING_KEY is not set: download links end at a restart");
         let bytes: [u8; 32] = rand::random();
         secrecy::SecretString::from(hex::encode(bytes))
     });
-    let files = app::files::Files::new(Arc::new(store), signing_key);
+    let files = app::files::Files::new(store, signing_key);
     if settings.seed_demo_catalog {
         crate::seed::demo_files(&pool, &files)
             .await
@@ -194,6 +187,44 @@ pub async fn connect(
         files,
         refund_window: settings.refund_window,
     })
+}
+
+/// Where bought files are kept: the configured S3-compatible bucket, or a local directory.
+fn storage(settings: &Settings) -> anyhow::Result<Arc<dyn object_store::ObjectStore>> {
+    if let Some(s3) = &settings.s3 {
+        // The bucket's client takes its TLS from the process's provider: ring, as every other
+        // client here. (Installed already by an earlier start in this process: fine.)
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut bucket = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(&s3.bucket)
+            .with_region(&s3.region);
+        if let Some(endpoint) = &s3.endpoint {
+            // A service of its own (MinIO and the like) names buckets in the path.
+            bucket = bucket
+                .with_endpoint(endpoint)
+                .with_virtual_hosted_style_request(false)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        if let Some((id, secret)) = &s3.credentials {
+            bucket = bucket
+                .with_access_key_id(id)
+                .with_secret_access_key(secret.expose_secret());
+        }
+        let store = bucket
+            .build()
+            .context("Failed to set up the STORAGE_S3_BUCKET storage")?;
+        tracing::info!(bucket = %s3.bucket, "files are kept in an S3 bucket");
+        return Ok(Arc::new(store));
+    }
+    std::fs::create_dir_all(&settings.storage_dir).with_context(|| {
+        format!(
+            "Failed to make STORAGE_DIR {}",
+            settings.storage_dir.display()
+        )
+    })?;
+    let store = object_store::local::LocalFileSystem::new_with_prefix(&settings.storage_dir)
+        .context("Failed to open STORAGE_DIR")?;
+    Ok(Arc::new(store))
 }
 
 /// The app's routes, listed once per process. To list them, leptos renders the app with

@@ -18,3 +18,4 @@ mod mail;
 mod payment_path;
 mod refunds;
 mod security;
+mod storage;
