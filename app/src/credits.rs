@@ -22,6 +22,32 @@ pub async fn lock_user(conn: &mut PgConnection, user: i64) -> Result<(), sqlx::E
     Ok(())
 }
 
+/// Adds an entry to `user`'s ledger, once per `key`: `false` if an entry with that key is
+/// there already.
+async fn add_entry(
+    conn: &mut PgConnection,
+    user: i64,
+    delta: i64,
+    reason: &str,
+    order: i64,
+    key: String,
+) -> Result<bool, sqlx::Error> {
+    let added = sqlx::query!(
+        "insert into credit_entry (user_id, delta, reason, order_id, key)
+         values ($1, $2, $3, $4, $5)
+         on conflict on constraint credit_entry_key do nothing",
+        user,
+        delta,
+        reason,
+        order,
+        key
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(added == 1)
+}
+
 /// `user`'s balance: the sum of their ledger.
 pub async fn balance(conn: &mut PgConnection, user: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
@@ -117,17 +143,8 @@ async fn take_back(conn: &mut PgConnection, user: i64, order: i64) -> Result<(),
         );
     }
     if take > 0 {
-        sqlx::query!(
-            "insert into credit_entry (user_id, delta, reason, order_id, key)
-             values ($1, $2, 'refund', $3, $4)
-             on conflict on constraint credit_entry_key do nothing",
-            user,
-            -take,
-            order,
-            refund_key(order, row.amount_refunded_minor)
-        )
-        .execute(&mut *conn)
-        .await?;
+        let key = refund_key(order, row.amount_refunded_minor);
+        add_entry(conn, user, -take, "refund", order, key).await?;
     }
     Ok(())
 }
@@ -142,16 +159,8 @@ pub async fn take_back_for_request(
     credits: i64,
     request: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "insert into credit_entry (user_id, delta, reason, order_id, key)
-         values ($1, $2, 'refund', $3, $4)",
-        user,
-        -credits,
-        order,
-        format!("request:{request}")
-    )
-    .execute(&mut *conn)
-    .await?;
+    let key = format!("request:{request}");
+    add_entry(conn, user, -credits, "refund", order, key).await?;
     Ok(())
 }
 
@@ -165,16 +174,14 @@ pub async fn restore(
     credits: i64,
     request: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "insert into credit_entry (user_id, delta, reason, order_id, key)
-         values ($1, $2, 'restore', $3, $4)
-         on conflict on constraint credit_entry_key do nothing",
+    add_entry(
+        conn,
         user,
         credits,
+        "restore",
         order,
-        format!("restore:{request}")
+        format!("restore:{request}"),
     )
-    .execute(&mut *conn)
     .await?;
     take_back(conn, user, order).await
 }
@@ -190,16 +197,14 @@ pub async fn take_back_disputed(
     lock_user(conn, user).await?;
     let (left, unspent) = pack_position(conn, user, order).await?;
     if unspent > 0 {
-        sqlx::query!(
-            "insert into credit_entry (user_id, delta, reason, order_id, key)
-             values ($1, $2, 'dispute', $3, $4)
-             on conflict on constraint credit_entry_key do nothing",
+        add_entry(
+            conn,
             user,
             -unspent,
+            "dispute",
             order,
-            format!("dispute:{order}")
+            format!("dispute:{order}"),
         )
-        .execute(&mut *conn)
         .await?;
     }
     if unspent < left {

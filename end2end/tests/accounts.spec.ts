@@ -153,6 +153,12 @@ test('credits bought with a pack unlock a file, and the receipt refunds only the
   await expect(page.getByRole('status').filter({ hasText: 'Refunded.' })).toBeVisible();
   await expect(page.locator('dd.status')).toHaveText('Partially refunded (€5.40 refunded)');
   await expect(balance).toHaveText('0 credits');
+  // Printed, the receipt is the document alone.
+  await page.emulateMedia({ media: 'print' });
+  await expect(page.locator('.site-header')).toBeHidden();
+  await expect(page.locator('.refund-panel')).toBeHidden();
+  await expect(page.locator('.receipt dd.order-id')).toHaveText(packOrder);
+  await page.emulateMedia({ media: 'screen' });
   // The unlocked file stays: its credits were spent before the refund.
   await page.goto('/library');
   await expect(page.locator('li.library-item').getByRole('heading', { name: 'Field Recordings, Vol. 1' })).toBeVisible();

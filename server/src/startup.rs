@@ -278,9 +278,12 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
             get(crate::downloads::from_library),
         )
         .route("/files/{link}", get(crate::downloads::signed))
-        .leptos_routes(&state, leptos_routes, move || {
-            shell(options.clone(), shell_js.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            leptos_routes,
+            || leptos::prelude::provide_context(app::api::RequestCache::default()),
+            move || shell(options.clone(), shell_js.clone()),
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| shell(options, stripe_js.clone()),
         ))

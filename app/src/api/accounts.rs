@@ -34,20 +34,38 @@ async fn session() -> Result<tower_sessions::Session, ShopError> {
         .map_err(|e| ShopError::internal("the session layer is missing", e))
 }
 
-/// The shopper signed in on this request's session, if any.
+/// The shopper signed in on this request's session, if any. Read once per request: a page
+/// asks in its header and again in its body (see `RequestCache`).
 #[cfg(feature = "ssr")]
 async fn signed_in() -> Result<Option<accounts::User>, ShopError> {
-    let state = app_state()?;
-    accounts::signed_in(&session().await?, &Users::new(state.pool.clone()))
-        .await
-        .map_err(|e| match e {
-            accounts::SessionReadError::Session(e) => {
-                super::store_failure("Failed to read the session", e)
-            }
-            accounts::SessionReadError::Account(e) => {
-                ShopError::failure("Failed to read a signed-in user", &e)
-            }
-        })
+    let load = async || {
+        let state = app_state()?;
+        accounts::signed_in(&session().await?, &Users::new(state.pool.clone()))
+            .await
+            .map_err(|e| match e {
+                accounts::SessionReadError::Session(e) => {
+                    super::store_failure("Failed to read the session", e)
+                }
+                accounts::SessionReadError::Account(e) => {
+                    ShopError::failure("Failed to read a signed-in user", &e)
+                }
+            })
+    };
+    match use_context::<RequestCache>() {
+        Some(cache) => cache.user.get_or_try_init(load).await.cloned(),
+        None => load().await,
+    }
+}
+
+/// What one request has learned about its shopper, kept until it ends: who is signed in and
+/// their account as the header shows it. Each request gets an empty one (the server provides
+/// it with the app's state); a server function that changes who is signed in is a request of
+/// its own, so nothing here goes stale.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Default)]
+pub struct RequestCache {
+    user: std::sync::Arc<tokio::sync::OnceCell<Option<accounts::User>>>,
+    account: std::sync::Arc<tokio::sync::OnceCell<Option<Account>>>,
 }
 
 #[cfg(feature = "ssr")]
@@ -87,6 +105,14 @@ async fn count_attempt(email: Option<&str>) -> Result<(), ShopError> {
 /// asks this for its header, which then just offers to sign in.)
 #[server(endpoint = "current_account")]
 pub async fn current_account() -> Result<Option<Account>, ShopError> {
+    match use_context::<RequestCache>() {
+        Some(cache) => cache.account.get_or_try_init(read_account).await.cloned(),
+        None => read_account().await,
+    }
+}
+
+#[cfg(feature = "ssr")]
+async fn read_account() -> Result<Option<Account>, ShopError> {
     let Some(user) = signed_in().await? else {
         return Ok(None);
     };

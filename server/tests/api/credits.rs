@@ -5,19 +5,12 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{
-    TestApp, browser, buy_as, call, mail_catcher, spawn, unique_address, verified_account,
+    TestApp, browser, buy_as, credit_balance, mail_catcher, spawn, unique_address,
+    unlock_with_credits, verified_account,
 };
 
 const NOT_ENOUGH: &str =
     "You don't have enough credits for this. Buy a credit pack, or pay for it instead.";
-
-/// The balance the server reports to `shopper`.
-async fn balance(app: &TestApp, shopper: &reqwest::Client) -> i64 {
-    let resp = call(app, shopper, "current_account", &[]).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let account: serde_json::Value = resp.json().await.unwrap();
-    account["credits"].as_i64().unwrap()
-}
 
 /// Sends the unlock form of `slug` (whose credit price is 400 unless a test changes it).
 async fn unlock(
@@ -26,24 +19,7 @@ async fn unlock(
     slug: &str,
     key: &str,
 ) -> reqwest::Response {
-    unlock_for(app, shopper, slug, 400, key).await
-}
-
-async fn unlock_for(
-    app: &TestApp,
-    shopper: &reqwest::Client,
-    slug: &str,
-    credits: i64,
-    key: &str,
-) -> reqwest::Response {
-    let credits = credits.to_string();
-    call(
-        app,
-        shopper,
-        "unlock_with_credits",
-        &[("slug", slug), ("credits", &credits), ("key", key)],
-    )
-    .await
+    unlock_with_credits(app, shopper, slug, 400, key).await
 }
 
 /// A verified, signed-in shopper holding one paid 1,000-credit pack.
@@ -67,7 +43,7 @@ async fn a_paid_pack_adds_its_credits_once_and_the_header_shows_the_balance() {
     app::credits::settle_packs(&mut conn, user).await.unwrap();
     app::credits::settle_packs(&mut conn, user).await.unwrap();
 
-    assert_eq!(balance(&app, &shopper).await, 1000);
+    assert_eq!(credit_balance(&app, &shopper).await, 1000);
     assert_eq!(app.count("select count(*) from credit_entry").await, 1);
     let home = app.page_as(&shopper, "/").await;
     assert!(
@@ -98,7 +74,7 @@ async fn credits_unlock_a_product_once_even_when_its_form_is_sent_twice() {
     .await;
     assert!(again.status().is_success() || again.status().is_redirection());
 
-    assert_eq!(balance(&app, &shopper).await, 600);
+    assert_eq!(credit_balance(&app, &shopper).await, 600);
     assert_eq!(
         app.count("select count(*) from credit_entry where reason = 'spend'")
             .await,
@@ -132,14 +108,14 @@ async fn two_tabs_spending_at_once_never_take_the_balance_below_zero() {
     let shopper = shopper_with_pack(&app).await;
 
     let (a, b) = tokio::join!(
-        unlock_for(
+        unlock_with_credits(
             &app,
             &shopper,
             "field-recordings-vol-1",
             600,
             "tabonekey00000000000000000"
         ),
-        unlock_for(
+        unlock_with_credits(
             &app,
             &shopper,
             "tokyo-night-presets",
@@ -153,7 +129,7 @@ async fn two_tabs_spending_at_once_never_take_the_balance_below_zero() {
         .filter(|r| r.status() == StatusCode::BAD_REQUEST)
         .count();
     assert_eq!(refused, 1, "exactly one of the two spends must be refused");
-    assert_eq!(balance(&app, &shopper).await, 400);
+    assert_eq!(credit_balance(&app, &shopper).await, 400);
     assert_eq!(
         app.count("select count(*) from customer_order where credits_spent is not null")
             .await,
@@ -208,7 +184,7 @@ async fn no_unlock_without_a_credit_price_a_sign_in_a_form_key_or_the_price_show
     .await;
     let bad_key = unlock(&app, &shopper, "field-recordings-vol-1", "x").await;
     // The price on the page was not the price now.
-    let stale = unlock_for(
+    let stale = unlock_with_credits(
         &app,
         &shopper,
         "field-recordings-vol-1",
@@ -229,7 +205,7 @@ async fn no_unlock_without_a_credit_price_a_sign_in_a_form_key_or_the_price_show
             .unwrap()
             .contains("credit price of this product has changed")
     );
-    assert_eq!(balance(&app, &shopper).await, 1000);
+    assert_eq!(credit_balance(&app, &shopper).await, 1000);
 }
 
 #[tokio::test]
@@ -245,7 +221,7 @@ async fn a_guest_pack_adds_its_credits_when_its_email_joins_an_account() {
 
     let shopper = verified_account(&app, &mail_catcher(), &email).await;
 
-    assert_eq!(balance(&app, &shopper).await, 1000);
+    assert_eq!(credit_balance(&app, &shopper).await, 1000);
 }
 
 #[tokio::test]
@@ -261,19 +237,19 @@ async fn a_refund_of_a_pack_takes_back_its_share_and_never_below_zero() {
     )
     .await;
     assert!(spent.status().is_redirection() || spent.status().is_success());
-    assert_eq!(balance(&app, &shopper).await, 600);
+    assert_eq!(credit_balance(&app, &shopper).await, 600);
 
     // The seller refunds half the pack's price from the dashboard: half its credits go.
     app.refund(&pack, Some(450)).await;
     let refunded = app.await_event("charge.refunded").await;
     assert_eq!(app.deliver_signed(&refunded).await, StatusCode::OK);
-    assert_eq!(balance(&app, &shopper).await, 100);
+    assert_eq!(credit_balance(&app, &shopper).await, 100);
 
     // Then the rest: 500 more are due, 100 are left, and the balance stops at zero.
     app.refund(&pack, None).await;
     let all = eventually_newer_refund(&app, &refunded).await;
     assert_eq!(app.deliver_signed(&all).await, StatusCode::OK);
-    assert_eq!(balance(&app, &shopper).await, 0);
+    assert_eq!(credit_balance(&app, &shopper).await, 0);
     assert_eq!(app.order_status(&pack.order_id).await, "refunded");
     // What was unlocked with the pack's credits stays unlocked.
     let library = app.page_as(&shopper, "/library").await;
@@ -312,7 +288,7 @@ async fn a_lost_dispute_of_a_pack_takes_back_what_is_left_of_it() {
     let closed = app.event_payload("charge.dispute.closed").await;
     assert_eq!(app.deliver_signed(&closed).await, StatusCode::OK);
 
-    assert_eq!(balance(&app, &shopper).await, 0);
+    assert_eq!(credit_balance(&app, &shopper).await, 0);
     assert_eq!(
         app.count("select count(*) from credit_entry where reason = 'dispute' and delta = -600")
             .await,

@@ -550,3 +550,30 @@ pub async fn buy_as(app: &TestApp, shopper: &reqwest::Client, slug: &str) -> Ses
     assert_eq!(app.order_status(&session.order_id).await, "paid");
     session
 }
+
+/// The credit balance the server reports to `shopper`.
+pub async fn credit_balance(app: &TestApp, shopper: &reqwest::Client) -> i64 {
+    let resp = call(app, shopper, "current_account", &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let account: serde_json::Value = resp.json().await.unwrap();
+    account["credits"].as_i64().unwrap()
+}
+
+/// Sends `slug`'s unlock form as `shopper`, for the `credits` its page showed, with the form's
+/// one-time `key`.
+pub async fn unlock_with_credits(
+    app: &TestApp,
+    shopper: &reqwest::Client,
+    slug: &str,
+    credits: i64,
+    key: &str,
+) -> reqwest::Response {
+    let credits = credits.to_string();
+    call(
+        app,
+        shopper,
+        "unlock_with_credits",
+        &[("slug", slug), ("credits", &credits), ("key", key)],
+    )
+    .await
+}

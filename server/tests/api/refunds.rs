@@ -6,7 +6,8 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{
-    Session, TestApp, browser, buy_as, call, mail_catcher, spawn, unique_address, verified_account,
+    Session, TestApp, browser, buy_as, call, credit_balance, mail_catcher, spawn, unique_address,
+    unlock_with_credits, verified_account,
 };
 
 const WINDOW_PASSED: &str = "The time to ask for a refund of this order has passed.";
@@ -40,15 +41,6 @@ async fn stripe_refunds(app: &TestApp, session: &Session) -> Vec<stripe_core::Re
 
 async fn shopper(app: &TestApp, who: &str) -> reqwest::Client {
     verified_account(app, &mail_catcher(), &unique_address(who)).await
-}
-
-async fn balance(app: &TestApp, shopper: &reqwest::Client) -> i64 {
-    let account: serde_json::Value = call(app, shopper, "current_account", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    account["credits"].as_i64().unwrap()
 }
 
 #[tokio::test]
@@ -132,15 +124,12 @@ async fn a_partly_spent_pack_refunds_only_its_unspent_credits_and_says_so_first(
     let app = spawn().await;
     let owner = shopper(&app, "packrefund").await;
     let pack = buy_as(&app, &owner, "api-credits-1000").await;
-    let spent = call(
+    let spent = unlock_with_credits(
         &app,
         &owner,
-        "unlock_with_credits",
-        &[
-            ("slug", "field-recordings-vol-1"),
-            ("credits", "400"),
-            ("key", "packspendkey00000000000000"),
-        ],
+        "field-recordings-vol-1",
+        400,
+        "packspendkey00000000000000",
     )
     .await;
     assert!(spent.status().is_redirection() || spent.status().is_success());
@@ -161,7 +150,7 @@ async fn a_partly_spent_pack_refunds_only_its_unspent_credits_and_says_so_first(
     let refunded = app.await_event("charge.refunded").await;
     assert_eq!(app.deliver_signed(&refunded).await, StatusCode::OK);
 
-    assert_eq!(balance(&app, &owner).await, 0);
+    assert_eq!(credit_balance(&app, &owner).await, 0);
     assert_eq!(app.order_status(&pack.order_id).await, "partially_refunded");
     let refunds = stripe_refunds(&app, &pack).await;
     assert_eq!(
@@ -178,15 +167,12 @@ async fn a_refund_for_an_amount_that_changed_since_the_page_is_refused_and_chang
     let owner = shopper(&app, "stalerefund").await;
     let pack = buy_as(&app, &owner, "api-credits-1000").await;
     // The receipt offered €9.00; another tab then spends 400 credits.
-    let spent = call(
+    let spent = unlock_with_credits(
         &app,
         &owner,
-        "unlock_with_credits",
-        &[
-            ("slug", "field-recordings-vol-1"),
-            ("credits", "400"),
-            ("key", "othertabkey000000000000000"),
-        ],
+        "field-recordings-vol-1",
+        400,
+        "othertabkey000000000000000",
     )
     .await;
     assert!(spent.status().is_redirection() || spent.status().is_success());
@@ -196,7 +182,7 @@ async fn a_refund_for_an_amount_that_changed_since_the_page_is_refused_and_chang
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.text().await.unwrap().contains(CHANGED));
     assert!(stripe_refunds(&app, &pack).await.is_empty());
-    assert_eq!(balance(&app, &owner).await, 600);
+    assert_eq!(credit_balance(&app, &owner).await, 600);
     assert_eq!(app.count("select count(*) from refund_request").await, 0);
 }
 
@@ -358,15 +344,12 @@ async fn a_refused_refund_gives_back_its_credits_less_what_a_refund_elsewhere_to
     let app = spawn().await;
     let owner = shopper(&app, "refused").await;
     let pack = buy_as(&app, &owner, "api-credits-1000").await;
-    let spent = call(
+    let spent = unlock_with_credits(
         &app,
         &owner,
-        "unlock_with_credits",
-        &[
-            ("slug", "field-recordings-vol-1"),
-            ("credits", "400"),
-            ("key", "refusedkey0000000000000000"),
-        ],
+        "field-recordings-vol-1",
+        400,
+        "refusedkey0000000000000000",
     )
     .await;
     assert!(spent.status().is_redirection() || spent.status().is_success());
@@ -379,7 +362,7 @@ async fn a_refused_refund_gives_back_its_credits_less_what_a_refund_elsewhere_to
     let resp = request_refund(&app, &owner, &pack.order_id, 540).await;
     assert!(resp.status().is_redirection() || resp.status().is_success());
     assert_eq!(
-        balance(&app, &owner).await,
+        credit_balance(&app, &owner).await,
         0,
         "the 600 are held while Stripe answers"
     );
@@ -397,7 +380,7 @@ async fn a_refused_refund_gives_back_its_credits_less_what_a_refund_elsewhere_to
             .await,
         1
     );
-    assert_eq!(balance(&app, &owner).await, 0);
+    assert_eq!(credit_balance(&app, &owner).await, 0);
     assert_eq!(app.order_status(&pack.order_id).await, "refunded");
     assert_eq!(stripe_refunds(&app, &pack).await.len(), 1);
 }
