@@ -81,23 +81,19 @@ pub async fn settle_packs(conn: &mut PgConnection, user: i64) -> Result<(), sqlx
     if added > 0 {
         tracing::info!(user, packs = added, "credit packs added to the ledger");
     }
-    let refunded = sqlx::query_scalar!(
+    let owing = sqlx::query_scalar!(
         "select o.id from customer_order o
-         where o.user_id = $1 and o.pack_credits is not null and o.amount_refunded_minor > 0
+         where o.user_id = $1 and o.pack_credits is not null
+           and (o.amount_refunded_minor > 0 or order_dispute_status(o.id) in ('open', 'lost'))
            and exists (select from credit_entry c where c.order_id = o.id and c.reason = 'pack')",
         user
     )
     .fetch_all(&mut *conn)
     .await?;
-    for order in refunded {
+    for order in owing {
         take_back(conn, user, order).await?;
     }
     Ok(())
-}
-
-/// The ledger key of what Stripe's report of a refunded total takes back.
-fn refund_key(order: i64, refunded_total: i64) -> String {
-    format!("refund:{order}:{refunded_total}")
 }
 
 /// The credits a refund of `refunded` (of `amount`) takes back from a pack of `pack` credits:
@@ -111,40 +107,56 @@ pub fn share_of_pack(pack: i64, refunded: i64, amount: i64) -> i64 {
     i64::try_from(share.min(i128::from(pack))).unwrap_or(pack)
 }
 
-/// Takes back the share of a pack's credits that its refunds so far call for, less what was
-/// taken already, and never more than the balance holds (credits already spent on unlocks stay
-/// spent; a refund the shopper asks for is offered only for the unspent part, see `refunds`).
-/// The caller holds the user's lock. Keyed by the refunded total, so each report takes back
-/// once.
+/// Takes back what pack `order` owes now, less what was taken already, and never more than
+/// the balance holds (credits already spent on unlocks stay spent; a refund the shopper asks for
+/// is offered only for the unspent part, see `refunds`). A pack owes the share of its credits
+/// its refunds so far call for; while a dispute of its payment is open, or once one was lost,
+/// it owes all of them. Nothing for a pack that never added its credits. The caller holds the
+/// user's lock.
+///
+/// The entry's key names what it was computed from (what was owed and what was taken), so the
+/// same report taken twice takes once, and a later change (credits given back by a refused
+/// request, a refund after a dispute) takes again.
 async fn take_back(conn: &mut PgConnection, user: i64, order: i64) -> Result<(), sqlx::Error> {
-    let row = sqlx::query!(
+    let Some(row) = sqlx::query!(
         r#"select o.pack_credits as "pack!", o.amount_minor, o.amount_refunded_minor,
+                  coalesce(order_dispute_status(o.id) in ('open', 'lost'), false) as "disputed!",
                   coalesce((select -sum(c.delta) from credit_entry c
                             where c.order_id = o.id and c.reason in ('refund', 'restore', 'dispute')), 0)::bigint
                       as "taken!"
-           from customer_order o where o.id = $1"#,
+           from customer_order o
+           where o.id = $1 and o.pack_credits is not null
+             and exists (select from credit_entry c where c.order_id = o.id and c.reason = 'pack')"#,
         order
     )
-    .fetch_one(&mut *conn)
-    .await?;
-    let due = share_of_pack(row.pack, row.amount_refunded_minor, row.amount_minor) - row.taken;
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(());
+    };
+    let owed = if row.disputed {
+        row.pack
+    } else {
+        share_of_pack(row.pack, row.amount_refunded_minor, row.amount_minor)
+    };
+    let due = owed - row.taken;
     if due <= 0 {
         return Ok(());
     }
-    let available = balance(conn, user).await?;
-    let take = due.min(available);
+    let take = due.min(balance(conn, user).await?);
     if take < due {
         tracing::warn!(
             user,
             order,
             due,
             take,
-            "a refunded pack's credits were already spent"
+            "a pack's credits were already spent"
         );
     }
     if take > 0 {
-        let key = refund_key(order, row.amount_refunded_minor);
-        add_entry(conn, user, -take, "refund", order, key).await?;
+        let reason = if row.disputed { "dispute" } else { "refund" };
+        let key = format!("{reason}:{order}:{owed}:{}", row.taken);
+        add_entry(conn, user, -take, reason, order, key).await?;
     }
     Ok(())
 }
@@ -186,36 +198,39 @@ pub async fn restore(
     take_back(conn, user, order).await
 }
 
-/// Takes back what is left of pack `order` after a dispute of its payment was lost (the money
-/// went back through the bank), as far as the balance holds it. The caller holds the order's
+/// Brings pack `order`'s credits in line with its disputes: while one is open, or once one was
+/// lost, what is left of the pack is held (taken back, as far as the balance holds it); when the
+/// dispute `dispute` is won, what disputes held is given back. The caller holds the order's
 /// lock; this takes the user's.
-pub async fn take_back_disputed(
+pub async fn follow_dispute(
     conn: &mut PgConnection,
     user: i64,
     order: i64,
+    dispute: &str,
+    won: bool,
 ) -> Result<(), sqlx::Error> {
     lock_user(conn, user).await?;
-    let (left, unspent) = pack_position(conn, user, order).await?;
-    if unspent > 0 {
-        add_entry(
-            conn,
-            user,
-            -unspent,
-            "dispute",
-            order,
-            format!("dispute:{order}"),
+    if won {
+        let held = sqlx::query_scalar!(
+            r#"select coalesce(-sum(delta), 0)::bigint as "held!" from credit_entry
+               where order_id = $1 and (reason = 'dispute' or key like 'release:%')"#,
+            order
         )
+        .fetch_one(&mut *conn)
         .await?;
+        if held > 0 {
+            add_entry(
+                conn,
+                user,
+                held,
+                "restore",
+                order,
+                format!("release:{dispute}"),
+            )
+            .await?;
+        }
     }
-    if unspent < left {
-        tracing::warn!(
-            user,
-            order,
-            spent = left - unspent,
-            "a disputed pack's credits were already spent"
-        );
-    }
-    Ok(())
+    take_back(conn, user, order).await
 }
 
 /// Where pack `order` stands: how many of its credits are still in it (not taken back by a

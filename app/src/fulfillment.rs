@@ -274,6 +274,15 @@ enum Mail {
     Refund(i64),
 }
 
+/// Writes the receipt of `order`, paid without Stripe (unlocked with credits), to the outbox in
+/// the caller's transaction: sent once, if and only if that transaction commits.
+pub async fn queue_receipt(
+    tx: &mut Transaction<'_, Postgres>,
+    order: i64,
+) -> Result<(), sqlx::Error> {
+    queue_mail(tx, Mail::Receipt, order).await
+}
+
 /// Writes `mail` to the outbox in the settlement's transaction: it is sent if and only if the
 /// settlement commits, and once however often the settlement runs (one receipt per order, one
 /// notice per refunded total).
@@ -281,7 +290,7 @@ async fn queue_mail(
     tx: &mut Transaction<'_, Postgres>,
     mail: Mail,
     order: i64,
-) -> Result<(), SettleError> {
+) -> Result<(), sqlx::Error> {
     let (kind, key, amount) = match mail {
         Mail::Receipt => ("receipt", format!("receipt:{order}"), None),
         Mail::Refund(total) => ("refund", format!("refund:{order}:{total}"), Some(total)),
@@ -450,13 +459,12 @@ pub async fn settle_dispute(
     .execute(&mut **tx)
     .await?;
     if let (Some(_), Some(user)) = (order.pack_credits, order.user_id) {
-        // A lost dispute takes back what is left of a pack; a won one releases a pack whose
-        // credits were held while it was open.
-        if to == DisputeStatus::Lost {
-            crate::credits::take_back_disputed(tx, user, order.id).await?;
-        } else {
-            crate::credits::settle_packs(tx, user).await?;
-        }
+        // A pack's unspent credits are held while its payment is disputed, kept by the bank's
+        // side if it is lost, and given back if it is won; a pack that was not in the ledger
+        // yet adds its credits once no dispute holds it.
+        let won = to == DisputeStatus::Won;
+        crate::credits::follow_dispute(tx, user, order.id, dispute.id.as_str(), won).await?;
+        crate::credits::settle_packs(tx, user).await?;
     }
     tracing::info!(order = order.id, dispute = ?to, "dispute recorded");
     Ok(Settled::Disputed(to))

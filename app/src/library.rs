@@ -115,17 +115,21 @@ pub async fn unlock(
         return Err(ShopError::Invalid(NOT_ENOUGH_CREDITS.into()));
     }
     let order = grant_order(&mut tx, user, &product, Some(price)).await?;
-    sqlx::query!(
+    let order_row = sqlx::query_scalar!(
         "insert into credit_entry (user_id, delta, reason, order_id, key)
-         select $1, $2, 'spend', id, $4 from customer_order where public_id = $3",
+         select $1, $2, 'spend', id, $4 from customer_order where public_id = $3
+         returning order_id",
         user,
         -price,
         order.as_str(),
         spend_key
     )
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await
     .or_internal("Failed to record a spend")?;
+    crate::fulfillment::queue_receipt(&mut tx, order_row)
+        .await
+        .or_internal("Failed to queue a receipt")?;
     tx.commit()
         .await
         .or_internal("Failed to unlock a product")?;

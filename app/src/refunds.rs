@@ -86,14 +86,19 @@ async fn read(
     let Some(mut row) = row else {
         return Ok(None);
     };
-    // Read after the order's lock is held (a statement's subquery would see the snapshot taken
-    // before the lock was waited for, and miss a request a moment-earlier click committed).
-    row.pending_request = sqlx::query_scalar!(
-        "select id from refund_request where order_id = $1 and status = 'pending'",
+    // Read after the order's lock is held (the locking statement's subqueries and functions see
+    // the snapshot taken before the lock was waited for, and would miss a request or a dispute
+    // committed a moment earlier).
+    let after_lock = sqlx::query!(
+        r#"select (select id from refund_request where order_id = $1 and status = 'pending')
+                      as pending_request,
+                  order_dispute_status($1) as "dispute_status: DisputeStatus""#,
         row.id
     )
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
+    row.pending_request = after_lock.pending_request;
+    row.dispute_status = after_lock.dispute_status;
     Ok(Some(row))
 }
 
@@ -234,16 +239,19 @@ pub async fn request(
     let pack = pack_position(&mut tx, user, &row)
         .await
         .or_internal("Failed to read a pack's credits")?;
-    let offered = offer(&row, pack);
-    let matches = matches!(&offered, RefundOffer::Available { amount, .. } if amount.minor() == expected_minor);
-    if !matches && just_refunded(&mut tx, row.id, expected_minor).await? {
-        // A second click that came after the first one's refund went through.
+    if just_refunded(&mut tx, row.id, expected_minor).await? {
+        // A second click that came after the first one's refund went through (the order may
+        // not show it yet, if Stripe's answer did not carry the charge).
         return Ok(Requested::Refunded);
     }
-    let request = match offered {
-        // A second click while the first is on its way: the first (or, failing it, the
-        // housekeeping job) sees it through.
-        RefundOffer::InProgress => return Ok(Requested::Pending),
+    let request = match offer(&row, pack) {
+        // A second click while the first is on its way: sent again only if no one is at it
+        // (the claim decides), so a request whose sender died is not left to the job alone.
+        RefundOffer::InProgress => {
+            let pending = row.pending_request.ok_or(ShopError::Internal)?;
+            drop(tx);
+            return send(pool, stripe, pending).await;
+        }
         RefundOffer::Available {
             amount,
             credits_back,
@@ -357,8 +365,10 @@ struct Claimed {
 }
 
 /// Claims pending request `request` for one attempt: no other process asks Stripe for it
-/// until this one records the answer or two minutes pass. `None` if it is not pending or
-/// another process holds it.
+/// until this one records the answer or two minutes pass (the Stripe client gives up on a call
+/// after 30 seconds, well within). `None` if it is not pending or another process holds it. A
+/// process that outlived its claim records a refusal or a retry only if no later attempt was
+/// claimed since (`attempts` still its own); a refund made is recorded whoever made it.
 async fn claim(pool: &PgPool, request: i64) -> Result<Option<Claimed>, sqlx::Error> {
     sqlx::query_as!(
         Claimed,
@@ -453,10 +463,12 @@ pub async fn send(
             // Recorded even over a refusal recorded meanwhile: Stripe's refund is what is.
             sqlx::query!(
                 "update refund_request set status = 'succeeded', stripe_refund_id = $2,
-                     in_flight_until = null, updated_at = now()
+                     in_flight_until = case when attempts = $3 then null else in_flight_until end,
+                     updated_at = now()
                  where id = $1 and status <> 'succeeded'",
                 request,
-                refund
+                refund,
+                claimed.attempt + 1
             )
             .execute(&mut *tx)
             .await
@@ -485,9 +497,10 @@ pub async fn send(
             let refused = sqlx::query!(
                 "update refund_request set status = 'failed', last_error = $2,
                      in_flight_until = null, updated_at = now()
-                 where id = $1 and status = 'pending'",
+                 where id = $1 and status = 'pending' and attempts = $3",
                 request,
-                error
+                error,
+                claimed.attempt + 1
             )
             .execute(&mut *tx)
             .await
@@ -508,9 +521,10 @@ pub async fn send(
             sqlx::query!(
                 "update refund_request set last_error = $2, in_flight_until = null,
                      updated_at = now()
-                 where id = $1 and status = 'pending'",
+                 where id = $1 and status = 'pending' and attempts = $3",
                 request,
-                error
+                error,
+                claimed.attempt + 1
             )
             .execute(&mut *tx)
             .await

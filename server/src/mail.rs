@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use app::domain::{Currency, Money};
+use app::domain::{Currency, Money, group_thousands};
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -73,6 +73,8 @@ struct Due {
     title: Option<String>,
     order_amount: Option<i64>,
     currency: Option<Currency>,
+    /// What an order unlocked with credits cost in them.
+    credits_spent: Option<i64>,
 }
 
 /// Sends what is due in the outbox, oldest first.
@@ -87,7 +89,8 @@ pub async fn send_due(pool: &PgPool, mailer: &Mailer) -> Result<Sent, sqlx::Erro
             r#"select m.id, m.kind, m.amount_minor, m.attempts, m.token,
                       coalesce(o.email, e.email, u.email) as email,
                       o.public_id as "public_id?", p.title as "title?",
-                      o.amount_minor as "order_amount?", o.currency as "currency?: Currency"
+                      o.amount_minor as "order_amount?", o.currency as "currency?: Currency",
+                      o.credits_spent
                from outbound_email m
                left join customer_order o on o.id = m.order_id
                left join product p on p.id = o.product_id
@@ -208,7 +211,10 @@ fn about_order(mailer: &Mailer, due: &Due) -> Result<(String, String), String> {
                  Paid: {paid}\n\
                  Order: {public_id}\n\n\
                  Your order, and what it gives you, is here:\n{link}\n",
-                paid = money(order_amount),
+                paid = match due.credits_spent {
+                    Some(credits) => format!("{} credits", group_thousands(credits)),
+                    None => money(order_amount),
+                },
             ),
         ),
         ("refund", Some(total)) => (

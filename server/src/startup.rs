@@ -140,7 +140,10 @@ pub async fn connect(
             .await
             .context("Failed to seed the demo catalog")?;
     }
-    let mut stripe = stripe::ClientBuilder::new(settings.stripe_secret_key.expose_secret());
+    // No Stripe call may hang on: a refund request's claim lasts two minutes (`refunds`), and
+    // a page answers within its deadline anyway.
+    let mut stripe = stripe::ClientBuilder::new(settings.stripe_secret_key.expose_secret())
+        .timeout(Duration::from_secs(30));
     if let Some(base) = &settings.stripe_api_base {
         let base = if base.ends_with('/') {
             base.clone()
@@ -195,9 +198,13 @@ fn storage(settings: &Settings) -> anyhow::Result<Arc<dyn object_store::ObjectSt
         // The bucket's client takes its TLS from the process's provider: ring, as every other
         // client here. (Installed already by an earlier start in this process: fine.)
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut bucket = object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name(&s3.bucket)
-            .with_region(&s3.region);
+        // Without keys of its own, the machine's: the environment's AWS_* variables, a web
+        // identity token, a container's or an instance's role.
+        let builder = match s3.credentials {
+            Some(_) => object_store::aws::AmazonS3Builder::new(),
+            None => object_store::aws::AmazonS3Builder::from_env(),
+        };
+        let mut bucket = builder.with_bucket_name(&s3.bucket).with_region(&s3.region);
         if let Some(endpoint) = &s3.endpoint {
             // A service of its own (MinIO and the like) names buckets in the path.
             bucket = bucket

@@ -268,7 +268,7 @@ async fn eventually_newer_refund(app: &TestApp, seen: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_lost_dispute_of_a_pack_takes_back_what_is_left_of_it() {
+async fn a_disputed_pack_holds_what_is_left_of_it_and_a_lost_dispute_keeps_it() {
     let app = spawn().await;
     let shopper = verified_account(&app, &mail_catcher(), &unique_address("disputed")).await;
     let pack = buy_as(&app, &shopper, "api-credits-1000").await;
@@ -284,6 +284,11 @@ async fn a_lost_dispute_of_a_pack_takes_back_what_is_left_of_it() {
     let dispute = crate::disputes::open_dispute(&app, &pack).await;
     let created = app.event_payload("charge.dispute.created").await;
     assert_eq!(app.deliver_signed(&created).await, StatusCode::OK);
+    assert_eq!(
+        credit_balance(&app, &shopper).await,
+        0,
+        "held while disputed"
+    );
     crate::disputes::decide(&app, &dispute, "losing_evidence").await;
     let closed = app.event_payload("charge.dispute.closed").await;
     assert_eq!(app.deliver_signed(&closed).await, StatusCode::OK);
@@ -294,4 +299,64 @@ async fn a_lost_dispute_of_a_pack_takes_back_what_is_left_of_it() {
             .await,
         1
     );
+}
+
+#[tokio::test]
+async fn an_unlock_mails_one_receipt_that_says_what_it_cost_in_credits() {
+    let app = spawn().await;
+    let catcher = mail_catcher();
+    let email = unique_address("unlockmail");
+    let shopper = verified_account(&app, &catcher, &email).await;
+    buy_as(&app, &shopper, "api-credits-1000").await;
+    let spent = unlock(
+        &app,
+        &shopper,
+        "field-recordings-vol-1",
+        "mailedkey00000000000000000",
+    )
+    .await;
+    assert!(spent.status().is_redirection() || spent.status().is_success());
+
+    for _ in 0..2 {
+        server::mail::send_due(&app.pool, &catcher.mailer(&app.base))
+            .await
+            .unwrap();
+    }
+
+    let receipts: Vec<_> = catcher
+        .inbox(&email)
+        .await
+        .into_iter()
+        .filter(|m| m["subject"] == "Your receipt for Field Recordings, Vol. 1")
+        .collect();
+    assert_eq!(receipts.len(), 1);
+    let text = receipts[0]["text"].as_str().unwrap();
+    assert!(text.contains("Paid: 400 credits"), "{text}");
+}
+
+#[tokio::test]
+async fn a_won_dispute_gives_a_packs_held_credits_back() {
+    let app = spawn().await;
+    let shopper = verified_account(&app, &mail_catcher(), &unique_address("won")).await;
+    let pack = buy_as(&app, &shopper, "api-credits-1000").await;
+    let spent = unlock(
+        &app,
+        &shopper,
+        "field-recordings-vol-1",
+        "beforewinkey00000000000000",
+    )
+    .await;
+    assert!(spent.status().is_redirection() || spent.status().is_success());
+
+    let dispute = crate::disputes::open_dispute(&app, &pack).await;
+    let created = app.event_payload("charge.dispute.created").await;
+    assert_eq!(app.deliver_signed(&created).await, StatusCode::OK);
+    assert_eq!(credit_balance(&app, &shopper).await, 0);
+    crate::disputes::decide(&app, &dispute, "winning_evidence").await;
+    let closed = app.event_payload("charge.dispute.closed").await;
+    assert_eq!(app.deliver_signed(&closed).await, StatusCode::OK);
+    // Delivered twice: given back once.
+    assert_eq!(app.deliver_signed(&closed).await, StatusCode::OK);
+
+    assert_eq!(credit_balance(&app, &shopper).await, 600);
 }

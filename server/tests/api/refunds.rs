@@ -366,13 +366,16 @@ async fn a_refused_refund_gives_back_its_credits_less_what_a_refund_elsewhere_to
         0,
         "the 600 are held while Stripe answers"
     );
-    // ...while the seller refunds the whole payment from the dashboard.
+    // ...the shopper buys a second pack, and the seller refunds the whole of the first one
+    // from the dashboard: of its 1,000 credits, the 400 not held yet are taken back.
+    buy_as(&app, &owner, "api-credits-1000").await;
     app.refund(&pack, None).await;
     let refunded = app.await_event("charge.refunded").await;
     assert_eq!(app.deliver_signed(&refunded).await, StatusCode::OK);
+    assert_eq!(credit_balance(&app, &owner).await, 600);
 
-    // The retry is refused (nothing is left to refund): the request fails, and the credits it
-    // held go back only to be taken by the full refund's share.
+    // The retry is refused (nothing is left to refund): the request fails, and the 600 it held
+    // go back, only to be taken again as the full refund's share.
     housekeeping_sends_pending(&app).await;
 
     assert_eq!(
@@ -380,7 +383,13 @@ async fn a_refused_refund_gives_back_its_credits_less_what_a_refund_elsewhere_to
             .await,
         1
     );
-    assert_eq!(credit_balance(&app, &owner).await, 0);
+    assert_eq!(
+        app.count("select count(*) from credit_entry where reason = 'restore' and delta = 600")
+            .await,
+        1
+    );
+    // 2,000 bought, 400 spent, the refunded pack's 1,000 gone.
+    assert_eq!(credit_balance(&app, &owner).await, 600);
     assert_eq!(app.order_status(&pack.order_id).await, "refunded");
     assert_eq!(stripe_refunds(&app, &pack).await.len(), 1);
 }
