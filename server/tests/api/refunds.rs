@@ -43,6 +43,17 @@ async fn shopper(app: &TestApp, who: &str) -> reqwest::Client {
     verified_account(app, &mail_catcher(), &unique_address(who)).await
 }
 
+/// A shopper who bought a 1,000-credit pack for €9.00 and spent 400 of its credits on an
+/// unlock.
+async fn pack_with_400_spent(app: &TestApp, who: &str) -> (reqwest::Client, Session) {
+    let owner = shopper(app, who).await;
+    let pack = buy_as(app, &owner, "api-credits-1000").await;
+    let key = format!("{who}spendkey0000000000000");
+    let spent = unlock_with_credits(app, &owner, "field-recordings-vol-1", 400, &key).await;
+    assert!(spent.status().is_redirection() || spent.status().is_success());
+    (owner, pack)
+}
+
 #[tokio::test]
 async fn a_shopper_refunds_a_file_from_the_receipt_and_it_leaves_the_library() {
     let app = spawn().await;
@@ -122,17 +133,7 @@ async fn a_double_click_on_refund_refunds_once() {
 #[tokio::test]
 async fn a_partly_spent_pack_refunds_only_its_unspent_credits_and_says_so_first() {
     let app = spawn().await;
-    let owner = shopper(&app, "packrefund").await;
-    let pack = buy_as(&app, &owner, "api-credits-1000").await;
-    let spent = unlock_with_credits(
-        &app,
-        &owner,
-        "field-recordings-vol-1",
-        400,
-        "packspendkey00000000000000",
-    )
-    .await;
-    assert!(spent.status().is_redirection() || spent.status().is_success());
+    let (owner, pack) = pack_with_400_spent(&app, "packrefund").await;
 
     let receipt = app
         .page_as(&owner, &format!("/account/orders/{}", pack.order_id))
@@ -164,18 +165,8 @@ async fn a_partly_spent_pack_refunds_only_its_unspent_credits_and_says_so_first(
 #[tokio::test]
 async fn a_refund_for_an_amount_that_changed_since_the_page_is_refused_and_changes_nothing() {
     let app = spawn().await;
-    let owner = shopper(&app, "stalerefund").await;
-    let pack = buy_as(&app, &owner, "api-credits-1000").await;
     // The receipt offered €9.00; another tab then spends 400 credits.
-    let spent = unlock_with_credits(
-        &app,
-        &owner,
-        "field-recordings-vol-1",
-        400,
-        "othertabkey000000000000000",
-    )
-    .await;
-    assert!(spent.status().is_redirection() || spent.status().is_success());
+    let (owner, pack) = pack_with_400_spent(&app, "stalerefund").await;
 
     let resp = request_refund(&app, &owner, &pack.order_id, 900).await;
 
@@ -342,17 +333,7 @@ async fn a_refund_made_but_whose_answer_was_lost_is_found_not_made_again() {
 #[tokio::test]
 async fn a_refused_refund_gives_back_its_credits_less_what_a_refund_elsewhere_took() {
     let app = spawn().await;
-    let owner = shopper(&app, "refused").await;
-    let pack = buy_as(&app, &owner, "api-credits-1000").await;
-    let spent = unlock_with_credits(
-        &app,
-        &owner,
-        "field-recordings-vol-1",
-        400,
-        "refusedkey0000000000000000",
-    )
-    .await;
-    assert!(spent.status().is_redirection() || spent.status().is_success());
+    let (owner, pack) = pack_with_400_spent(&app, "refused").await;
     // The shopper's request of 5.40 EUR for 600 credits gets no answer...
     app.standin_post(
         "faults",
