@@ -48,13 +48,7 @@ for _ in $(seq 1 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.
 
 previous=bench/last-library.tsv
 current=$(mktemp)
-figure() {
-  local was
-  was=$(awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$previous" 2>/dev/null || true)
-  printf '%-62s %10s %-5s%s\n' "$1" "$2" "$3" "${was:+ (previous run: $was)}"
-  printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$current"
-}
-ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }; printf "%.2f", v }'; }
+source bench/figures.sh
 rss() { local kb; kb=$(ps -o rss= -p "$server_pid" || echo 0); echo $(( kb / 1024 )); }
 wrk_figures() { # LABEL WRK-OUTPUT
   if echo "$2" | grep -qE "Non-2xx|Socket errors"; then

@@ -38,14 +38,7 @@ for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null &
 
 previous=bench/last-run.tsv
 current=$(mktemp)
-# figure NAME VALUE UNIT: prints it with the previous run's value, and records it.
-figure() {
-  local was
-  was=$(awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$previous" 2>/dev/null || true)
-  printf '%-62s %10s %-5s%s\n' "$1" "$2" "$3" "${was:+ (previous run: $was)}"
-  printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$current"
-}
-ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }; printf "%.2f", v }'; }
+source bench/figures.sh
 
 echo
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -srm)"
