@@ -1,6 +1,9 @@
-//! Runs the shop: reads settings (and `.env`), migrates, seeds, serves. With a command, does
-//! that one task against the same database and Stripe account and exits:
+//! Runs the shop: reads settings (and `.env`), migrates, seeds, serves (`server` or `server
+//! serve`). With another command, does that one task against the same database and Stripe
+//! account and exits:
 //!
+//! - `server migrate`: brings the database up to this build's migrations (as every start
+//!   does), for a deploy that migrates before it starts new servers;
 //! - `server replay-events`: settles every stored webhook event that was never handled (the
 //!   background job does this every five minutes and at each start);
 //! - `server housekeeping`: that, then expires open orders, forgets data past retention, and
@@ -11,7 +14,7 @@ use leptos::config::get_configuration;
 use server::settings::Settings;
 use server::startup::Application;
 
-const USAGE: &str = "usage: server [replay-events | housekeeping]";
+const USAGE: &str = "usage: server [serve | migrate | replay-events | housekeeping]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -33,7 +36,12 @@ async fn main() -> anyhow::Result<()> {
     let conf = get_configuration(Some("Leptos.toml")).context("Failed to read Leptos.toml")?;
     let addr = conf.leptos_options.site_addr;
     match command.as_deref() {
-        None => {
+        Some("migrate") => {
+            let known = server::startup::migrate(&settings).await?;
+            println!("database migrated: {known} migrations");
+            Ok(())
+        }
+        None | Some("serve") => {
             let app = Application::build(settings, conf.leptos_options, addr).await?;
             tracing::info!("storefront listening on http://{addr}");
             app.run().await

@@ -116,6 +116,49 @@ impl Application {
     }
 }
 
+/// The shop's migrations, built into the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Connects to Postgres and brings its schema up to this build's migrations (`server
+/// migrate`); returns how many this build knows.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<usize> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(settings.database_url())
+        .await
+        .context("Failed to connect to Postgres (DATABASE_URL)")?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("Failed to run database migrations")?;
+    Ok(MIGRATOR.iter().count())
+}
+
+/// `GET /readyz`, for a load balancer: 200 while the database answers (within two seconds)
+/// and holds every migration this build knows; 503 otherwise, so shoppers are sent to a
+/// server that can serve them. (`/healthz` says only that the process is up.)
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (StatusCode, &'static str) {
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query_scalar::<_, Option<i64>>(
+            "select max(version) from _sqlx_migrations where success",
+        )
+        .fetch_one(&state.pool),
+    )
+    .await;
+    match applied {
+        Ok(Ok(Some(version))) if version >= latest => (StatusCode::OK, "ready"),
+        Ok(Ok(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database migrations pending",
+        ),
+        Ok(Err(_)) | Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable"),
+    }
+}
+
 /// The shop's state from its settings: Postgres connected and migrated (the demo catalog
 /// seeded if asked), the Stripe client built. What the server and the command-line tasks
 /// share; nothing is served or started in the background here. `secure_by_default` is
@@ -131,7 +174,7 @@ pub async fn connect(
         .connect(settings.database_url())
         .await
         .context("Failed to connect to Postgres (DATABASE_URL)")?;
-    sqlx::migrate!("../migrations")
+    MIGRATOR
         .run(&pool)
         .await
         .context("Failed to run database migrations")?;
@@ -280,6 +323,7 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
     Router::new()
         .route("/webhooks/stripe", post(crate::webhook::receive))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route(
             "/library/{order}/download",
             get(crate::downloads::from_library),

@@ -44,3 +44,86 @@ async fn a_page_waiting_for_a_starved_database_answers_503_with_a_readable_page(
     assert_eq!(status, StatusCode::OK, "recovers once connections free up");
     assert!(!page.contains(BUSY), "{page}");
 }
+
+#[tokio::test]
+async fn readyz_is_200_with_every_migration_in_place_and_503_when_one_is_missing() {
+    let app = spawn().await;
+    let ready = |app: &crate::helpers::TestApp| {
+        let url = format!("{}/readyz", app.base);
+        async move {
+            let resp = reqwest::get(url).await.unwrap();
+            (resp.status(), resp.text().await.unwrap())
+        }
+    };
+    assert_eq!(ready(&app).await, (StatusCode::OK, "ready".to_string()));
+
+    // The database is put back to a schema this build is ahead of (a restore of an old backup,
+    // say): the server stays up but takes no shoppers.
+    sqlx::query(
+        "delete from _sqlx_migrations where version = (select max(version) from _sqlx_migrations)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    assert_eq!(
+        ready(&app).await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database migrations pending".to_string()
+        )
+    );
+    let (health, _) = app.page("/healthz").await;
+    assert_eq!(health, StatusCode::OK, "the process itself is up");
+}
+
+#[tokio::test]
+async fn the_migrate_command_brings_an_empty_database_up_to_this_build() {
+    let admin_url = std::env::var("TEST_DATABASE_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+    let prefix = std::env::var("TEST_DATABASE_PREFIX").unwrap_or_else(|_| "sf_test_".into());
+    let db = format!("{prefix}migrate_{:016x}", rand::random::<u64>());
+    sqlx::query(&format!("create database \"{db}\""))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let db_url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
+
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("migrate")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env_clear()
+        .env("DATABASE_URL", &db_url)
+        .env("STRIPE_SECRET_KEY", crate::helpers::SECRET_KEY)
+        .env("STRIPE_PUBLISHABLE_KEY", "pk_test_shop_tests")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations"))
+        .unwrap()
+        .count() as i64;
+    assert!(
+        stdout.contains(&format!("{migrations} migrations")),
+        "{stdout}"
+    );
+    let migrated = sqlx::PgPool::connect(&db_url).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
+        .fetch_one(&migrated)
+        .await
+        .unwrap();
+    migrated.close().await;
+    sqlx::query(&format!("drop database \"{db}\" with (force)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    assert_eq!(applied, migrations);
+}
