@@ -90,14 +90,7 @@ async fn the_migrate_command_brings_an_empty_database_up_to_this_build() {
         .unwrap();
     let db_url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
 
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .arg("migrate")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env_clear()
-        .env("DATABASE_URL", &db_url)
-        .env("STRIPE_SECRET_KEY", crate::helpers::SECRET_KEY)
-        .env("STRIPE_PUBLISHABLE_KEY", "pk_test_shop_tests")
-        .env("RUST_LOG", "warn")
+    let out = crate::helpers::server_command("migrate", &db_url)
         .output()
         .await
         .unwrap();

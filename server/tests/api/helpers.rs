@@ -577,3 +577,18 @@ pub async fn unlock_with_credits(
     )
     .await
 }
+
+/// The `server` binary with `command`, run as an operator would against `database_url`: from
+/// the repository root, with only the settings it needs.
+pub fn server_command(command: &str, database_url: &str) -> tokio::process::Command {
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"));
+    server
+        .arg(command)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("STRIPE_SECRET_KEY", SECRET_KEY)
+        .env("STRIPE_PUBLISHABLE_KEY", "pk_test_shop_tests")
+        .env("RUST_LOG", "warn");
+    server
+}

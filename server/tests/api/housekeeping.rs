@@ -252,16 +252,9 @@ async fn the_replay_events_command_settles_what_was_never_settled() {
     let order = stored_but_unsettled(&app).await;
     let settings = &app.settings;
 
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .arg("replay-events")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env_clear()
-        .env("DATABASE_URL", settings.database_url())
-        .env("STRIPE_SECRET_KEY", crate::helpers::SECRET_KEY)
-        .env("STRIPE_PUBLISHABLE_KEY", "pk_test_shop_tests")
+    let out = crate::helpers::server_command("replay-events", settings.database_url())
         .env("STRIPE_API_BASE", settings.stripe_api_base.clone().unwrap())
         .env("SEED_DEMO_CATALOG", "false")
-        .env("RUST_LOG", "warn")
         .output()
         .await
         .unwrap();
