@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use secrecy::ExposeSecret;
+use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -122,8 +123,14 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// Connects to Postgres and brings its schema up to this build's migrations (`server
 /// migrate`); returns how many this build knows.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<usize> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
+    migrated_pool(settings, PgPoolOptions::new().max_connections(1)).await?;
+    Ok(MIGRATOR.iter().count())
+}
+
+/// A pool on `DATABASE_URL` with `options`, its database brought up to this build's
+/// migrations.
+async fn migrated_pool(settings: &Settings, options: PgPoolOptions) -> anyhow::Result<PgPool> {
+    let pool = options
         .connect(settings.database_url())
         .await
         .context("Failed to connect to Postgres (DATABASE_URL)")?;
@@ -131,7 +138,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<usize> {
         .run(&pool)
         .await
         .context("Failed to run database migrations")?;
-    Ok(MIGRATOR.iter().count())
+    Ok(pool)
 }
 
 /// `GET /readyz`, for a load balancer: 200 while the database answers (within two seconds)
@@ -168,16 +175,10 @@ pub async fn connect(
     leptos_options: LeptosOptions,
     secure_by_default: bool,
 ) -> anyhow::Result<AppState> {
-    let pool = PgPoolOptions::new()
+    let options = PgPoolOptions::new()
         .max_connections(16)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(settings.database_url())
-        .await
-        .context("Failed to connect to Postgres (DATABASE_URL)")?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .context("Failed to run database migrations")?;
+        .acquire_timeout(Duration::from_secs(5));
+    let pool = migrated_pool(settings, options).await?;
     if settings.seed_demo_catalog {
         crate::seed::demo_catalog(&pool)
             .await

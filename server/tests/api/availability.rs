@@ -95,12 +95,7 @@ async fn the_migrate_command_brings_an_empty_database_up_to_this_build() {
         .await
         .unwrap();
 
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::helpers::succeeded(&out);
     let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations"))
         .unwrap()
         .count() as i64;

@@ -592,3 +592,15 @@ pub fn server_command(command: &str, database_url: &str) -> tokio::process::Comm
         .env("RUST_LOG", "warn");
     server
 }
+
+/// What a finished `server` command printed, once it is known to have succeeded (its output
+/// otherwise goes into the failure).
+pub fn succeeded(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

@@ -259,12 +259,7 @@ async fn the_replay_events_command_settles_what_was_never_settled() {
         .await
         .unwrap();
 
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::helpers::succeeded(&out);
     assert!(stdout.contains("settled 1,"), "{stdout}");
     assert_eq!(app.order_status(&order.order_id).await, "paid");
 }
