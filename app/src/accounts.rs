@@ -31,6 +31,8 @@ pub struct User {
     pub id: i64,
     pub email: String,
     pub verified: bool,
+    /// Whether this account may use the admin (see [`make_admin`]).
+    pub is_admin: bool,
     /// The password hash: a password change signs out every other session.
     password_hash: String,
 }
@@ -40,6 +42,7 @@ impl std::fmt::Debug for User {
         f.debug_struct("User")
             .field("id", &self.id)
             .field("verified", &self.verified)
+            .field("is_admin", &self.is_admin)
             .finish_non_exhaustive()
     }
 }
@@ -160,6 +163,7 @@ struct Row {
     email: String,
     password_hash: String,
     verified: bool,
+    is_admin: bool,
 }
 
 impl From<Row> for User {
@@ -168,6 +172,7 @@ impl From<Row> for User {
             id: row.id,
             email: row.email,
             verified: row.verified,
+            is_admin: row.is_admin,
             password_hash: row.password_hash,
         }
     }
@@ -180,7 +185,7 @@ impl Users {
         let email = creds.email.trim().to_string();
         let row = sqlx::query_as!(
             Row,
-            r#"select id, email, password_hash, email_verified_at is not null as "verified!"
+            r#"select id, email, password_hash, email_verified_at is not null as "verified!", is_admin
                from app_user where email = lower($1)"#,
             email
         )
@@ -197,7 +202,7 @@ impl Users {
     pub async fn get_user(&self, id: i64) -> Result<Option<User>, AccountError> {
         Ok(sqlx::query_as!(
             Row,
-            r#"select id, email, password_hash, email_verified_at is not null as "verified!"
+            r#"select id, email, password_hash, email_verified_at is not null as "verified!", is_admin
                from app_user where id = $1"#,
             id
         )
@@ -304,6 +309,26 @@ async fn send_link(
     user: i64,
     purpose: Purpose,
 ) -> Result<(), AccountError> {
+    let (id, token) = new_token(tx, user, purpose).await?;
+    sqlx::query!(
+        "insert into outbound_email (kind, user_id, dedupe_key, token)
+         values ($1, $2, $3, $4)",
+        purpose.as_str(),
+        user,
+        format!("{}:{id}", purpose.as_str()),
+        token
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A new one-time token for `user`: its id, and the token (only its hash is kept).
+async fn new_token(
+    tx: &mut sqlx::PgConnection,
+    user: i64,
+    purpose: Purpose,
+) -> Result<(i64, String), AccountError> {
     let token: String = {
         let bytes: [u8; 32] = rand::rng().random();
         hex::encode(bytes)
@@ -319,17 +344,96 @@ async fn send_link(
     )
     .fetch_one(&mut *tx)
     .await?;
+    Ok((id, token))
+}
+
+/// What [`make_admin`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminMade {
+    /// A new account, with the password given.
+    Created,
+    /// An account without a password anyone knows yet (a new one, or one whose email was never
+    /// verified): this one-time token (a reset link's, valid for [`RESET_FOR`]) sets it.
+    CreatedWithLink(String),
+    /// A verified account that was there already now may use the admin (with the password
+    /// given, if one was; its other sessions are then signed out).
+    Promoted,
+}
+
+/// Makes `email` an admin, for `server admin create-user`: there is no way to become one from
+/// the web. The email counts as verified (whoever runs the server vouches for it). An account
+/// whose email was never verified keeps nothing of itself: anyone may have signed up with that
+/// address and chosen its password, so without a password given it gets one nobody knows and a
+/// one-time link to choose it, and its sessions end.
+pub async fn make_admin(
+    pool: &PgPool,
+    email: &Email,
+    password: Option<NewPassword>,
+) -> Result<AdminMade, AccountError> {
+    let given = password.is_some();
+    let hash = match password {
+        Some(p) => hash_password(p).await?,
+        None => {
+            let unknown: [u8; 32] = rand::rng().random();
+            hash_password(NewPassword(hex::encode(unknown))).await?
+        }
+    };
+    let email = email.as_str().to_lowercase();
+    let mut tx = pool.begin().await?;
+    let existing = sqlx::query!(
+        r#"select id, email_verified_at is not null as "verified!" from app_user where email = $1"#,
+        email
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let verified = existing.as_ref().is_some_and(|e| e.verified);
+    let user = match &existing {
+        Some(row) => row.id,
+        None => {
+            sqlx::query_scalar!(
+                "insert into app_user (email, password_hash) values ($1, $2) returning id",
+                email,
+                hash
+            )
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
+    // Orders are locked before the account row, as everywhere (see `credits`).
+    claim_guest_orders(&mut tx, user, &email).await?;
+    // A verified owner keeps their password unless one is given; anyone else's is replaced.
+    let replace = given || !verified;
     sqlx::query!(
-        "insert into outbound_email (kind, user_id, dedupe_key, token)
-         values ($1, $2, $3, $4)",
-        purpose.as_str(),
+        "update app_user
+         set is_admin = true,
+             password_hash = case when $2 then $3 else password_hash end,
+             email_verified_at = coalesce(email_verified_at, now())
+         where id = $1",
         user,
-        format!("{}:{id}", purpose.as_str()),
-        token
+        replace,
+        hash
     )
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    if !verified {
+        // Links sent to whoever signed up before are void.
+        sqlx::query!(
+            "update user_token set used_at = now() where user_id = $1 and used_at is null",
+            user
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    let made = match (verified, given) {
+        (true, _) => AdminMade::Promoted,
+        (false, true) => AdminMade::Created,
+        (false, false) => {
+            let (_, token) = new_token(&mut tx, user, Purpose::ResetPassword).await?;
+            AdminMade::CreatedWithLink(token)
+        }
+    };
+    tx.commit().await?;
+    Ok(made)
 }
 
 /// Signs up `email`. A new account gets a verification link; an address that already has a
@@ -431,7 +535,7 @@ async fn find_token(
 ) -> Result<Option<(i64, Row)>, AccountError> {
     let found = sqlx::query!(
         r#"select t.id as token_id, u.id, u.email, u.password_hash,
-                  u.email_verified_at is not null as "verified!"
+                  u.email_verified_at is not null as "verified!", u.is_admin
            from user_token t join app_user u on u.id = t.user_id
            where t.token_hash = $1 and t.purpose = $2 and t.used_at is null
              and t.expires_at > now()
@@ -449,6 +553,7 @@ async fn find_token(
                 email: f.email,
                 password_hash: f.password_hash,
                 verified: f.verified,
+                is_admin: f.is_admin,
             },
         )
     }))
@@ -540,7 +645,8 @@ pub async fn reset_password(
         r#"update app_user
            set password_hash = $2, email_verified_at = coalesce(email_verified_at, now())
            where id = $1
-           returning id, email, password_hash, email_verified_at is not null as "verified!""#,
+           returning id, email, password_hash, email_verified_at is not null as "verified!",
+                     is_admin"#,
         row.id,
         hash
     )

@@ -21,6 +21,9 @@ pub enum ShopError {
     /// The page or action is for signed-in shoppers.
     #[error("Please sign in first.")]
     SignInRequired,
+    /// Signed in, but this is for the shop's staff.
+    #[error("This page is for the shop's staff.")]
+    Forbidden,
     /// This browser or its network asked too often (see `limits`).
     #[error("Too many attempts in a short time. Please wait a minute and try again.")]
     TooManyRequests,
@@ -43,6 +46,7 @@ impl ShopError {
             ShopError::NotPayable => 409,
             ShopError::TooManyRequests => 429,
             ShopError::SignInRequired => 401,
+            ShopError::Forbidden => 403,
             ShopError::PaymentsUnavailable | ShopError::Busy | ShopError::Network => 503,
             ShopError::Internal => 500,
         }
@@ -181,6 +185,8 @@ mod tests {
         assert_eq!(ShopError::NotFound.status(), 404);
         assert_eq!(ShopError::NotPayable.status(), 409);
         assert_eq!(ShopError::TooManyRequests.status(), 429);
+        assert_eq!(ShopError::SignInRequired.status(), 401);
+        assert_eq!(ShopError::Forbidden.status(), 403);
         assert_eq!(ShopError::Busy.status(), 503);
         assert_eq!(ShopError::PaymentsUnavailable.status(), 503);
         assert_eq!(ShopError::Internal.status(), 500);

@@ -53,6 +53,46 @@ impl Files {
         Ok(key)
     }
 
+    /// Copies the file at `path`, whose SHA-256 is `sha256` (hex), into the storage under that
+    /// hash and returns the key, streaming it in parts (an S3 bucket takes it as a multipart
+    /// upload). The same bytes stored twice are one object. A copy that fails midway is
+    /// aborted, so no partial object is left under the key.
+    pub async fn put_file(
+        &self,
+        path: &std::path::Path,
+        sha256: &str,
+    ) -> Result<String, object_store::Error> {
+        use tokio::io::AsyncReadExt;
+        let key = format!("sha256/{sha256}");
+        let location = Path::from(key.as_str());
+        if self.store.head(&location).await.is_ok() {
+            return Ok(key);
+        }
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| io_error(path, e))?;
+        let upload = self.store.put_multipart(&location).await?;
+        let mut write = object_store::WriteMultipart::new_with_chunk_size(upload, 8 * 1024 * 1024);
+        let mut buf = vec![0; 1024 * 1024];
+        loop {
+            let read = match file.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = write.abort().await;
+                    return Err(io_error(path, e));
+                }
+            };
+            if let Err(e) = write.wait_for_capacity(4).await {
+                let _ = write.abort().await;
+                return Err(e);
+            }
+            write.write(&buf[..read]);
+        }
+        write.finish().await?;
+        Ok(key)
+    }
+
     /// A signed link for `order`'s file, working until `LINK_LIFETIME` from now.
     pub fn sign(&self, order: &OrderId) -> String {
         let expires = now_secs() + LINK_LIFETIME.as_secs();
@@ -84,6 +124,13 @@ impl Files {
         let mut mac = self.hmac();
         mac.update(format!("{order}.{expires}").as_bytes());
         hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+fn io_error(path: &std::path::Path, source: std::io::Error) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "upload",
+        source: format!("{}: {source}", path.display()).into(),
     }
 }
 

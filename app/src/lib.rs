@@ -5,12 +5,14 @@
 //!
 //! | module | owns | |
 //! |---|---|---|
-//! | `pages` | one view per route: home, product, order | |
+//! | `pages` | one view per route: shop, account, admin | |
 //! | `components` | page pieces, and the islands the browser hydrates | |
 //! | `stripe_js` | Stripe.js bindings for the checkout island | hydrate |
 //! | `api` | the `#[server]` functions, the browser's only way in | |
 //! | `state` | `AppState`, handed to server functions | ssr |
-//! | `refunds` | refunds a shopper asks for, within the refund window | ssr |
+//! | `reconcile` | settling from Stripe what webhooks missed | ssr |
+//! | `admin` | what the admin reads: sales, orders, the inbox | ssr |
+//! | `refunds` | refunds a shopper or an admin asks for, within the refund window | ssr |
 //! | `library` | free products added, products unlocked with credits | ssr |
 //! | `accounts` | sign-up, sign-in, verification and reset links, guest orders claimed | ssr |
 //! | `credits` | the credit ledger: packs added, spends, refunds taken back | ssr |
@@ -18,15 +20,21 @@
 //! | `housekeeping` | expiring open orders, forgetting data past retention | ssr |
 //! | `limits` | rate limits on checkout starts and Stripe reads | ssr |
 //! | `checkout`, `orders` | opening checkout; an order as its page shows it | ssr |
+//! | `inbox` | Stripe events stored, then settled once | ssr |
 //! | `fulfillment` | settling orders from what Stripe reports | ssr |
 //! | `payment_intents` | every call to Stripe's PaymentIntents API | ssr |
 //! | `catalog` | published products, and their in-memory copy | ssr |
+//! | `advisory` | Postgres advisory locks for background work | ssr |
 //! | `models` | what server functions return | |
 //! | `error` | `ShopError`: what the shopper is told, and its status | |
 //! | `domain` | money, ids, email, slugs, kinds, statuses | |
 
 #[cfg(feature = "ssr")]
 pub mod accounts;
+#[cfg(feature = "ssr")]
+pub mod admin;
+#[cfg(feature = "ssr")]
+pub mod advisory;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod catalog;
@@ -44,6 +52,8 @@ pub mod fulfillment;
 #[cfg(feature = "ssr")]
 pub mod housekeeping;
 #[cfg(feature = "ssr")]
+pub mod inbox;
+#[cfg(feature = "ssr")]
 pub mod library;
 #[cfg(feature = "ssr")]
 pub mod limits;
@@ -53,6 +63,8 @@ pub mod orders;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod payment_intents;
+#[cfg(feature = "ssr")]
+pub mod reconcile;
 #[cfg(feature = "ssr")]
 pub mod refunds;
 #[cfg(feature = "ssr")]
@@ -64,8 +76,10 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
 use crate::pages::{
-    AccountPage, ForgotPasswordPage, HomePage, LibraryPage, OrderPage, ProductPage, ReceiptPage,
-    ResetPasswordPage, SignInPage, SignUpPage, VerifyEmailPage,
+    AccountPage, AdminEventsPage, AdminHomePage, AdminNewProductPage, AdminOrderPage,
+    AdminOrdersPage, AdminProductPage, AdminProductsPage, ForgotPasswordPage, HomePage,
+    LibraryPage, OrderPage, ProductPage, ReceiptPage, ResetPasswordPage, SignInPage, SignUpPage,
+    VerifyEmailPage,
 };
 use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
@@ -109,10 +123,20 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Every page says so while the shop runs on Stripe's test keys: nothing bought is real.
+    #[cfg(feature = "ssr")]
+    let test_mode = use_context::<state::AppState>().is_some_and(|s| !s.live_mode);
+    #[cfg(not(feature = "ssr"))]
+    let test_mode = false;
     view! {
         <Stylesheet id="leptos" href="/pkg/storefront.css"/>
         <Title text="storefront"/>
         <Router>
+            {test_mode.then(|| view! {
+                <p class="test-mode" role="note">
+                    "Test mode: payments use Stripe's test keys, and no real money moves."
+                </p>
+            })}
             <header class="site-header">
                 <a href="/" class="brand">"storefront"</a>
                 <nav aria-label="Account">
@@ -132,6 +156,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/account/orders/:id") view=ReceiptPage ssr=SsrMode::Async/>
                     <Route path=path!("/library") view=LibraryPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view=AdminHomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/orders") view=AdminOrdersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/orders/:id") view=AdminOrderPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/events") view=AdminEventsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/products") view=AdminProductsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/products/new") view=AdminNewProductPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/products/:slug") view=AdminProductPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
@@ -152,6 +183,7 @@ fn AccountLink() -> impl IntoView {
                             {format!("{} credits", crate::domain::group_thousands(account.credits))}
                         </span>
                         <a href="/account">"Your account"</a>
+                        {account.is_admin.then(|| view! { <a href="/admin">"Admin"</a> })}
                     }.into_any(),
                     _ => view! { <a href="/sign-in">"Sign in"</a> }.into_any(),
                 }

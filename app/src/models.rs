@@ -3,14 +3,21 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{DisputeStatus, Money, OrderId, OrderStatus, ProductKind, group_thousands};
+use crate::domain::{
+    Currency, DisputeStatus, Money, OrderId, OrderStatus, ProductKind, group_thousands,
+};
 
 /// A published product as the catalog shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Product {
     pub slug: String,
     pub title: String,
+    /// Markdown, as the seller wrote it (and the plain text for metadata).
     pub description: String,
+    /// The description rendered and sanitised (see `catalog::render_markdown`).
+    pub description_html: String,
+    /// The preview image's URL.
+    pub preview: Option<String>,
     pub kind: ProductKind,
     /// `None` for a free product: added to a library without paying.
     pub price: Option<Money>,
@@ -79,6 +86,8 @@ pub struct Account {
     pub verified: bool,
     /// Their credit balance.
     pub credits: i64,
+    /// Whether they may use the admin (the header links to it).
+    pub is_admin: bool,
 }
 
 /// One order in a shopper's history.
@@ -149,4 +158,182 @@ pub enum RefundOffer {
     Unavailable(String),
     /// Nothing to refund: not paid with money, or not paid yet.
     None,
+}
+
+/// The admin's home: sales, and what needs a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShopOverview {
+    /// One per currency sold in during the last 30 days.
+    pub sales: Vec<Sales>,
+    /// Stored events not handled yet (their order not visible yet, unreadable, failing).
+    pub unhandled_events: i64,
+    /// Payments whose amount did not match their order.
+    pub orders_to_review: i64,
+    /// Refunds asked for whose answer from Stripe has not come yet.
+    pub refunds_pending: i64,
+}
+
+/// Sales in one currency by UTC day of payment, less what has since been refunded, in minor
+/// units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sales {
+    pub currency: Currency,
+    pub today: i64,
+    pub last_7_days: i64,
+    pub last_30_days: i64,
+    /// The last 30 days, oldest first, today last.
+    pub daily: Vec<i64>,
+    /// The first of those days, as `YYYY-MM-DD`.
+    pub first_day: String,
+}
+
+/// What the admin's order list is narrowed to; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    /// Made on or after this day (UTC), `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Made on or before this day (UTC), `YYYY-MM-DD`.
+    pub to: Option<String>,
+    /// Part of the buyer's email.
+    pub email: Option<String>,
+    /// A product's slug.
+    pub product: Option<String>,
+    /// From 1.
+    pub page: u32,
+}
+
+/// One page of orders, as the admin's list shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderList {
+    pub orders: Vec<AdminOrderLine>,
+    pub more: bool,
+    /// The products, for the filter's choice: slug and title.
+    pub products: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminOrderLine {
+    pub id: OrderId,
+    /// When it was made, `YYYY-MM-DD HH:MM` UTC.
+    pub created: String,
+    pub email: Option<String>,
+    pub product_title: String,
+    pub amount: Cost,
+    pub status: OrderStatus,
+    pub refunded: Option<Money>,
+}
+
+/// One order with everything the shop knows of it, for the admin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub line: AdminOrderLine,
+    pub product_slug: String,
+    pub kind: ProductKind,
+    /// The account it belongs to, if any.
+    pub account: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub paid_at: Option<String>,
+    pub failure_message: Option<String>,
+    pub dispute: Option<DisputeStatus>,
+    /// What it granted: since when, and whether that was revoked or is suspended.
+    pub grants: Vec<AdminGrant>,
+    pub refunds: Vec<AdminRefund>,
+    pub events: Vec<AdminEvent>,
+    /// What may still be refunded, when a refund may be made now.
+    pub refundable: Option<Money>,
+    /// Why not, when it may not.
+    pub not_refundable: Option<String>,
+    /// A fresh key for the refund form: posting the same form twice refunds once.
+    pub form_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminGrant {
+    pub since: String,
+    pub revoked: Option<String>,
+    pub suspended: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminRefund {
+    pub amount: Money,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    pub requested: String,
+    /// Who asked: an admin's email, or "the buyer".
+    pub by: String,
+    pub error: Option<String>,
+}
+
+/// One event in the webhook inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminEvent {
+    pub id: String,
+    pub type_: String,
+    /// When it reached the shop, `YYYY-MM-DD HH:MM:SS` UTC.
+    pub received: String,
+    /// Handled (when), or not yet.
+    pub handled: Option<String>,
+    pub attempts: i32,
+    pub error: Option<String>,
+    /// Delivered to the webhook, or found by reconciliation in Stripe's events list.
+    pub from_list: bool,
+    /// Whether "retry" can act on it: not handled, and its payload still kept.
+    pub retryable: bool,
+}
+
+/// One page of the inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventList {
+    pub events: Vec<AdminEvent>,
+    pub more: bool,
+}
+
+/// A product in the admin's list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminProductLine {
+    pub slug: String,
+    pub title: String,
+    pub kind: ProductKind,
+    /// `$12.50`, or `Free`.
+    pub price: String,
+    pub published: bool,
+    /// Where its Stripe copy stands, in words.
+    pub stripe: String,
+}
+
+/// A product as the admin's edit form shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditableProduct {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    /// Markdown, as the seller wrote it.
+    pub description: String,
+    pub kind: ProductKind,
+    /// The price as the form shows it for editing (`12.50`, `1500`).
+    pub price: String,
+    pub currency: Currency,
+    pub credits: Option<i64>,
+    pub price_credits: Option<i64>,
+    pub published: bool,
+    /// The version the form edits: a save over a newer one is refused.
+    pub version: i32,
+    /// The preview image's URL.
+    pub preview: Option<String>,
+    /// The file a buyer downloads: its name, type and size.
+    pub file: Option<String>,
+    /// Where its Stripe copy stands, in words.
+    pub stripe: String,
+    pub stripe_product_id: Option<String>,
+}
+
+/// Where a product stands in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductState {
+    Published,
+    Unpublished,
+    Archived,
 }

@@ -15,8 +15,9 @@ use stripe_types::Expandable;
 
 use crate::credits;
 use crate::domain::{
-    ALREADY_REFUNDED, Currency, DisputeStatus, Money, NOT_REFUNDABLE, OrderId, OrderStatus,
-    PACK_SPENT, ProductKind, REFUND_CHANGED, REFUND_DISPUTED, REFUND_REFUSED, REFUND_WINDOW_PASSED,
+    ALREADY_REFUNDED, Currency, DisputeStatus, Money, NOT_REFUNDABLE, NOT_REFUNDABLE_ADMIN,
+    OrderId, OrderStatus, PACK_SPENT, ProductKind, REFUND_AMOUNT_POSITIVE, REFUND_CHANGED,
+    REFUND_DISPUTED, REFUND_MORE_THAN_LEFT, REFUND_REFUSED, REFUND_UNDER_WAY, REFUND_WINDOW_PASSED,
 };
 use crate::error::{OrInternal, ShopError};
 use crate::fulfillment;
@@ -288,6 +289,106 @@ pub async fn request(
     send(pool, stripe, request).await
 }
 
+/// A refund an admin makes from `/admin/orders`: `typed_amount` (as the admin typed it, in
+/// the order's currency) of what is left of `order`'s
+/// payment, never more, and with `revoke` the product leaves the buyer's library once it is
+/// refunded (a full refund always takes it out). `form_key` is the form's own: the same form
+/// posted again (a double click, a reload) finds the request it made instead of refunding
+/// again. A credit pack's share of the refund leaves its buyer's balance through the ledger,
+/// as a refund made on Stripe's dashboard does.
+#[tracing::instrument(skip_all, fields(admin, order = %order))]
+pub async fn by_admin(
+    pool: &PgPool,
+    stripe: &stripe::Client,
+    admin: i64,
+    order: &OrderId,
+    typed_amount: &str,
+    revoke: bool,
+    form_key: &str,
+) -> Result<Requested, ShopError> {
+    let mut tx = pool.begin().await.or_internal("Failed to begin a refund")?;
+    let row = sqlx::query!(
+        r#"select id, status as "status: OrderStatus", amount_minor, amount_refunded_minor,
+                  payment_intent_id, currency as "currency: Currency"
+           from customer_order where public_id = $1
+           for no key update"#,
+        order.as_str()
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .or_internal("Failed to read an order to refund")?
+    .ok_or(ShopError::NotFound)?;
+    // After the order's lock, so a second post of one form waits for the first to be written.
+    let earlier = sqlx::query_scalar!(
+        "select id from refund_request where form_key = $1 and order_id = $2",
+        form_key,
+        row.id
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .or_internal("Failed to look for a refund request")?;
+    if let Some(request) = earlier {
+        drop(tx);
+        return send(pool, stripe, request).await;
+    }
+    // A payment held for review took another amount or currency than the order's: it is
+    // refunded in full on Stripe's dashboard, and that refund settles it here.
+    if row.payment_intent_id.is_none() || row.amount_minor == 0 || !row.status.is_paid() {
+        return Err(ShopError::Invalid(NOT_REFUNDABLE_ADMIN.into()));
+    }
+    // Checked, not waited for: a request on its way is being recorded by a transaction that
+    // takes this order's lock after the request's (see `send`).
+    let under_way = sqlx::query_scalar!(
+        r#"select exists (select from refund_request where order_id = $1 and status = 'pending')
+           as "exists!""#,
+        row.id
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .or_internal("Failed to look for a refund on its way")?;
+    if under_way {
+        return Err(ShopError::Invalid(REFUND_UNDER_WAY.into()));
+    }
+    let left = row.amount_minor - row.amount_refunded_minor;
+    let amount_minor = row
+        .currency
+        .parse_amount(typed_amount)
+        .map_err(|e| ShopError::Invalid(e.to_string()))?;
+    if amount_minor <= 0 {
+        return Err(ShopError::Invalid(REFUND_AMOUNT_POSITIVE.into()));
+    }
+    if amount_minor > left {
+        return Err(ShopError::Invalid(REFUND_MORE_THAN_LEFT.into()));
+    }
+    let request = sqlx::query_scalar!(
+        "insert into refund_request (order_id, amount_minor, requested_by, form_key, revoke)
+         values ($1, $2, $3, $4, $5)
+         on conflict do nothing
+         returning id",
+        row.id,
+        amount_minor,
+        admin,
+        form_key,
+        revoke
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .or_internal("Failed to record a refund request")?
+    // The one pending request an order may have is someone else's.
+    .ok_or_else(|| ShopError::Invalid(REFUND_UNDER_WAY.into()))?;
+    tx.commit()
+        .await
+        .or_internal("Failed to record a refund request")?;
+    tracing::info!(
+        request,
+        admin,
+        amount_minor,
+        revoke,
+        "refund made by an admin"
+    );
+    send(pool, stripe, request).await
+}
+
 /// Whether a refund of `amount_minor` that the shopper asked for went through for `order` in
 /// the last few minutes: then the same request again is that one, not a new one.
 async fn just_refunded(
@@ -362,6 +463,8 @@ struct Claimed {
     public_id: String,
     payment_intent_id: String,
     user_id: Option<i64>,
+    /// Take the product out of the buyer's library once refunded (an admin's choice).
+    revoke: bool,
 }
 
 /// Claims pending request `request` for one attempt: no other process asks Stripe for it
@@ -380,7 +483,8 @@ async fn claim(pool: &PgPool, request: i64) -> Result<Option<Claimed>, sqlx::Err
              and o.payment_intent_id is not null
              and (r.in_flight_until is null or r.in_flight_until < now())
            returning r.attempts - 1 as "attempt!", r.amount_minor, r.credits, o.id as order_id,
-                     o.public_id, o.payment_intent_id as "payment_intent_id!", o.user_id"#,
+                     o.public_id, o.payment_intent_id as "payment_intent_id!", o.user_id,
+                     r.revoke"#,
         request
     )
     .fetch_optional(pool)
@@ -481,6 +585,16 @@ pub async fn send(
                 }
                 // Its `charge.refunded` event settles the order.
                 None => tracing::warn!(request, "a refund's charge was not at hand to settle"),
+            }
+            if claimed.revoke {
+                sqlx::query!(
+                    "update entitlement set revoked_at = now()
+                     where order_id = $1 and revoked_at is null",
+                    claimed.order_id
+                )
+                .execute(&mut *tx)
+                .await
+                .or_internal("Failed to take a refunded product out of a library")?;
             }
             if let (Some(user), true) = (claimed.user_id, claimed.credits > 0) {
                 // Should credits have been given back meanwhile, the pack's share is taken

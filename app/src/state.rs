@@ -33,6 +33,11 @@ pub struct AppState {
     pub files: crate::files::Files,
     /// How long after paying a shopper may ask for a refund from their account.
     pub refund_window: std::time::Duration,
+    /// The largest product file the admin may upload, in bytes.
+    pub upload_limit: u64,
+    /// Whether this server does background work (off in tests, which run it themselves): an
+    /// admin's change is then mirrored to Stripe at once, rather than by the next job.
+    pub background_jobs: bool,
 }
 
 /// The session cookie: a random id only, HttpOnly, SameSite=Lax, kept this many days of

@@ -2,44 +2,12 @@
 // link the shop mails (read from the SMTP catcher scripts/test.sh runs), and finds the order in
 // their account; a wrong password reads the same as an unknown email. The account forms are
 // plain HTML forms (no island), so this is also what a browser without JavaScript gets.
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
+import { PASSWORD, address, linkIn, mailTo, signUpAndVerify } from './support/accounts';
 import { CARDS, checkout, expect, fillCheckout, openProduct, orderIdFromUrl, orderPage, test } from './support/shop';
 
 test.describe.configure({ timeout: 60_000 });
-
-const CATCHER = process.env.MAIL_CATCHER_API;
-const PASSWORD = 'correct horse battery';
-
-function address(who: string): string {
-  return `${who}-${randomBytes(6).toString('hex')}@buyers.test`;
-}
-
-type Mail = { subject: string; text: string; to: { address: string }[] };
-
-/** Waits for a message with `subject` to `to` in the catcher and returns its text. */
-async function mailTo(to: string, subject: string): Promise<string> {
-  expect(CATCHER, 'MAIL_CATCHER_API is not set: run the suite through scripts/test.sh').toBeTruthy();
-  let found: Mail | undefined;
-  await expect
-    .poll(
-      async () => {
-        const inbox = (await (await fetch(`${CATCHER}/email`)).json()) as Mail[];
-        found = inbox.find((m) => m.subject === subject && m.to.some((t) => t.address === to));
-        return found !== undefined;
-      },
-      { timeout: 20_000 },
-    )
-    .toBe(true);
-  return found!.text;
-}
-
-function linkIn(text: string): string {
-  const match = /(https?:\/\/\S+\?token=[0-9a-f]+)/.exec(text);
-  expect(match, text).not.toBeNull();
-  return match![1];
-}
 
 test('a guest purchase appears in the account and the library once its email is verified, and downloads', async ({ page }) => {
   const email = address('guest');
@@ -113,19 +81,6 @@ test('a wrong password and an unknown email get the same plain message', async (
 });
 
 /** Signs up with `email` and follows the mailed link: the page ends signed in at /account. */
-async function signUpAndVerify(page: import('@playwright/test').Page, email: string) {
-  await page.goto('/sign-up');
-  const form = page.getByRole('form', { name: 'Create an account' });
-  await form.getByLabel('Email').fill(email);
-  await form.getByLabel('Password (at least 10 characters)').fill(PASSWORD);
-  await form.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('status')).toContainText('Check your inbox');
-  await page.goto(linkIn(await mailTo(email, 'Verify your email')));
-  await page.getByRole('form', { name: 'Verify your email' }).getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Verify my email' }).click();
-  await expect(page).toHaveURL(/\/account$/);
-}
-
 test('credits bought with a pack unlock a file, and the receipt refunds only the unspent part', async ({ page }) => {
   const email = address('credits');
   await signUpAndVerify(page, email);

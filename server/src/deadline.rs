@@ -15,14 +15,23 @@ use axum::response::{Html, IntoResponse, Response};
 /// Longer than anything a request should wait on: the pool's acquire timeout (5 s) and a
 /// Stripe call.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(20);
+/// An admin's upload takes as long as its bytes take to arrive (a 500 MB file on a slow line).
+pub const UPLOAD_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 pub async fn answer_in_time(request: Request, next: Next) -> Response {
-    let is_api = request.uri().path().starts_with("/api/");
-    match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
+    let path = request.uri().path();
+    let is_api = path.starts_with("/api/");
+    let deadline =
+        if request.method() == axum::http::Method::POST && path.starts_with("/admin/products/") {
+            UPLOAD_DEADLINE
+        } else {
+            REQUEST_DEADLINE
+        };
+    match tokio::time::timeout(deadline, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             tracing::error!(
-                deadline_secs = REQUEST_DEADLINE.as_secs(),
+                deadline_secs = deadline.as_secs(),
                 "request passed its deadline; answering 503"
             );
             let mut response = if is_api {

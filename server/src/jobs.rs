@@ -1,6 +1,7 @@
-//! Background work on a job queue in Postgres (underway): a housekeeping job that replays
-//! unhandled webhook events, expires open orders and forgets data past its retention, and a
-//! mail job that sends what the outbox holds.
+//! Background work on a job queue in Postgres (underway): a housekeeping job that reconciles
+//! with Stripe (unhandled events, open orders, events whose webhook never came), expires open
+//! orders, forgets data past its retention, sends refunds again and mirrors the catalog to
+//! Stripe, and a mail job that sends what the outbox holds.
 //!
 //! Why underway: it keeps its queue in the shop's own Postgres (schema `underway`, migrated
 //! at start) on the same sqlx as the rest of the shop, retries failed runs, and lets only one
@@ -17,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use underway::{Job, To, ZonedSchedule};
 
 use crate::mail::{self, Mailer};
-use crate::webhook;
 
 /// A run of the housekeeping job. Its name says why it was queued, for the logs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,8 +35,9 @@ pub struct Chores {
 
 /// How often the schedule queues a run: every five minutes, in UTC.
 const SCHEDULE: &str = "0 */5 * * * *";
-/// An event younger than this is probably being handled by its delivery right now.
-const REPLAY_MIN_AGE: Duration = Duration::from_secs(60);
+/// An event or an open order younger than this is probably being handled by its delivery, or
+/// paid by its shopper, right now: reconciliation leaves it to them.
+const RECONCILE_GRACE: Duration = Duration::from_secs(120);
 /// How long a server that does not hold the schedule waits before asking for it again, so
 /// the schedule moves to another server when its holder stops.
 const SCHEDULER_RETRY: Duration = Duration::from_secs(60);
@@ -44,29 +45,17 @@ const SCHEDULER_RETRY: Duration = Duration::from_secs(60);
 /// The advisory lock a housekeeping run holds, so runs never overlap across servers.
 const RUN_LOCK: i64 = 0x5346_484b; // "SFHK"
 
-/// Runs every chore once, in the order that loses the least: events first (they may pay
-/// orders), then expiry (which would otherwise cancel an order a stored event pays), then
+/// Runs every chore once, in the order that loses the least: reconciliation first (stored and
+/// missed events, and what Stripe says of open orders, may pay orders), then expiry (which would otherwise cancel an order a stored event pays), then
 /// retention. A run that finds another one under way (another server, or the command line)
 /// does nothing: the one under way does the same work.
 pub async fn run_chores(chores: &Chores) -> anyhow::Result<()> {
-    let mut lock = chores.state.pool.acquire().await?;
-    let held: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
-        .bind(RUN_LOCK)
-        .fetch_one(&mut *lock)
-        .await?;
-    if !held {
+    let Some(lock) = app::advisory::try_lock(&chores.state.pool, RUN_LOCK).await? else {
         tracing::debug!("another housekeeping run is under way");
         return Ok(());
-    }
+    };
     let outcome = chores_once(chores).await;
-    let released = sqlx::query("select pg_advisory_unlock($1)")
-        .bind(RUN_LOCK)
-        .execute(&mut *lock)
-        .await;
-    if released.is_err() {
-        // Closing the connection is what releases the lock then.
-        drop(lock.detach());
-    }
+    lock.release().await;
     outcome
 }
 
@@ -76,7 +65,7 @@ pub async fn run_chores(chores: &Chores) -> anyhow::Result<()> {
 async fn chores_once(chores: &Chores) -> anyhow::Result<()> {
     let state = &chores.state;
     let results = [
-        webhook::replay_unhandled(state, REPLAY_MIN_AGE)
+        app::reconcile::run(state, RECONCILE_GRACE)
             .await
             .map(drop)
             .map_err(anyhow::Error::from),
@@ -89,6 +78,10 @@ async fn chores_once(chores: &Chores) -> anyhow::Result<()> {
             .map(drop)
             .map_err(anyhow::Error::from),
         app::refunds::send_pending(&state.pool, &state.stripe)
+            .await
+            .map(drop)
+            .map_err(anyhow::Error::from),
+        app::catalog::stripe_sync::sync_pending(&state.pool, &state.stripe)
             .await
             .map(drop)
             .map_err(anyhow::Error::from),

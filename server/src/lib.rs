@@ -1,5 +1,5 @@
-//! The shop's server: settings, telemetry, start-up, the Stripe webhook, background jobs, mail
-//! and the demo seed.
+//! The shop's server: settings, telemetry, start-up, the Stripe webhook, background jobs, mail,
+//! the admin's uploads and the demo seed.
 
 pub mod cross_origin;
 pub mod deadline;
@@ -10,4 +10,5 @@ pub mod seed;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod uploads;
 pub mod webhook;

@@ -1,31 +1,80 @@
 //! Runs the shop: reads settings (and `.env`), migrates, seeds, serves (`server` or `server
 //! serve`). With another command, does that one task against the same database and Stripe
-//! account and exits:
-//!
-//! - `server migrate`: brings the database up to this build's migrations (as every start
-//!   does), for a deploy that migrates before it starts new servers;
-//! - `server replay-events`: settles every stored webhook event that was never handled (the
-//!   background job does this every five minutes and at each start);
-//! - `server housekeeping`: that, then expires open orders, forgets data past retention, and
-//!   sends again refunds shoppers asked for whose answer from Stripe never came.
+//! account and exits (see `server --help`).
+
+use std::io::{BufRead, IsTerminal};
 
 use anyhow::Context;
+use clap::{Parser, Subcommand};
 use leptos::config::get_configuration;
 use server::settings::Settings;
 use server::startup::Application;
 
-const USAGE: &str = "usage: server [serve | migrate | replay-events | housekeeping]";
+#[derive(Parser)]
+#[command(
+    name = "server",
+    about = "storefront: the shop's server and its operator commands"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the shop (the default).
+    Serve,
+    /// Bring the database up to this build's migrations (every start does this too), for a
+    /// deploy that migrates before it starts new servers.
+    Migrate,
+    /// Settle what Stripe knows and the shop does not: stored events never handled, open
+    /// orders (asked of Stripe one by one), and events whose webhook never came (read from
+    /// Stripe's events list). Prints what it could not settle, and then exits 1. The
+    /// background job does the same every five minutes.
+    Reconcile,
+    /// The inbox of Stripe events.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Staff accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Reconcile, then expire open orders, forget data past retention, and send again the
+    /// refunds shoppers asked for whose answer from Stripe never came.
+    Housekeeping,
+    /// The same as `events replay` (its earlier name).
+    #[command(hide = true)]
+    ReplayEvents,
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Settle every stored event that was never handled, whatever its age.
+    Replay,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Make EMAIL an admin: a new account (its email counted as verified), or an existing one
+    /// promoted. On a terminal it asks for a password; leave it empty (or run it off a
+    /// terminal) and a new account gets a one-time link to choose its password instead.
+    CreateUser {
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // .env is for development; real environments set variables directly.
     let _ = dotenvy::dotenv();
     server::telemetry::init();
-    let command = std::env::args().nth(1);
-    if matches!(command.as_deref(), Some("-h" | "--help")) {
-        println!("{USAGE}");
-        return Ok(());
-    }
+    let cli = Cli::parse();
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -35,20 +84,38 @@ async fn main() -> anyhow::Result<()> {
     };
     let conf = get_configuration(Some("Leptos.toml")).context("Failed to read Leptos.toml")?;
     let addr = conf.leptos_options.site_addr;
-    match command.as_deref() {
-        Some("migrate") => {
-            let known = server::startup::migrate(&settings).await?;
-            println!("database migrated: {known} migrations");
-            Ok(())
-        }
-        None | Some("serve") => {
+    let connect = || server::startup::connect(&settings, conf.leptos_options.clone(), false);
+    match cli.command {
+        None | Some(Command::Serve) => {
             let app = Application::build(settings, conf.leptos_options, addr).await?;
             tracing::info!("storefront listening on http://{addr}");
             app.run().await
         }
-        Some("replay-events") => {
-            let state = server::startup::connect(&settings, conf.leptos_options, false).await?;
-            let done = server::webhook::replay_unhandled(&state, std::time::Duration::ZERO).await?;
+        Some(Command::Migrate) => {
+            let known = server::startup::migrate(&settings).await?;
+            println!("database migrated: {known} migrations");
+            Ok(())
+        }
+        Some(Command::Reconcile) => {
+            let state = connect().await?;
+            let done = app::reconcile::run(&state, std::time::Duration::ZERO).await?;
+            println!(
+                "replayed {} stored events; asked Stripe about {} open orders, settled {}; \
+                 read {} events from Stripe's list, {} of them new",
+                done.replayed.settled,
+                done.orders_checked,
+                done.orders_settled,
+                done.events_listed,
+                done.events_backfilled
+            );
+            report_unsettled(&done.unsettled)
+        }
+        Some(Command::Events {
+            command: EventsCommand::Replay,
+        })
+        | Some(Command::ReplayEvents) => {
+            let state = connect().await?;
+            let done = app::inbox::replay_unhandled(&state, std::time::Duration::ZERO).await?;
             println!(
                 "settled {}, already settled {}, still failing {}",
                 done.settled, done.already, done.failing
@@ -58,8 +125,8 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Some("housekeeping") => {
-            let state = server::startup::connect(&settings, conf.leptos_options, false).await?;
+        Some(Command::Housekeeping) => {
+            let state = connect().await?;
             server::jobs::run_chores(&server::jobs::Chores {
                 state,
                 order_ttl: settings.order_ttl,
@@ -69,9 +136,83 @@ async fn main() -> anyhow::Result<()> {
             println!("housekeeping done");
             Ok(())
         }
-        Some(other) => {
-            eprintln!("unknown command {other:?}\n{USAGE}");
+        Some(Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    email,
+                    password_stdin,
+                },
+        }) => create_admin(&settings, connect().await?, &email, password_stdin).await,
+    }
+}
+
+fn report_unsettled(unsettled: &[app::reconcile::Unsettled]) -> anyhow::Result<()> {
+    if unsettled.is_empty() {
+        println!("nothing left unsettled");
+        return Ok(());
+    }
+    println!("could not settle {}:", unsettled.len());
+    for u in unsettled {
+        println!("  {}: {}", u.what, u.why);
+    }
+    std::process::exit(1);
+}
+
+async fn create_admin(
+    settings: &Settings,
+    state: app::state::AppState,
+    email: &str,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    use app::accounts::{AdminMade, NewPassword, make_admin};
+    let email = match app::domain::Email::parse(email) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{email:?} is not an email address: {}", e.0);
             std::process::exit(2);
         }
+    };
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Some(line.trim_end_matches(['\r', '\n']).to_string())
+    } else if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(
+            "Password (empty for a one-time link to choose it instead): ",
+        )?;
+        if first.is_empty() {
+            None
+        } else {
+            let again = rpassword::prompt_password("Again: ")?;
+            if again != first {
+                eprintln!("The two passwords differ; nothing changed.");
+                std::process::exit(2);
+            }
+            Some(first)
+        }
+    } else {
+        None
+    };
+    let password = match password.map(|p| NewPassword::parse(&p)).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{}; nothing changed.", e.0);
+            std::process::exit(2);
+        }
+    };
+    match make_admin(&state.pool, &email, password).await? {
+        AdminMade::Created => println!("{email} is a new admin; sign in at /sign-in"),
+        AdminMade::Promoted => println!("{email} is now an admin"),
+        AdminMade::CreatedWithLink(token) => {
+            let base = settings
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", state.leptos_options.site_addr));
+            println!(
+                "{email} is a new admin. Choose its password within an hour, once, at:\n{}/reset-password?token={token}",
+                base.trim_end_matches('/')
+            );
+        }
     }
+    Ok(())
 }

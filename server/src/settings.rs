@@ -64,6 +64,8 @@ pub struct Settings {
     /// How long after paying a shopper may ask for a refund from their account
     /// (`REFUND_WINDOW_DAYS`, 14; 0 turns shopper refunds off).
     pub refund_window: Duration,
+    /// The largest product file the admin may upload (`UPLOAD_MAX_MB`, 512 by default).
+    pub upload_limit: u64,
     /// The key download links are signed with (`DOWNLOAD_SIGNING_KEY`). Unset, each start makes
     /// one, so links end with a restart and differ between servers: set it when there are
     /// several.
@@ -182,6 +184,18 @@ impl Settings {
             Some(url) => Some(http_url(url.trim(), "PUBLIC_URL")?),
             None => None,
         };
+        if live_mode
+            && !public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+        {
+            // Card details and sessions must never cross plain http with real money at stake;
+            // behind a proxy that ends TLS, PUBLIC_URL is the proxy's https address.
+            return Err(SettingsError::Invalid {
+                name: "PUBLIC_URL",
+                why: "live Stripe keys need the shop's https:// address",
+            });
+        }
         let order_ttl =
             Duration::from_secs(3600 * u64::from(positive(&get, "ORDER_TTL_HOURS", 24)?.get()));
         let retention = Duration::from_secs(
@@ -197,6 +211,7 @@ impl Settings {
                 Duration::from_secs(24 * 3600 * u64::from(days))
             }
         };
+        let upload_limit = 1024 * 1024 * u64::from(positive(&get, "UPLOAD_MAX_MB", 512)?.get());
         let s3 = match get("STORAGE_S3_BUCKET").filter(|v| !v.trim().is_empty()) {
             None => None,
             Some(bucket) => Some(S3Settings::read(&get, bucket.trim().to_string())?),
@@ -240,6 +255,7 @@ impl Settings {
             storage_dir,
             s3,
             refund_window,
+            upload_limit,
             download_signing_key,
         })
     }
@@ -449,9 +465,41 @@ mod tests {
             "DOWNLOAD_SIGNING_KEY",
             "a-long-enough-key-for-signing-links-0123",
         ));
+        keyed.push(("PUBLIC_URL", "https://shop.example"));
         assert!(with(&keyed).unwrap().live_mode);
         // Test keys start without one (a new key each start).
         assert!(with(BASE).unwrap().download_signing_key.is_none());
+    }
+
+    #[test]
+    fn live_keys_are_never_served_over_plain_http() {
+        let live = [
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("STRIPE_SECRET_KEY", "sk_live_abc"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_live_abc"),
+            (
+                "DOWNLOAD_SIGNING_KEY",
+                "a-long-enough-key-for-signing-links-0123",
+            ),
+        ];
+        let refused = |extra: Option<(&'static str, &'static str)>| {
+            let mut vars = live.to_vec();
+            vars.extend(extra);
+            matches!(
+                with(&vars),
+                Err(SettingsError::Invalid {
+                    name: "PUBLIC_URL",
+                    ..
+                })
+            )
+        };
+        assert!(refused(None), "no address: the default is plain http");
+        assert!(refused(Some(("PUBLIC_URL", "http://shop.example"))));
+        assert!(!refused(Some(("PUBLIC_URL", "https://shop.example"))));
+        // Test keys may run anywhere.
+        let mut test = BASE.to_vec();
+        test.push(("PUBLIC_URL", "http://shop.example"));
+        assert!(with(&test).is_ok());
     }
 
     #[test]

@@ -233,6 +233,8 @@ pub async fn connect(
         order_ttl: settings.order_ttl,
         files,
         refund_window: settings.refund_window,
+        upload_limit: settings.upload_limit,
+        background_jobs: settings.background_jobs,
     })
 }
 
@@ -320,6 +322,7 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
         .then(|| HeaderValue::from_static("max-age=63072000"));
     let stripe_js = state.public.stripe_js_url.clone();
     let shell_js = stripe_js.clone();
+    let upload_limit = state.upload_limit;
     let options = state.leptos_options.clone();
     Router::new()
         .route("/webhooks/stripe", post(crate::webhook::receive))
@@ -330,6 +333,21 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
             get(crate::downloads::from_library),
         )
         .route("/files/{link}", get(crate::downloads::signed))
+        .route(
+            "/admin/products/{slug}/file",
+            post(crate::uploads::product_file).layer(axum::extract::DefaultBodyLimit::max(
+                usize::try_from(upload_limit)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1 << 20),
+            )),
+        )
+        .route(
+            "/admin/products/{slug}/preview",
+            post(crate::uploads::product_preview).layer(axum::extract::DefaultBodyLimit::max(
+                crate::uploads::PREVIEW_LIMIT as usize + (1 << 20),
+            )),
+        )
+        .route("/media/{name}", get(crate::uploads::media))
         .leptos_routes_with_context(
             &state,
             leptos_routes,

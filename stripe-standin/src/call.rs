@@ -46,6 +46,33 @@ impl Tx<'_> {
     /// Records an event about `object` and queues its deliveries. The event passes through
     /// async-stripe's webhook `Event` type, so it is what `Webhook::construct_event` reads.
     pub fn emit(&mut self, type_: &str, object: Value) -> Result<(), ApiError> {
+        self.emit_with(type_, object, None)
+    }
+
+    /// An `*.updated` event: `data.previous_attributes` holds the values of the top-level
+    /// fields that changed, as they were `before`.
+    pub fn emit_update(
+        &mut self,
+        type_: &str,
+        object: Value,
+        before: &Value,
+    ) -> Result<(), ApiError> {
+        let previous: serde_json::Map<String, Value> = before
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| object.get(k.as_str()) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self.emit_with(type_, object, Some(Value::Object(previous)))
+    }
+
+    fn emit_with(
+        &mut self,
+        type_: &str,
+        object: Value,
+        previous: Option<Value>,
+    ) -> Result<(), ApiError> {
         let id = new_id("evt");
         let created = objects::now();
         let endpoints: Vec<Endpoint> = self
@@ -60,7 +87,10 @@ impl Tx<'_> {
             "object": "event",
             "api_version": stripe_shared::version::VERSION.as_str(),
             "created": created,
-            "data": { "object": object },
+            "data": match previous {
+                Some(previous) => json!({ "object": object, "previous_attributes": previous }),
+                None => json!({ "object": object }),
+            },
             "livemode": false,
             "pending_webhooks": endpoints.len(),
             "request": { "id": self.request.id, "idempotency_key": self.request.idempotency_key },

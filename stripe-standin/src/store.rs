@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use stripe_shared::{Charge, Dispute, PaymentIntent, PaymentMethod, Refund};
+use stripe_shared::{Charge, Dispute, PaymentIntent, PaymentMethod, Price, Product, Refund};
 
 use crate::cards::TestCard;
 use crate::error::ApiError;
@@ -152,6 +152,8 @@ pub struct Store {
     pub charges: Ordered<Charge>,
     pub refunds: Ordered<Refund>,
     pub disputes: Ordered<Dispute>,
+    pub products: Ordered<Product>,
+    pub prices: Ordered<Price>,
     pub events: Ordered<StoredEvent>,
     pub idempotency: Keys,
     pub requests: Vec<RequestRecord>,

@@ -37,7 +37,7 @@ async fn session() -> Result<tower_sessions::Session, ShopError> {
 /// The shopper signed in on this request's session, if any. Read once per request: a page
 /// asks in its header and again in its body (see `RequestCache`).
 #[cfg(feature = "ssr")]
-async fn signed_in() -> Result<Option<accounts::User>, ShopError> {
+pub(super) async fn signed_in() -> Result<Option<accounts::User>, ShopError> {
     let load = async || {
         let state = app_state()?;
         accounts::signed_in(&session().await?, &Users::new(state.pool.clone()))
@@ -129,6 +129,7 @@ async fn read_account() -> Result<Option<Account>, ShopError> {
         email: user.email,
         verified: user.verified,
         credits,
+        is_admin: user.is_admin,
     }))
 }
 

@@ -8,8 +8,10 @@ use crate::error::ShopError;
 use crate::models::{CheckoutSession, OrderView, Product};
 
 mod accounts;
+mod admin;
 mod library;
 pub use accounts::*;
+pub use admin::*;
 pub use library::*;
 
 #[cfg(feature = "ssr")]

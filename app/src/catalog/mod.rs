@@ -2,6 +2,8 @@
 //! them that pages read (`cache`). Checkout reads a product's price here, never from the copy.
 
 pub mod cache;
+pub mod edit;
+pub mod stripe_sync;
 
 use sqlx::PgPool;
 
@@ -22,6 +24,34 @@ pub struct ProductRow {
     pub credits: Option<i64>,
     /// What it costs in credits, if it may be unlocked with them.
     pub price_credits: Option<i64>,
+    /// Its preview image in the storage.
+    pub preview_key: Option<String>,
+}
+
+/// Where a preview image in the storage is served: `/media/<sha256>.jpg`, a name that changes
+/// with the bytes, so it may be cached for good.
+pub fn preview_url(object_key: &str) -> String {
+    format!("/media/{}.jpg", object_key.trim_start_matches("sha256/"))
+}
+
+/// A description as the seller wrote it (Markdown) as HTML a page may hold: rendered, then
+/// sanitised, so no script, event handler, style or `javascript:` link survives, and links
+/// to other sites carry `rel="noopener noreferrer nofollow"`.
+pub fn render_markdown(markdown: &str) -> String {
+    use pulldown_cmark::{Options, Parser, html};
+    let mut raw = String::new();
+    html::push_html(
+        &mut raw,
+        Parser::new_ext(
+            markdown,
+            Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES,
+        ),
+    );
+    ammonia::Builder::default()
+        .url_schemes(std::collections::HashSet::from(["http", "https", "mailto"]))
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(&raw)
+        .to_string()
 }
 
 impl ProductRow {
@@ -37,7 +67,9 @@ impl ProductRow {
         Ok(Product {
             slug: self.slug,
             title: self.title,
+            description_html: render_markdown(&self.description),
             description: self.description,
+            preview: self.preview_key.as_deref().map(preview_url),
             kind: self.kind,
             price,
             credits: self.credits,
@@ -52,7 +84,7 @@ pub async fn published(pool: &PgPool) -> Result<Vec<Product>, ShopError> {
         ProductRow,
         r#"select id, slug, title, description, kind as "kind: ProductKind", price_minor,
                   currency as "currency: Currency",
-                  credits, price_credits
+                  credits, price_credits, preview_key
            from product where published order by created_at, id"#
     )
     .fetch_all(pool)
@@ -70,11 +102,50 @@ pub async fn published_by_slug(pool: &PgPool, slug: &str) -> Result<Option<Produ
         ProductRow,
         r#"select id, slug, title, description, kind as "kind: ProductKind", price_minor,
                   currency as "currency: Currency",
-                  credits, price_credits
+                  credits, price_credits, preview_key
            from product where slug = $1 and published"#,
         slug
     )
     .fetch_optional(pool)
     .await
     .or_internal("Failed to read a product")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_markdown;
+
+    #[test]
+    fn markdown_renders_and_no_script_survives() {
+        assert_eq!(
+            render_markdown("Some *grain*."),
+            "<p>Some <em>grain</em>.</p>\n"
+        );
+        for hostile in [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "[click](javascript:alert(1))",
+            "<a href=\"javascript:alert(1)\">x</a>",
+            "<iframe src=\"https://evil.example\"></iframe>",
+            "<svg onload=alert(1)>",
+            "<style>body{display:none}</style>",
+        ] {
+            let html = render_markdown(hostile);
+            for bad in [
+                "<script",
+                "onerror",
+                "javascript:",
+                "<iframe",
+                "onload",
+                "<style",
+            ] {
+                assert!(!html.contains(bad), "{hostile} became {html}");
+            }
+        }
+        let link = render_markdown("[site](https://example.com)");
+        assert!(
+            link.contains("rel=\"noopener noreferrer nofollow\""),
+            "{link}"
+        );
+    }
 }

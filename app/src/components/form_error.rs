@@ -61,11 +61,46 @@ const FORM_MESSAGES: &[&str] = &[
     crate::domain::ALREADY_REFUNDED,
     crate::domain::PACK_SPENT,
     crate::domain::REFUND_REFUSED,
+    crate::domain::NOT_REFUNDABLE_ADMIN,
+    crate::domain::REFUND_AMOUNT_POSITIVE,
+    crate::domain::REFUND_MORE_THAN_LEFT,
+    crate::domain::REFUND_UNDER_WAY,
+    crate::domain::REFUND_REFUSED_ADMIN,
+    crate::domain::AMOUNT_UNREADABLE,
+    crate::domain::AMOUNT_WHOLE,
+    crate::domain::AMOUNT_DECIMALS,
+    crate::domain::AMOUNT_COMMA,
 ];
+
+/// The admin's catalog messages (server side only: the catalog's editing is).
+#[cfg(feature = "ssr")]
+const CATALOG_MESSAGES: &[&str] = &[
+    crate::catalog::edit::TITLE_LENGTH,
+    crate::catalog::edit::DESCRIPTION_LENGTH,
+    crate::catalog::edit::BAD_SLUG,
+    crate::catalog::edit::SLUG_TAKEN,
+    crate::catalog::edit::PACK_NEEDS_CREDITS,
+    crate::catalog::edit::BAD_CREDITS,
+    crate::catalog::edit::PRICE_TOO_LOW,
+    crate::catalog::edit::PRICE_TOO_HIGH,
+    crate::catalog::edit::CHANGED_MEANWHILE,
+    crate::catalog::edit::NEEDS_FILE,
+    crate::catalog::edit::UNPUBLISH_FIRST,
+    crate::catalog::edit::ARCHIVED,
+    crate::catalog::edit::BAD_CURRENCY,
+    crate::catalog::edit::BAD_KIND,
+];
+#[cfg(not(feature = "ssr"))]
+const CATALOG_MESSAGES: &[&str] = &[];
 
 fn describe(error: Option<ShopError>) -> String {
     match error {
-        Some(ShopError::Invalid(message)) if FORM_MESSAGES.contains(&message.as_str()) => message,
+        Some(ShopError::Invalid(message))
+            if FORM_MESSAGES.contains(&message.as_str())
+                || CATALOG_MESSAGES.contains(&message.as_str()) =>
+        {
+            message
+        }
         Some(ShopError::Invalid(_)) | None => {
             "Please check what you entered and try again.".to_string()
         }

@@ -8,7 +8,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use money::{Currency, Money, MoneyError, UnknownCurrency, group_thousands};
+pub use money::{
+    AMOUNT_COMMA, AMOUNT_DECIMALS, AMOUNT_UNREADABLE, AMOUNT_WHOLE, AmountError, Currency, Money,
+    MoneyError, UnknownCurrency, group_thousands,
+};
 
 /// The public, unguessable id of an order (`ord_` and 26 base-32 characters: 130 random bits).
 /// Order pages are reachable only through it.
@@ -88,6 +91,20 @@ pub const PACK_SPENT: &str =
 /// Said when Stripe refused a refund for good.
 pub const REFUND_REFUSED: &str =
     "We couldn't refund this order automatically. Please contact us and we'll sort it out.";
+
+/// Said to an admin refunding an order that took no money through Stripe, or is not paid.
+pub const NOT_REFUNDABLE_ADMIN: &str = "Only an order paid through Stripe can be refunded.";
+/// Said to an admin refunding nothing.
+pub const REFUND_AMOUNT_POSITIVE: &str = "Please enter an amount to refund above zero.";
+/// Said to an admin refunding more than is left of a payment.
+pub const REFUND_MORE_THAN_LEFT: &str =
+    "That is more than is left to refund of this payment. Please enter a smaller amount.";
+/// Said to an admin refunding an order while another refund of it is on its way.
+pub const REFUND_UNDER_WAY: &str =
+    "A refund of this order is on its way. Please wait for it before making another.";
+/// Said to an admin when Stripe refused a refund for good.
+pub const REFUND_REFUSED_ADMIN: &str =
+    "Stripe refused this refund. The order's refunds below say why.";
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
@@ -242,6 +259,35 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    pub const ALL: [OrderStatus; 8] = [
+        OrderStatus::Pending,
+        OrderStatus::Failed,
+        OrderStatus::Processing,
+        OrderStatus::Paid,
+        OrderStatus::PartiallyRefunded,
+        OrderStatus::Refunded,
+        OrderStatus::Canceled,
+        OrderStatus::NeedsReview,
+    ];
+
+    /// The name the database and URLs use (`partially_refunded`).
+    pub fn code(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Failed => "failed",
+            OrderStatus::Processing => "processing",
+            OrderStatus::Paid => "paid",
+            OrderStatus::PartiallyRefunded => "partially_refunded",
+            OrderStatus::Refunded => "refunded",
+            OrderStatus::Canceled => "canceled",
+            OrderStatus::NeedsReview => "needs_review",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             OrderStatus::Pending => "Awaiting payment",

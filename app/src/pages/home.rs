@@ -19,6 +19,9 @@ pub fn HomePage() -> impl IntoView {
                         <ul class="catalog">
                             {list.into_iter().map(|p| view! {
                                 <li class="product-card">
+                                    {p.preview.clone().map(|src| view! {
+                                        <img class="preview" src=src alt="" loading="lazy"/>
+                                    })}
                                     <a href=format!("/products/{}", p.slug)>
                                         <h2>{p.title.clone()}</h2>
                                     </a>

@@ -2,6 +2,7 @@
 //! `<Suspense>` and renders complete HTML on the server (`SsrMode::Async`).
 
 mod account;
+mod admin;
 mod home;
 mod order;
 mod product;
@@ -10,6 +11,10 @@ mod receipt;
 pub use account::{
     AccountPage, ForgotPasswordPage, LibraryPage, ResetPasswordPage, SignInPage, SignUpPage,
     VerifyEmailPage,
+};
+pub use admin::{
+    AdminEventsPage, AdminHomePage, AdminNewProductPage, AdminOrderPage, AdminOrdersPage,
+    AdminProductPage, AdminProductsPage,
 };
 pub use home::HomePage;
 pub use order::OrderPage;

@@ -46,11 +46,15 @@ pub fn ProductPage() -> impl IntoView {
                             <article class="product">
                                 <p class="kind">{p.kind.label()}</p>
                                 <h1>{p.title.clone()}</h1>
+                                {p.preview.clone().map(|src| view! {
+                                    <img class="preview" src=src alt="" width="600"/>
+                                })}
                                 <p class="price">{p.price_label()}</p>
                                 {p.credits.map(|n| view! {
                                     <p class="gets">{format!("Adds {} credits to your balance.", group_thousands(n))}</p>
                                 })}
-                                <p class="description">{p.description.clone()}</p>
+                                // Rendered from the seller's Markdown and sanitised on the server.
+                                <div class="description" inner_html=p.description_html.clone()></div>
                                 {get}
                             </article>
                         }

@@ -247,6 +247,21 @@ export async function startShop(env: Record<string, string> = {}): Promise<{ sho
   }
 }
 
+/** The `server` binary and the settings that point it at `shop`, for its operator commands. */
+export function serverEnv(shop: Shop): { bin: string; env: NodeJS.ProcessEnv } {
+  return {
+    bin: binary('SERVER_BIN', 'server'),
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${shop.database}`,
+      STRIPE_SECRET_KEY: SECRET_KEY,
+      STRIPE_PUBLISHABLE_KEY: PUBLISHABLE_KEY,
+      STRIPE_API_BASE: `${shop.standinURL}/`,
+      RUST_LOG: 'warn',
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------------

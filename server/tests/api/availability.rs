@@ -90,7 +90,7 @@ async fn the_migrate_command_brings_an_empty_database_up_to_this_build() {
         .unwrap();
     let db_url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
 
-    let out = crate::helpers::server_command("migrate", &db_url)
+    let out = crate::helpers::server_command(&["migrate"], &db_url)
         .output()
         .await
         .unwrap();

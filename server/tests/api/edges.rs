@@ -29,7 +29,7 @@ async fn paid_at_stripe_only(app: &TestApp) -> Session {
 
 /// An order for 1200 whose intent was changed at Stripe to `amount` and paid, its
 /// `payment_intent.succeeded` delivered.
-async fn paid_another_amount(app: &TestApp, amount: i64) -> Session {
+pub(crate) async fn paid_another_amount(app: &TestApp, amount: i64) -> Session {
     let order = app.checkout("field-recordings-vol-1").await;
     stripe_core::payment_intent::UpdatePaymentIntent::new(TestApp::intent_id(&order))
         .amount(amount)

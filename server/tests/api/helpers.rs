@@ -492,6 +492,46 @@ pub async fn call(
         .unwrap()
 }
 
+/// A new admin, made as `server admin create-user` makes one, signed in in the returned
+/// browser; and their email.
+pub async fn signed_in_admin(app: &TestApp, who: &str) -> (reqwest::Client, String) {
+    let email = unique_address(who);
+    app::accounts::make_admin(
+        &app.pool,
+        &app::domain::Email::parse(&email).unwrap(),
+        Some(app::accounts::NewPassword::parse(PASSWORD).unwrap()),
+    )
+    .await
+    .unwrap();
+    let staff = browser();
+    let resp = call(
+        app,
+        &staff,
+        "sign_in",
+        &[("email", &email), ("password", PASSWORD)],
+    )
+    .await;
+    assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    (staff, email)
+}
+
+/// Posts `form` to a server function as a browser without JavaScript does (`Accept:
+/// text/html`): on success the function answers with a redirect to the page it names.
+pub async fn post_form(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    function: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    browser
+        .post(format!("{}/api/{function}", app.base))
+        .header(reqwest::header::ACCEPT, "text/html")
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Sends what the outbox holds and returns the token of the newest link mailed to `to`.
 pub async fn link_token(app: &TestApp, catcher: &MailCatcher, to: &str, subject: &str) -> String {
     server::mail::send_due(&app.pool, &catcher.mailer(&app.base))
@@ -578,19 +618,36 @@ pub async fn unlock_with_credits(
     .await
 }
 
-/// The `server` binary with `command`, run as an operator would against `database_url`: from
-/// the repository root, with only the settings it needs.
-pub fn server_command(command: &str, database_url: &str) -> tokio::process::Command {
+/// The `server` binary with `args`, run as an operator would against `database_url`: from
+/// the repository root, with only the settings it needs. Its Stripe is an address nothing
+/// answers at unless the test gives the stand-in's (`STRIPE_API_BASE`): no test reaches the
+/// real Stripe.
+pub fn server_command(args: &[&str], database_url: &str) -> tokio::process::Command {
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"));
     server
-        .arg(command)
+        .args(args)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .env_clear()
         .env("DATABASE_URL", database_url)
         .env("STRIPE_SECRET_KEY", SECRET_KEY)
         .env("STRIPE_PUBLISHABLE_KEY", "pk_test_shop_tests")
+        .env("STRIPE_API_BASE", "http://127.0.0.1:9/")
         .env("RUST_LOG", "warn");
     server
+}
+
+impl TestApp {
+    /// The `server` binary with `args` against this shop's database and stand-in.
+    pub fn server_command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = server_command(args, self.settings.database_url());
+        command
+            .env(
+                "STRIPE_API_BASE",
+                self.settings.stripe_api_base.clone().unwrap(),
+            )
+            .env("SEED_DEMO_CATALOG", "false");
+        command
+    }
 }
 
 /// What a finished `server` command printed, once it is known to have succeeded (its output

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use app::housekeeping::{self, Expiry, Forgotten};
+use app::inbox::{self, Replayed};
 use reqwest::StatusCode;
-use server::webhook::{self, Replayed};
 
 use crate::helpers::{Session, TestApp, build_app, eventually, spawn};
 
@@ -173,10 +173,10 @@ async fn an_event_stored_but_never_settled_is_settled_once_by_the_replay() {
     let app = spawn().await;
     let order = stored_but_unsettled(&app).await;
 
-    let first = webhook::replay_unhandled(&app.state, Duration::from_secs(60))
+    let first = inbox::replay_unhandled(&app.state, Duration::from_secs(60))
         .await
         .unwrap();
-    let second = webhook::replay_unhandled(&app.state, Duration::from_secs(60))
+    let second = inbox::replay_unhandled(&app.state, Duration::from_secs(60))
         .await
         .unwrap();
 
@@ -207,7 +207,7 @@ async fn a_young_unhandled_event_is_left_to_its_delivery() {
         .await
         .unwrap();
 
-    let done = webhook::replay_unhandled(&app.state, Duration::from_secs(60))
+    let done = inbox::replay_unhandled(&app.state, Duration::from_secs(60))
         .await
         .unwrap();
 
@@ -247,14 +247,12 @@ async fn a_starting_server_replays_unhandled_events_through_its_job_queue() {
 }
 
 #[tokio::test]
-async fn the_replay_events_command_settles_what_was_never_settled() {
+async fn the_events_replay_command_settles_what_was_never_settled() {
     let app = spawn().await;
     let order = stored_but_unsettled(&app).await;
-    let settings = &app.settings;
 
-    let out = crate::helpers::server_command("replay-events", settings.database_url())
-        .env("STRIPE_API_BASE", settings.stripe_api_base.clone().unwrap())
-        .env("SEED_DEMO_CATALOG", "false")
+    let out = app
+        .server_command(&["events", "replay"])
         .output()
         .await
         .unwrap();

@@ -3,9 +3,11 @@
 //! Stripe would see. `TEST_LOG=1` prints the shop's log.
 
 mod accounts;
+mod admin;
 mod availability;
 mod bad_input;
 mod catalog;
+mod catalog_admin;
 mod credits;
 mod disputes;
 mod downloads;
@@ -16,6 +18,7 @@ mod housekeeping;
 mod limits;
 mod mail;
 mod payment_path;
+mod reconcile;
 mod refunds;
 mod security;
 mod storage;

@@ -5,6 +5,7 @@ mod disputes;
 mod events;
 mod payment_intents;
 mod payment_methods;
+mod products;
 mod refunds;
 
 use axum::Router;
@@ -130,6 +131,32 @@ pub fn router(app: App) -> Router {
             get(endpoint!(SecretOnly, disputes::retrieve, id)).post(endpoint!(
                 SecretOnly,
                 disputes::update,
+                id
+            )),
+        )
+        .route(
+            "/v1/products",
+            post(endpoint!(SecretOnly, products::create_product))
+                .get(endpoint!(SecretOnly, products::list_products)),
+        )
+        .route(
+            "/v1/products/{id}",
+            get(endpoint!(SecretOnly, products::retrieve_product, id)).post(endpoint!(
+                SecretOnly,
+                products::update_product,
+                id
+            )),
+        )
+        .route(
+            "/v1/prices",
+            post(endpoint!(SecretOnly, products::create_price))
+                .get(endpoint!(SecretOnly, products::list_prices)),
+        )
+        .route(
+            "/v1/prices/{id}",
+            get(endpoint!(SecretOnly, products::retrieve_price, id)).post(endpoint!(
+                SecretOnly,
+                products::update_price,
                 id
             )),
         )

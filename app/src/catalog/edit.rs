@@ -1,0 +1,437 @@
+//! The seller's changes to the catalog, from `/admin/products`: a product's details checked and
+//! saved, published, unpublished or archived, and its file and preview set. Every save bumps
+//! the product's version, which tells the Stripe mirror (`stripe_sync`) it is behind. Orders
+//! keep the amount they were made at, so a price change never changes what anyone paid.
+
+use sqlx::PgPool;
+
+use crate::domain::{Currency, InvalidInput, ProductKind, ProductSlug};
+use crate::error::{OrInternal, ShopError};
+use crate::models::{AdminProductLine, EditableProduct, ProductState};
+
+pub const TITLE_LENGTH: &str = "Please give the product a title of at most 120 characters.";
+pub const DESCRIPTION_LENGTH: &str = "Please keep the description under 20,000 characters.";
+pub const BAD_SLUG: &str =
+    "Please use lowercase letters, digits and single hyphens for the address.";
+pub const SLUG_TAKEN: &str = "Another product already has that address.";
+pub const PACK_NEEDS_CREDITS: &str =
+    "A credit pack needs a price and the number of credits it adds.";
+pub const BAD_CREDITS: &str = "Please enter the credits as a whole number above zero.";
+pub const PRICE_TOO_LOW: &str =
+    "Stripe does not take payments that small: please enter a higher price, or 0 for free.";
+pub const PRICE_TOO_HIGH: &str =
+    "That is more than Stripe takes in one payment (99,999,999 of the currency's smallest unit).";
+pub const CHANGED_MEANWHILE: &str =
+    "Someone changed this product while you were editing it. Please reload it and try again.";
+pub const NEEDS_FILE: &str = "Add the product's file before publishing it.";
+pub const UNPUBLISH_FIRST: &str = "Unpublish the product before archiving it.";
+pub const ARCHIVED: &str = "This product is archived and can no longer change.";
+pub const BAD_CURRENCY: &str = "Please choose a currency from the list.";
+pub const BAD_KIND: &str = "Please choose what the product is from the list.";
+
+/// A product's details as the admin's form sends them, before they are checked.
+#[derive(Debug, Clone, Default)]
+pub struct ProductForm {
+    pub title: String,
+    pub slug: String,
+    pub description: String,
+    pub kind: String,
+    pub price: String,
+    pub currency: String,
+    pub credits: String,
+    pub price_credits: String,
+}
+
+/// Checked details, ready to save.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub title: String,
+    pub slug: ProductSlug,
+    pub description: String,
+    pub kind: ProductKind,
+    pub price_minor: i64,
+    pub currency: Currency,
+    pub credits: Option<i64>,
+    pub price_credits: Option<i64>,
+}
+
+fn whole(raw: &str) -> Result<Option<i64>, InvalidInput> {
+    let raw = raw.trim().replace(',', "");
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match raw.parse::<i64>() {
+        Ok(n) if n > 0 && n <= 1_000_000_000 => Ok(Some(n)),
+        _ => Err(InvalidInput(BAD_CREDITS)),
+    }
+}
+
+impl ProductForm {
+    /// Checks every field; the first problem is what the seller is told.
+    pub fn check(&self) -> Result<Draft, ShopError> {
+        let title = self.title.trim().to_string();
+        if title.is_empty() || title.chars().count() > 120 {
+            return Err(ShopError::Invalid(TITLE_LENGTH.into()));
+        }
+        let slug = ProductSlug::parse(self.slug.trim())
+            .map_err(|_| ShopError::Invalid(BAD_SLUG.into()))?;
+        let description = self.description.replace("\r\n", "\n");
+        if description.chars().count() > 20_000 {
+            return Err(ShopError::Invalid(DESCRIPTION_LENGTH.into()));
+        }
+        let kind = match self.kind.as_str() {
+            "download" => ProductKind::Download,
+            "credits" => ProductKind::Credits,
+            "membership" => ProductKind::Membership,
+            _ => return Err(ShopError::Invalid(BAD_KIND.into())),
+        };
+        let currency: Currency = self
+            .currency
+            .parse()
+            .map_err(|_| ShopError::Invalid(BAD_CURRENCY.into()))?;
+        let price_minor = currency
+            .parse_amount(&self.price)
+            .map_err(|e| ShopError::Invalid(e.to_string()))?;
+        if price_minor > crate::domain::Money::MAX_MINOR {
+            return Err(ShopError::Invalid(PRICE_TOO_HIGH.into()));
+        }
+        if price_minor > 0 && price_minor < currency.minimum_charge() {
+            return Err(ShopError::Invalid(PRICE_TOO_LOW.into()));
+        }
+        let credits = whole(&self.credits)?;
+        let price_credits = whole(&self.price_credits)?;
+        let (credits, price_credits) = match kind {
+            ProductKind::Credits if price_minor == 0 || credits.is_none() => {
+                return Err(ShopError::Invalid(PACK_NEEDS_CREDITS.into()));
+            }
+            // Credits do not buy credits.
+            ProductKind::Credits => (credits, None),
+            // A free product needs no credits either.
+            _ if price_minor == 0 => (None, None),
+            _ => (None, price_credits),
+        };
+        Ok(Draft {
+            title,
+            slug,
+            description,
+            kind,
+            price_minor,
+            currency,
+            credits,
+            price_credits,
+        })
+    }
+}
+
+/// What a failed save tells the seller: the address is taken, or a rule the form's check does
+/// not know of (the database has the last word); anything else is the shop's failure.
+fn refused_save(e: sqlx::Error, context: &str) -> ShopError {
+    let database = e.as_database_error();
+    if database.and_then(|d| d.constraint()) == Some("product_slug_key") {
+        ShopError::Invalid(SLUG_TAKEN.into())
+    } else if database.is_some_and(|d| d.is_check_violation()) {
+        ShopError::Invalid(PACK_NEEDS_CREDITS.into())
+    } else {
+        ShopError::failure(context, &e)
+    }
+}
+
+/// Saves a new product, unpublished, and returns its id.
+pub async fn create(pool: &PgPool, draft: &Draft) -> Result<i64, ShopError> {
+    let id = sqlx::query_scalar!(
+        "insert into product (slug, title, description, kind, price_minor, currency, credits,
+                              price_credits, published)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, false)
+         returning id",
+        draft.slug.as_str(),
+        draft.title,
+        draft.description,
+        draft.kind as ProductKind,
+        draft.price_minor,
+        draft.currency as Currency,
+        draft.credits,
+        draft.price_credits
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(|e| refused_save(e, "Failed to save a new product"))?;
+    tracing::info!(product = id, slug = %draft.slug, "product created");
+    Ok(id)
+}
+
+/// Saves changes to product `id`, made on the form of its `version`: a save over someone
+/// else's change is refused rather than undoing it.
+pub async fn update(pool: &PgPool, id: i64, version: i32, draft: &Draft) -> Result<(), ShopError> {
+    let changed = sqlx::query!(
+        "update product
+         set slug = $3, title = $4, description = $5, kind = $6, price_minor = $7,
+             currency = $8, credits = $9, price_credits = $10,
+             version = version + 1, updated_at = now()
+         where id = $1 and version = $2 and archived_at is null",
+        id,
+        version,
+        draft.slug.as_str(),
+        draft.title,
+        draft.description,
+        draft.kind as ProductKind,
+        draft.price_minor,
+        draft.currency as Currency,
+        draft.credits,
+        draft.price_credits
+    )
+    .execute(pool)
+    .await
+    .map_err(|e| refused_save(e, "Failed to save a product"))?
+    .rows_affected();
+    if changed == 0 {
+        return Err(ShopError::Invalid(CHANGED_MEANWHILE.into()));
+    }
+    tracing::info!(product = id, slug = %draft.slug, "product saved");
+    Ok(())
+}
+
+/// Publishes, unpublishes or archives product `id`. A download is published only with its file;
+/// only an unpublished product is archived, and an archived one stays so.
+pub async fn set_state(pool: &PgPool, id: i64, to: ProductState) -> Result<(), ShopError> {
+    let row = sqlx::query!(
+        r#"select p.published, p.archived_at is not null as "archived!",
+                  p.kind as "kind: ProductKind", p.price_minor,
+                  exists (select from product_file f where f.product_id = p.id) as "has_file!"
+           from product p where p.id = $1"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await
+    .or_internal("Failed to read a product")?
+    .ok_or(ShopError::NotFound)?;
+    if row.archived {
+        return Err(ShopError::Invalid(ARCHIVED.into()));
+    }
+    match to {
+        ProductState::Published if row.kind == ProductKind::Download && !row.has_file => {
+            return Err(ShopError::Invalid(NEEDS_FILE.into()));
+        }
+        ProductState::Archived if row.published => {
+            return Err(ShopError::Invalid(UNPUBLISH_FIRST.into()));
+        }
+        _ => {}
+    }
+    sqlx::query!(
+        "update product
+         set published = $2,
+             archived_at = case when $3 then now() else null end,
+             version = version + 1, updated_at = now()
+         where id = $1 and archived_at is null",
+        id,
+        to == ProductState::Published,
+        to == ProductState::Archived
+    )
+    .execute(pool)
+    .await
+    .or_internal("Failed to change a product's state")?;
+    tracing::info!(product = id, state = ?to, "product state changed");
+    Ok(())
+}
+
+/// Every product not archived, newest first.
+pub async fn list(pool: &PgPool) -> Result<Vec<AdminProductLine>, ShopError> {
+    let rows = sqlx::query!(
+        r#"select slug, title, kind as "kind: ProductKind", price_minor,
+                  currency as "currency: Currency", published, stripe_synced_version >= version
+                  as "synced!", stripe_sync_error
+           from product where archived_at is null
+           order by created_at desc, id desc"#
+    )
+    .fetch_all(pool)
+    .await
+    .or_internal("Failed to list products")?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AdminProductLine {
+            slug: r.slug,
+            title: r.title,
+            kind: r.kind,
+            price: match r.price_minor {
+                0 => "Free".into(),
+                m => r.currency.format(m),
+            },
+            published: r.published,
+            stripe: stripe_label(r.synced, r.stripe_sync_error.as_deref()),
+        })
+        .collect())
+}
+
+fn stripe_label(synced: bool, error: Option<&str>) -> String {
+    match (synced, error) {
+        (true, _) => "In step".into(),
+        (false, Some(e)) => format!("Not synced: {e}"),
+        (false, None) => "Waiting to sync".into(),
+    }
+}
+
+/// One product as the edit form shows it; `None` if there is none (or it is archived).
+pub async fn get(pool: &PgPool, slug: &ProductSlug) -> Result<Option<EditableProduct>, ShopError> {
+    let row = sqlx::query!(
+        r#"select p.id, p.slug, p.title, p.description, p.kind as "kind: ProductKind",
+                  p.price_minor, p.currency as "currency: Currency", p.credits, p.price_credits,
+                  p.published, p.version, p.preview_key,
+                  p.stripe_synced_version >= p.version as "synced!", p.stripe_sync_error,
+                  p.stripe_product_id, f.filename as "filename?", f.size_bytes as "size_bytes?",
+                  f.content_type as "content_type?"
+           from product p left join product_file f on f.product_id = p.id
+           where p.slug = $1 and p.archived_at is null"#,
+        slug.as_str()
+    )
+    .fetch_optional(pool)
+    .await
+    .or_internal("Failed to read a product")?;
+    Ok(row.map(|r| EditableProduct {
+        id: r.id,
+        slug: r.slug,
+        title: r.title,
+        description: r.description,
+        kind: r.kind,
+        price: r.currency.plain(r.price_minor),
+        currency: r.currency,
+        credits: r.credits,
+        price_credits: r.price_credits,
+        published: r.published,
+        version: r.version,
+        preview: r.preview_key.map(|k| super::preview_url(&k)),
+        file: r.filename.map(|name| {
+            format!(
+                "{name} ({}, {})",
+                r.content_type.unwrap_or_default(),
+                human_size(r.size_bytes.unwrap_or_default())
+            )
+        }),
+        stripe: stripe_label(r.synced, r.stripe_sync_error.as_deref()),
+        stripe_product_id: r.stripe_product_id,
+    }))
+}
+
+/// `1.5 MB`, `820 KB`, `12 bytes`.
+pub fn human_size(bytes: i64) -> String {
+    const KB: f64 = 1000.0;
+    let b = bytes as f64;
+    if b >= KB * KB * KB {
+        format!("{:.1} GB", b / (KB * KB * KB))
+    } else if b >= KB * KB {
+        format!("{:.1} MB", b / (KB * KB))
+    } else if b >= KB {
+        format!("{:.0} KB", b / KB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> ProductForm {
+        ProductForm {
+            title: "Field guide".into(),
+            slug: "field-guide".into(),
+            description: "A *guide*.".into(),
+            kind: "download".into(),
+            price: "12.50".into(),
+            currency: "usd".into(),
+            ..ProductForm::default()
+        }
+    }
+
+    fn refused(f: ProductForm) -> String {
+        match f.check() {
+            Err(ShopError::Invalid(why)) => why,
+            other => panic!("accepted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_form_in_the_currencys_own_format_is_read_into_minor_units() {
+        let draft = form().check().unwrap();
+        assert_eq!(draft.price_minor, 1250);
+        let yen = ProductForm {
+            price: "¥1,500".into(),
+            currency: "jpy".into(),
+            ..form()
+        };
+        assert_eq!(yen.check().unwrap().price_minor, 1500);
+        let free = ProductForm {
+            price: "0".into(),
+            price_credits: "100".into(),
+            ..form()
+        };
+        let free = free.check().unwrap();
+        assert_eq!((free.price_minor, free.price_credits), (0, None));
+    }
+
+    #[test]
+    fn each_bad_field_is_named_in_plain_words() {
+        assert_eq!(
+            refused(ProductForm {
+                title: " ".into(),
+                ..form()
+            }),
+            TITLE_LENGTH
+        );
+        assert_eq!(
+            refused(ProductForm {
+                slug: "Bad Slug".into(),
+                ..form()
+            }),
+            BAD_SLUG
+        );
+        assert_eq!(
+            refused(ProductForm {
+                kind: "car".into(),
+                ..form()
+            }),
+            BAD_KIND
+        );
+        assert_eq!(
+            refused(ProductForm {
+                currency: "xyz".into(),
+                ..form()
+            }),
+            BAD_CURRENCY
+        );
+        assert_eq!(
+            refused(ProductForm {
+                price: "0.10".into(),
+                ..form()
+            }),
+            PRICE_TOO_LOW
+        );
+        assert_eq!(
+            refused(ProductForm {
+                price: "15.5".into(),
+                currency: "jpy".into(),
+                ..form()
+            }),
+            crate::domain::AMOUNT_WHOLE
+        );
+        assert_eq!(
+            refused(ProductForm {
+                kind: "credits".into(),
+                ..form()
+            }),
+            PACK_NEEDS_CREDITS
+        );
+        assert_eq!(
+            refused(ProductForm {
+                price_credits: "-4".into(),
+                ..form()
+            }),
+            BAD_CREDITS
+        );
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(12), "12 bytes");
+        assert_eq!(human_size(820_000), "820 KB");
+        assert_eq!(human_size(1_500_000), "1.5 MB");
+    }
+}
