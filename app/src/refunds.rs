@@ -336,8 +336,8 @@ pub async fn by_admin(
     if row.payment_intent_id.is_none() || row.amount_minor == 0 || !row.status.is_paid() {
         return Err(ShopError::Invalid(NOT_REFUNDABLE_ADMIN.into()));
     }
-    // Checked, not waited for: a request on its way is being recorded by a transaction that
-    // takes this order's lock after the request's (see `send`).
+    // One request at a time per order: a second one, while the first is on its way, is told so
+    // rather than left to the unique index.
     let under_way = sqlx::query_scalar!(
         r#"select exists (select from refund_request where order_id = $1 and status = 'pending')
            as "exists!""#,
@@ -562,6 +562,15 @@ pub async fn send(
         .begin()
         .await
         .or_internal("Failed to begin recording a refund")?;
+    // The order first, as every path that changes an order and its requests locks them: a
+    // refund asked for meanwhile (by the shopper or an admin) then waits here, never crosswise.
+    sqlx::query!(
+        "select id from customer_order where id = $1 for no key update",
+        claimed.order_id
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .or_internal("Failed to lock a refunded order")?;
     let outcome = match sent {
         Sent::Done { refund, charge } => {
             // Recorded even over a refusal recorded meanwhile: Stripe's refund is what is.
