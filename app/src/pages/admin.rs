@@ -246,16 +246,23 @@ pub fn AdminOrdersPage() -> impl IntoView {
                             } else {
                                 view! { <OrderTable orders=found.orders.clone()/> }.into_any()
                             }}
-                            <nav class="pages" aria-label="Pages">
-                                {(page > 1).then(|| view! { <a href=link(page - 1) rel="prev">"Newer"</a> })}
-                                {found.more.then(|| view! { <a href=link(page + 1) rel="next">"Older"</a> })}
-                            </nav>
+                            {pager(page, found.more, link)}
                         </section>
                     }
                     .into_any())
                 })}
             </ErrorBoundary>
         </Suspense>
+    }
+}
+
+/// Links to the newer and older pages of a list, newest first.
+fn pager(page: u32, more: bool, link: impl Fn(u32) -> String) -> impl IntoView {
+    view! {
+        <nav class="pages" aria-label="Pages">
+            {(page > 1).then(|| view! { <a href=link(page - 1) rel="prev">"Newer"</a> })}
+            {more.then(|| view! { <a href=link(page + 1) rel="next">"Older"</a> })}
+        </nav>
     }
 }
 
@@ -533,10 +540,7 @@ pub fn AdminEventsPage() -> impl IntoView {
                             } else {
                                 view! { <EventTable events=found.events.clone()/> }.into_any()
                             }}
-                            <nav class="pages" aria-label="Pages">
-                                {(page > 1).then(|| view! { <a href=link(page - 1) rel="prev">"Newer"</a> })}
-                                {found.more.then(|| view! { <a href=link(page + 1) rel="next">"Older"</a> })}
-                            </nav>
+                            {pager(page, found.more, link)}
                         </section>
                     }
                     .into_any())
