@@ -302,17 +302,15 @@ pub async fn admin_product_state(slug: String, state: ProductState) -> Result<()
         let admin = admin_user().await?;
         let slug = ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
         let app = app_state()?;
-        let product = edit::get(&app.pool, &slug)
-            .await?
-            .ok_or(ShopError::NotFound)?;
-        edit::set_state(&app.pool, product.id, state).await?;
+        let product = edit::id_of(&app.pool, &slug).await?;
+        edit::set_state(&app.pool, product, state).await?;
         tracing::info!(
             admin = admin.id,
-            product = product.id,
+            product = product,
             ?state,
             "product state set from the admin"
         );
-        sync_soon(&app, product.id);
+        sync_soon(&app, product);
         leptos_axum::redirect(&match state {
             ProductState::Archived => "/admin/products?archived=1".to_string(),
             _ => format!("/admin/products/{slug}"),
@@ -329,10 +327,8 @@ pub async fn admin_sync_product(slug: String) -> Result<(), ShopError> {
         admin_user().await?;
         let slug = ProductSlug::parse(&slug).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
-        let product = edit::get(&state.pool, &slug)
-            .await?
-            .ok_or(ShopError::NotFound)?;
-        stripe_sync::sync(&state.pool, &state.stripe, product.id)
+        let product = edit::id_of(&state.pool, &slug).await?;
+        stripe_sync::sync(&state.pool, &state.stripe, product)
             .await
             .or_internal("Failed to record a Stripe sync")?;
         leptos_axum::redirect(&format!("/admin/products/{slug}"));

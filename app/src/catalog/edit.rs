@@ -269,6 +269,18 @@ fn stripe_label(synced: bool, error: Option<&str>) -> String {
     }
 }
 
+/// The id of the product at `slug`, if it is not archived (the admin's actions on one).
+pub async fn id_of(pool: &PgPool, slug: &ProductSlug) -> Result<i64, ShopError> {
+    sqlx::query_scalar!(
+        "select id from product where slug = $1 and archived_at is null",
+        slug.as_str()
+    )
+    .fetch_optional(pool)
+    .await
+    .or_internal("Failed to read a product")?
+    .ok_or(ShopError::NotFound)
+}
+
 /// One product as the edit form shows it; `None` if there is none (or it is archived).
 pub async fn get(pool: &PgPool, slug: &ProductSlug) -> Result<Option<EditableProduct>, ShopError> {
     let row = sqlx::query!(
