@@ -4,7 +4,8 @@ import { defineConfig } from '@playwright/test';
 // builds are never downloaded (install with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1).
 // No web server is started here: each spec starts the servers it needs.
 // Two projects: the shop's specs here, and the Stripe stand-in's own spec, which lives with
-// its crate (`stripe-standin/browser/`) and shares this project's Playwright install.
+// its crate (`stripe-standin/browser/`) and shares this project's Playwright install. A third,
+// `screenshots`, exists only when SCREENSHOTS is set (see scripts/screenshots.sh).
 export default defineConfig({
   timeout: 30_000,
   expect: { timeout: 10_000 },
@@ -41,5 +42,9 @@ export default defineConfig({
       testDir: '../stripe-standin/browser',
       use: { browserName: 'chromium' },
     },
+    // Screenshots for people to look at (scripts/screenshots.sh), never part of the test run.
+    ...(process.env.SCREENSHOTS
+      ? [{ name: 'screenshots', testDir: './screenshots', use: { browserName: 'chromium' as const } }]
+      : []),
   ],
 });

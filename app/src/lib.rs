@@ -10,6 +10,7 @@
 //! | `stripe_js` | Stripe.js bindings for the checkout island | hydrate |
 //! | `api` | the `#[server]` functions, the browser's only way in | |
 //! | `state` | `AppState`, handed to server functions | ssr |
+//! | `policies` | the terms, refund policy and privacy pages' text | ssr |
 //! | `reconcile` | settling from Stripe what webhooks missed | ssr |
 //! | `admin` | what the admin reads: sales, orders, the inbox | ssr |
 //! | `refunds` | refunds a shopper or an admin asks for, within the refund window | ssr |
@@ -64,6 +65,8 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod payment_intents;
 #[cfg(feature = "ssr")]
+pub mod policies;
+#[cfg(feature = "ssr")]
 pub mod reconcile;
 #[cfg(feature = "ssr")]
 pub mod refunds;
@@ -75,11 +78,13 @@ mod stripe_js;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
+use crate::components::NotFound;
+use crate::models::Policy;
 use crate::pages::{
     AccountPage, AdminEventsPage, AdminHomePage, AdminNewProductPage, AdminOrderPage,
     AdminOrdersPage, AdminProductPage, AdminProductsPage, ForgotPasswordPage, HomePage,
-    LibraryPage, OrderPage, ProductPage, ReceiptPage, ResetPasswordPage, SignInPage, SignUpPage,
-    VerifyEmailPage,
+    LibraryPage, OrderPage, PolicyPage, ProductPage, ReceiptPage, ResetPasswordPage, SignInPage,
+    SignUpPage, VerifyEmailPage,
 };
 use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
@@ -120,34 +125,77 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
     }
 }
 
+/// What every page's header and footer say about the shop. The layout is server HTML (only
+/// islands hydrate), so it is read from the server's state.
+#[derive(Clone, Default)]
+struct Masthead {
+    name: String,
+    contact_email: String,
+    test_mode: bool,
+}
+
+fn masthead() -> Masthead {
+    #[cfg(feature = "ssr")]
+    if let Some(state) = use_context::<state::AppState>() {
+        return Masthead {
+            name: state.shop.name.clone(),
+            contact_email: state.shop.contact_email.clone(),
+            // Every page says so while the shop runs on Stripe's test keys.
+            test_mode: !state.live_mode,
+        };
+    }
+    Masthead {
+        name: "storefront".into(),
+        ..Masthead::default()
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Every page says so while the shop runs on Stripe's test keys: nothing bought is real.
-    #[cfg(feature = "ssr")]
-    let test_mode = use_context::<state::AppState>().is_some_and(|s| !s.live_mode);
-    #[cfg(not(feature = "ssr"))]
-    let test_mode = false;
+    let Masthead {
+        name,
+        contact_email,
+        test_mode,
+    } = masthead();
+    // Page titles read "Field Recordings · storefront". leptos_meta writes the title
+    // unescaped (see `PageTitle`), so the shop's name is escaped here.
+    let suffix = html_escape::encode_text(&name).into_owned();
+    let formatter = move |text: String| {
+        if text.is_empty() || text == suffix {
+            suffix.clone()
+        } else {
+            format!("{text} · {suffix}")
+        }
+    };
+    let mailto = format!("mailto:{contact_email}");
     view! {
         <Stylesheet id="leptos" href="/pkg/storefront.css"/>
-        <Title text="storefront"/>
+        <Title formatter text=""/>
         <Router>
-            {test_mode.then(|| view! {
-                <p class="test-mode" role="note">
-                    "Test mode: payments use Stripe's test keys, and no real money moves."
-                </p>
-            })}
-            <header class="site-header">
-                <a href="/" class="brand">"storefront"</a>
-                <nav aria-label="Account">
-                    <AccountLink/>
-                </nav>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <header class="masthead">
+                {test_mode.then(|| view! {
+                    <p class="test-mode" role="note">
+                        "Test mode: payments use Stripe's test keys, and no real money moves."
+                    </p>
+                })}
+                <div class="site-header">
+                    <a href="/" class="brand">{name.clone()}</a>
+                    <nav aria-label="Main">
+                        <a href="/">"Catalog"</a>
+                        <AccountLink/>
+                    </nav>
+                </div>
             </header>
-            <main>
-                <Routes fallback=|| view! { <h1>"Page not found"</h1> }>
+            <main id="main" tabindex="-1">
+                <Routes fallback=NotFound>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/products/:slug") view=ProductPage ssr=SsrMode::Async/>
                     <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async/>
+                    <Route path=path!("/terms") view=|| view! { <PolicyPage policy=Policy::Terms/> } ssr=SsrMode::Async/>
+                    <Route path=path!("/refund-policy") view=|| view! { <PolicyPage policy=Policy::RefundPolicy/> } ssr=SsrMode::Async/>
+                    <Route path=path!("/privacy") view=|| view! { <PolicyPage policy=Policy::Privacy/> } ssr=SsrMode::Async/>
                     <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
                     <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
                     <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
@@ -165,6 +213,15 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/products/:slug") view=AdminProductPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
+            <footer class="site-footer">
+                <p class="shop">{name}</p>
+                <nav aria-label="Shop policies">
+                    <a href="/terms">"Terms"</a>
+                    <a href="/refund-policy">"Refund policy"</a>
+                    <a href="/privacy">"Privacy"</a>
+                    <a href=mailto>{contact_email}</a>
+                </nav>
+            </footer>
         </Router>
     }
 }

@@ -16,15 +16,58 @@ pub struct Product {
     pub description: String,
     /// The description rendered and sanitised (see `catalog::render_markdown`).
     pub description_html: String,
+    /// The description as one line of plain text, for link previews and search results.
+    pub summary: String,
     /// The preview image's URL.
     pub preview: Option<String>,
     pub kind: ProductKind,
     /// `None` for a free product: added to a library without paying.
     pub price: Option<Money>,
+    /// The currency its price is in (a free product's too).
+    pub currency: Currency,
     /// The credits a pack adds.
     pub credits: Option<i64>,
     /// What it costs in credits, if it may also be unlocked with them.
     pub price_credits: Option<i64>,
+    /// The file a download gives, once the seller has uploaded it.
+    pub file: Option<FileFacts>,
+    /// How long a membership lasts, as the seller states it.
+    pub membership_days: Option<i32>,
+}
+
+/// What a shopper is told about a product's file before buying it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileFacts {
+    /// Its format as people name it: `PDF`, `ZIP`, `FLAC`.
+    pub format: String,
+    pub size_bytes: i64,
+}
+
+impl FileFacts {
+    /// "PDF, 2.4 MB".
+    pub fn label(&self) -> String {
+        format!("{}, {}", self.format, file_size(self.size_bytes))
+    }
+}
+
+/// A size in bytes as people read it: `812 bytes`, `14 KB`, `2.4 MB`, `1.1 GB` (powers of
+/// 1,000, as operating systems now show them).
+pub fn file_size(bytes: i64) -> String {
+    const UNITS: [&str; 3] = ["KB", "MB", "GB"];
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
 }
 
 impl Product {
@@ -33,6 +76,22 @@ impl Product {
         match self.price {
             Some(price) => price.to_string(),
             None => "Free".to_string(),
+        }
+    }
+
+    /// What buying it gives, in a few words: "PDF, 2.4 MB", "1,000 credits", "30-day
+    /// membership, one payment".
+    pub fn gives(&self) -> Option<String> {
+        match self.kind {
+            ProductKind::Download => self.file.as_ref().map(FileFacts::label),
+            ProductKind::Credits => self
+                .credits
+                .map(|n| format!("{} credits", group_thousands(n))),
+            ProductKind::Membership => Some(match self.membership_days {
+                Some(1) => "1-day membership, one payment, no renewal".to_string(),
+                Some(days) => format!("{days}-day membership, one payment, no renewal"),
+                None => "Membership, one payment, no renewal".to_string(),
+            }),
         }
     }
 }
@@ -317,6 +376,7 @@ pub struct EditableProduct {
     pub currency: Currency,
     pub credits: Option<i64>,
     pub price_credits: Option<i64>,
+    pub membership_days: Option<i32>,
     pub published: bool,
     /// The version the form edits: a save over a newer one is refused.
     pub version: i32,
@@ -336,4 +396,58 @@ pub enum ProductState {
     Published,
     Unpublished,
     Archived,
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::file_size;
+
+    #[test]
+    fn sizes_read_in_the_unit_people_use() {
+        assert_eq!(file_size(812), "812 bytes");
+        assert_eq!(file_size(14_200), "14 KB");
+        assert_eq!(file_size(2_400_000), "2.4 MB");
+        assert_eq!(file_size(999_999), "1.0 MB");
+        assert_eq!(file_size(1_100_000_000), "1.1 GB");
+    }
+}
+
+/// The shop's policy pages. Their text is the seller's (Markdown files in `CONTENT_DIR`), with
+/// a default built in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    Terms,
+    RefundPolicy,
+    Privacy,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 3] = [Policy::Terms, Policy::RefundPolicy, Policy::Privacy];
+
+    /// Its page's path, and its file's name without `.md`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Policy::Terms => "terms",
+            Policy::RefundPolicy => "refund-policy",
+            Policy::Privacy => "privacy",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Policy::Terms => "Terms of sale",
+            Policy::RefundPolicy => "Refund policy",
+            Policy::Privacy => "Privacy",
+        }
+    }
+
+    /// Its page's meta description.
+    pub fn description(self) -> &'static str {
+        match self {
+            Policy::Terms => "What you buy here, how you pay, and how you may use it.",
+            Policy::RefundPolicy => "When and how a purchase is refunded.",
+            Policy::Privacy => "What the shop keeps about you, and why.",
+        }
+    }
 }

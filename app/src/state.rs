@@ -38,6 +38,31 @@ pub struct AppState {
     /// Whether this server does background work (off in tests, which run it themselves): an
     /// admin's change is then mirrored to Stripe at once, rather than by the next job.
     pub background_jobs: bool,
+    /// The shop as its pages present it.
+    pub shop: ShopInfo,
+}
+
+/// The shop as its pages present it: its name, where shoppers write to, where the seller's
+/// policy pages are, and its public address.
+#[derive(Clone, Debug)]
+pub struct ShopInfo {
+    pub name: String,
+    pub contact_email: String,
+    /// `terms.md`, `refund-policy.md` and `privacy.md`, read when their page is asked for.
+    pub content_dir: std::path::PathBuf,
+    /// `PUBLIC_URL`, or once the server has bound its port, `http://` and its address.
+    pub public_url: Option<String>,
+}
+
+impl ShopInfo {
+    /// The shop's address for links that must be absolute (a sitemap, canonical links, link
+    /// previews): `PUBLIC_URL`, or the address the server listens on. Never the request's
+    /// `Host`, which the client chooses and a shared cache could keep.
+    pub fn base_url(&self) -> &str {
+        self.public_url
+            .as_deref()
+            .map_or("http://localhost", |url| url.trim_end_matches('/'))
+    }
 }
 
 /// The session cookie: a random id only, HttpOnly, SameSite=Lax, kept this many days of

@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use app::error::ShopError;
-use axum::extract::Request;
+use app::state::ShopInfo;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -18,7 +19,11 @@ pub const REQUEST_DEADLINE: Duration = Duration::from_secs(20);
 /// An admin's upload takes as long as its bytes take to arrive (a 500 MB file on a slow line).
 pub const UPLOAD_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
-pub async fn answer_in_time(request: Request, next: Next) -> Response {
+pub async fn answer_in_time(
+    State(shop): State<ShopInfo>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
     let is_api = path.starts_with("/api/");
     let deadline =
@@ -44,7 +49,12 @@ pub async fn answer_in_time(request: Request, next: Next) -> Response {
                 )
                     .into_response()
             } else {
-                (StatusCode::SERVICE_UNAVAILABLE, Html(BUSY_PAGE)).into_response()
+                let page = crate::pages::plain_page(
+                    &shop,
+                    "The shop is busy",
+                    &ShopError::Busy.to_string(),
+                );
+                (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response()
             };
             response
                 .headers_mut()
@@ -53,16 +63,3 @@ pub async fn answer_in_time(request: Request, next: Next) -> Response {
         }
     }
 }
-
-const BUSY_PAGE: &str = r#"<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Busy · storefront</title><link rel="stylesheet" href="/pkg/storefront.css"></head>
-<body>
-<header class="site-header"><a href="/" class="brand">storefront</a></header>
-<main><h1>The shop is busy</h1>
-<p role="alert">The shop is busy right now. Please try again in a moment.</p>
-<p><a href="/">Back to the catalog</a></p></main>
-</body>
-</html>
-"#;

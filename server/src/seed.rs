@@ -16,18 +16,21 @@ struct Demo {
     credits: Option<i64>,
     /// What it costs in credits, if it may be unlocked with them.
     price_credits: Option<i64>,
+    /// How long a membership lasts.
+    membership_days: Option<i32>,
 }
 
 const DEMO: &[Demo] = &[
     Demo {
         slug: "field-recordings-vol-1",
         title: "Field Recordings, Vol. 1",
-        description: "Forty minutes of rain, harbour and night-train recordings as lossless FLAC files.",
+        description: "Rain, harbour and night-train recordings, as a lossless WAV file.",
         kind: "download",
         price_minor: 1200,
         currency: "usd",
         credits: None,
         price_credits: Some(400),
+        membership_days: None,
     },
     Demo {
         slug: "tokyo-night-presets",
@@ -38,6 +41,7 @@ const DEMO: &[Demo] = &[
         currency: "jpy",
         credits: None,
         price_credits: None,
+        membership_days: None,
     },
     Demo {
         slug: "api-credits-1000",
@@ -48,6 +52,7 @@ const DEMO: &[Demo] = &[
         currency: "eur",
         credits: Some(1000),
         price_credits: None,
+        membership_days: None,
     },
     Demo {
         slug: "studio-membership",
@@ -58,6 +63,7 @@ const DEMO: &[Demo] = &[
         currency: "gbp",
         credits: None,
         price_credits: None,
+        membership_days: Some(30),
     },
     Demo {
         slug: "harbour-sampler",
@@ -68,6 +74,7 @@ const DEMO: &[Demo] = &[
         currency: "usd",
         credits: None,
         price_credits: None,
+        membership_days: None,
     },
 ];
 
@@ -85,8 +92,8 @@ pub async fn demo_catalog(pool: &PgPool) -> Result<(), sqlx::Error> {
         for d in DEMO {
             sqlx::query!(
                 "insert into product (slug, title, description, kind, price_minor, currency,
-                                      credits, price_credits)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                      credits, price_credits, membership_days)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 d.slug,
                 d.title,
                 d.description,
@@ -94,7 +101,8 @@ pub async fn demo_catalog(pool: &PgPool) -> Result<(), sqlx::Error> {
                 d.price_minor,
                 d.currency,
                 d.credits,
-                d.price_credits
+                d.price_credits,
+                d.membership_days
             )
             .execute(&mut *tx)
             .await?;

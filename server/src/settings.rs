@@ -70,10 +70,28 @@ pub struct Settings {
     /// one, so links end with a restart and differ between servers: set it when there are
     /// several.
     pub download_signing_key: Option<SecretString>,
+    /// The shop's name in its pages, mail and metadata (`SHOP_NAME`, `storefront`).
+    pub shop_name: String,
+    /// Where shoppers write to, shown in every page's footer (`SHOP_CONTACT_EMAIL`; by default
+    /// the address in `MAIL_FROM`).
+    pub contact_email: String,
+    /// Where the seller's own terms, refund policy and privacy notice are
+    /// (`CONTENT_DIR`, `content`): `terms.md`, `refund-policy.md`, `privacy.md`. A page whose
+    /// file is missing shows the text built into the shop.
+    pub content_dir: std::path::PathBuf,
 }
 
 pub const STRIPE_JS_DEFAULT: &str = "https://js.stripe.com/v3/";
 pub const MAIL_FROM_DEFAULT: &str = "storefront <shop@localhost>";
+pub const SHOP_NAME_DEFAULT: &str = "storefront";
+
+/// The address in a mailbox: `shop@example.com` in `Shop <shop@example.com>`.
+fn address_in(mailbox: &str) -> &str {
+    match (mailbox.rfind('<'), mailbox.rfind('>')) {
+        (Some(open), Some(close)) if open < close => mailbox[open + 1..close].trim(),
+        _ => mailbox.trim(),
+    }
+}
 
 impl Settings {
     pub fn from_env() -> Result<Self, SettingsError> {
@@ -161,6 +179,22 @@ impl Settings {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| MAIL_FROM_DEFAULT.to_string());
+        let shop_name = match get("SHOP_NAME").map(|v| v.trim().to_string()) {
+            None => SHOP_NAME_DEFAULT.to_string(),
+            Some(v) if v.is_empty() => SHOP_NAME_DEFAULT.to_string(),
+            Some(v) if v.chars().count() <= 80 && !v.contains(char::is_control) => v,
+            Some(_) => {
+                return Err(SettingsError::Invalid {
+                    name: "SHOP_NAME",
+                    why: "it must be one line of at most 80 characters",
+                });
+            }
+        };
+        let content_dir = get("CONTENT_DIR")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "content".to_string())
+            .into();
         let storage_dir = get("STORAGE_DIR")
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
@@ -196,6 +230,29 @@ impl Settings {
                 why: "live Stripe keys need the shop's https:// address",
             });
         }
+        let contact_email = match get("SHOP_CONTACT_EMAIL").filter(|v| !v.trim().is_empty()) {
+            Some(v) => app::domain::Email::parse(v.trim())
+                .map_err(|_| SettingsError::Invalid {
+                    name: "SHOP_CONTACT_EMAIL",
+                    why: "it must be an email address",
+                })?
+                .as_str()
+                .to_string(),
+            None => {
+                let from = address_in(&mail_from);
+                match app::domain::Email::parse(from) {
+                    Ok(address) => address.as_str().to_string(),
+                    // `shop@localhost`, the development default.
+                    Err(_) if !live_mode && !from.is_empty() => from.to_string(),
+                    Err(_) => {
+                        return Err(SettingsError::Invalid {
+                            name: "SHOP_CONTACT_EMAIL",
+                            why: "shoppers need an address to write to, and MAIL_FROM's is not one",
+                        });
+                    }
+                }
+            }
+        };
         let order_ttl =
             Duration::from_secs(3600 * u64::from(positive(&get, "ORDER_TTL_HOURS", 24)?.get()));
         let retention = Duration::from_secs(
@@ -257,6 +314,9 @@ impl Settings {
             refund_window,
             upload_limit,
             download_signing_key,
+            shop_name,
+            contact_email,
+            content_dir,
         })
     }
 
@@ -466,6 +526,7 @@ mod tests {
             "a-long-enough-key-for-signing-links-0123",
         ));
         keyed.push(("PUBLIC_URL", "https://shop.example"));
+        keyed.push(("SHOP_CONTACT_EMAIL", "help@shop.example"));
         assert!(with(&keyed).unwrap().live_mode);
         // Test keys start without one (a new key each start).
         assert!(with(BASE).unwrap().download_signing_key.is_none());
@@ -619,5 +680,57 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn the_shop_is_named_and_reached_as_set_or_from_its_mail_sender() {
+        let shop = with(BASE).unwrap();
+        assert_eq!(shop.shop_name, "storefront");
+        assert_eq!(shop.contact_email, "shop@localhost");
+        assert_eq!(shop.content_dir, std::path::PathBuf::from("content"));
+        let mut pairs = BASE.to_vec();
+        pairs.push(("MAIL_FROM", "Grain & Tone <hello@grain.example>"));
+        assert_eq!(with(&pairs).unwrap().contact_email, "hello@grain.example");
+        pairs.extend([
+            ("SHOP_NAME", " Grain & Tone "),
+            ("SHOP_CONTACT_EMAIL", "help@grain.example"),
+            ("CONTENT_DIR", "/srv/shop/content"),
+        ]);
+        let shop = with(&pairs).unwrap();
+        assert_eq!(shop.shop_name, "Grain & Tone");
+        assert_eq!(shop.contact_email, "help@grain.example");
+        assert_eq!(
+            shop.content_dir,
+            std::path::PathBuf::from("/srv/shop/content")
+        );
+        // A live shop must give shoppers a real address.
+        let live = [
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("STRIPE_SECRET_KEY", "sk_live_abc"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_live_abc"),
+            ("PUBLIC_URL", "https://grain.example"),
+            ("DOWNLOAD_SIGNING_KEY", "0123456789abcdef0123456789abcdef"),
+        ];
+        assert!(matches!(
+            with(&live),
+            Err(SettingsError::Invalid {
+                name: "SHOP_CONTACT_EMAIL",
+                ..
+            })
+        ));
+        let mut pairs = live.to_vec();
+        pairs.push(("MAIL_FROM", "Grain <hello@grain.example>"));
+        assert_eq!(with(&pairs).unwrap().contact_email, "hello@grain.example");
+        for (name, bad) in [
+            ("SHOP_CONTACT_EMAIL", "not an address"),
+            ("SHOP_NAME", "two\nlines"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((name, bad));
+            assert!(
+                matches!(with(&pairs), Err(SettingsError::Invalid { name: n, .. }) if n == name),
+                "{name}={bad}"
+            );
+        }
     }
 }

@@ -46,7 +46,16 @@ impl Application {
         leptos_options: LeptosOptions,
         addr: SocketAddr,
     ) -> anyhow::Result<Self> {
-        let state = connect(&settings, leptos_options, !addr.ip().is_loopback()).await?;
+        let mut state = connect(&settings, leptos_options, !addr.ip().is_loopback()).await?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("Failed to bind {addr}"))?;
+        // Absolute links (mail, the sitemap, link previews) use PUBLIC_URL, or else the
+        // address bound, with its port.
+        if state.shop.public_url.is_none() {
+            let bound = listener.local_addr().unwrap_or(addr);
+            state.shop.public_url = Some(format!("http://{bound}"));
+        }
         tokio::spawn(cache::follow_changes(
             state.catalog.clone(),
             state.pool.clone(),
@@ -61,10 +70,7 @@ impl Application {
             }
         });
         if settings.background_jobs {
-            let public_url = settings
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}"));
+            let public_url = state.shop.base_url().to_string();
             let mailer = settings
                 .smtp_url
                 .as_ref()
@@ -88,9 +94,6 @@ impl Application {
         }
         let sessions = sessions(&state.pool, state.secure_cookies).await?;
         let router = routes(state.clone(), sessions);
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("Failed to bind {addr}"))?;
         Ok(Self {
             listener,
             router,
@@ -235,6 +238,12 @@ pub async fn connect(
         refund_window: settings.refund_window,
         upload_limit: settings.upload_limit,
         background_jobs: settings.background_jobs,
+        shop: app::state::ShopInfo {
+            name: settings.shop_name.clone(),
+            contact_email: settings.contact_email.clone(),
+            content_dir: settings.content_dir.clone(),
+            public_url: settings.public_url.clone(),
+        },
     })
 }
 
@@ -328,6 +337,8 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
         .route("/webhooks/stripe", post(crate::webhook::receive))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/robots.txt", get(crate::seo::robots))
+        .route("/sitemap.xml", get(crate::seo::sitemap))
         .route(
             "/library/{order}/download",
             get(crate::downloads::from_library),
@@ -358,7 +369,10 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
             move |options| shell(options, stripe_js.clone()),
         ))
         .layer(sessions)
-        .layer(axum::middleware::from_fn(crate::deadline::answer_in_time))
+        .layer(axum::middleware::from_fn_with_state(
+            state.shop.clone(),
+            crate::deadline::answer_in_time,
+        ))
         .layer(
             CompressionLayer::new().compress_when(DefaultPredicate::new().and(
                 |_: StatusCode, _: Version, _: &HeaderMap, extensions: &Extensions| {

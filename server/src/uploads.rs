@@ -313,7 +313,10 @@ async fn store_file(
         .await
         .map_err(|e| failed("could not store an upload", e))?;
     sqlx::query!(
-        "insert into product_file (product_id, object_key, filename, content_type, size_bytes)
+        // The product's page changes with its file (format and size), so its time of change
+        // does too, for the sitemap.
+        "with touched as (update product set updated_at = now() where id = $1)
+         insert into product_file (product_id, object_key, filename, content_type, size_bytes)
          values ($1, $2, $3, $4, $5)
          on conflict (product_id) do update
          set object_key = excluded.object_key, filename = excluded.filename,

@@ -295,7 +295,7 @@
   // Styles (one <style> per document)
   // ---------------------------------------------------------------------------
   var CSS = [
-    '.__standin-payment-element{--sp-primary:#0570de;--sp-bg:#fff;--sp-text:#30313d;--sp-danger:#df1b41;',
+    '.__standin-payment-element{--sp-primary:#0570de;--sp-bg:#fff;--sp-text:#30313d;--sp-text-secondary:#6d6e78;--sp-danger:#df1b41;',
     '--sp-border:#d9dce1;--sp-radius:5px;--sp-font:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;',
     'display:grid;grid-template-columns:1fr 1fr;gap:12px;font-family:var(--sp-font);color:var(--sp-text);text-align:left}',
     '.__standin-payment-element .__standin-field{display:flex;flex-direction:column;gap:4px;min-width:0}',
@@ -309,9 +309,9 @@
     '.__standin-payment-element input[aria-invalid="true"]{border-color:var(--sp-danger);color:var(--sp-danger)}',
     '.__standin-payment-element input[readonly]{opacity:.7}',
     '.__standin-payment-element .__standin-brand{position:absolute;right:12px;bottom:11px;font-size:.75em;',
-    'font-weight:600;opacity:.6;pointer-events:none}',
+    'font-weight:600;color:var(--sp-text-secondary);pointer-events:none}',
     '.__standin-payment-element .__standin-error{grid-column:1/-1;color:var(--sp-danger);font-size:.9em;min-height:1.2em;margin:0}',
-    '.__standin-payment-element .__standin-note{grid-column:1/-1;font-size:.75em;opacity:.65;margin:0}',
+    '.__standin-payment-element .__standin-note{grid-column:1/-1;font-size:.75em;color:var(--sp-text-secondary);margin:0}',
     '.__standin-3ds{border:none;border-radius:8px;padding:24px;max-width:380px;width:calc(100% - 48px);',
     'font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#30313d;background:#fff;',
     'box-shadow:0 10px 40px rgba(0,0,0,.3)}',
@@ -341,6 +341,7 @@
       colorPrimary: '--sp-primary',
       colorBackground: '--sp-bg',
       colorText: '--sp-text',
+      colorTextSecondary: '--sp-text-secondary',
       colorDanger: '--sp-danger',
       borderRadius: '--sp-radius',
       fontFamily: '--sp-font',
@@ -349,6 +350,7 @@
       container.style.setProperty('--sp-bg', '#30313d');
       container.style.setProperty('--sp-text', '#e0e0e6');
       container.style.setProperty('--sp-border', '#424353');
+      container.style.setProperty('--sp-text-secondary', '#a3a4b0');
     }
     Object.keys(map).forEach(function (name) {
       if (typeof vars[name] === 'string' && vars[name]) container.style.setProperty(map[name], vars[name]);

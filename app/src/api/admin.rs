@@ -257,6 +257,7 @@ pub async fn admin_save_product(
     currency: String,
     #[server(default)] credits: String,
     #[server(default)] price_credits: String,
+    #[server(default)] membership_days: String,
 ) -> Result<(), ShopError> {
     with_status("admin_save_product", async move {
         let admin = admin_user().await?;
@@ -269,6 +270,7 @@ pub async fn admin_save_product(
             currency,
             credits,
             price_credits,
+            membership_days,
         }
         .check()?;
         let state = app_state()?;

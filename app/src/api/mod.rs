@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::error::ShopError;
-use crate::models::{CheckoutSession, OrderView, Product};
+use crate::models::{CheckoutSession, OrderView, Policy, Product};
 
 mod accounts;
 mod admin;
@@ -27,6 +27,16 @@ pub async fn list_products() -> Result<Vec<Product>, ShopError> {
     with_status("list_products", async {
         let state = app_state()?;
         Ok(state.catalog.published(&state.pool).await?.to_vec())
+    })
+    .await
+}
+
+/// A policy page's text as HTML (see `policies`).
+#[server(endpoint = "get_policy")]
+pub async fn get_policy(policy: Policy) -> Result<String, ShopError> {
+    with_status("get_policy", async move {
+        let state = app_state()?;
+        Ok(crate::policies::html(&state.shop, state.refund_window, policy).await)
     })
     .await
 }

@@ -28,6 +28,7 @@ pub const UNPUBLISH_FIRST: &str = "Unpublish the product before archiving it.";
 pub const ARCHIVED: &str = "This product is archived and can no longer change.";
 pub const BAD_CURRENCY: &str = "Please choose a currency from the list.";
 pub const BAD_KIND: &str = "Please choose what the product is from the list.";
+pub const BAD_MEMBERSHIP_DAYS: &str = "Please enter the membership's length as a whole number of days from 1 to 3660, or leave it empty.";
 
 /// A product's details as the admin's form sends them, before they are checked.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +41,7 @@ pub struct ProductForm {
     pub currency: String,
     pub credits: String,
     pub price_credits: String,
+    pub membership_days: String,
 }
 
 /// Checked details, ready to save.
@@ -53,6 +55,8 @@ pub struct Draft {
     pub currency: Currency,
     pub credits: Option<i64>,
     pub price_credits: Option<i64>,
+    /// How long a membership lasts; `None` for one without an end, and for other kinds.
+    pub membership_days: Option<i32>,
 }
 
 fn whole(raw: &str) -> Result<Option<i64>, InvalidInput> {
@@ -110,6 +114,14 @@ impl ProductForm {
             _ if price_minor == 0 => (None, None),
             _ => (None, price_credits),
         };
+        let membership_days = match self.membership_days.trim() {
+            "" => None,
+            raw => match raw.parse::<i32>() {
+                Ok(days) if (1..=3660).contains(&days) => Some(days),
+                _ => return Err(ShopError::Invalid(BAD_MEMBERSHIP_DAYS.into())),
+            },
+        }
+        .filter(|_| kind == ProductKind::Membership);
         Ok(Draft {
             title,
             slug,
@@ -119,6 +131,7 @@ impl ProductForm {
             currency,
             credits,
             price_credits,
+            membership_days,
         })
     }
 }
@@ -140,8 +153,8 @@ fn refused_save(e: sqlx::Error, context: &str) -> ShopError {
 pub async fn create(pool: &PgPool, draft: &Draft) -> Result<i64, ShopError> {
     let id = sqlx::query_scalar!(
         "insert into product (slug, title, description, kind, price_minor, currency, credits,
-                              price_credits, published)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, false)
+                              price_credits, membership_days, published)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, false)
          returning id",
         draft.slug.as_str(),
         draft.title,
@@ -150,7 +163,8 @@ pub async fn create(pool: &PgPool, draft: &Draft) -> Result<i64, ShopError> {
         draft.price_minor,
         draft.currency as Currency,
         draft.credits,
-        draft.price_credits
+        draft.price_credits,
+        draft.membership_days
     )
     .fetch_one(pool)
     .await
@@ -165,7 +179,7 @@ pub async fn update(pool: &PgPool, id: i64, version: i32, draft: &Draft) -> Resu
     let changed = sqlx::query!(
         "update product
          set slug = $3, title = $4, description = $5, kind = $6, price_minor = $7,
-             currency = $8, credits = $9, price_credits = $10,
+             currency = $8, credits = $9, price_credits = $10, membership_days = $11,
              version = version + 1, updated_at = now()
          where id = $1 and version = $2 and archived_at is null",
         id,
@@ -177,7 +191,8 @@ pub async fn update(pool: &PgPool, id: i64, version: i32, draft: &Draft) -> Resu
         draft.price_minor,
         draft.currency as Currency,
         draft.credits,
-        draft.price_credits
+        draft.price_credits,
+        draft.membership_days
     )
     .execute(pool)
     .await
@@ -286,7 +301,7 @@ pub async fn get(pool: &PgPool, slug: &ProductSlug) -> Result<Option<EditablePro
     let row = sqlx::query!(
         r#"select p.id, p.slug, p.title, p.description, p.kind as "kind: ProductKind",
                   p.price_minor, p.currency as "currency: Currency", p.credits, p.price_credits,
-                  p.published, p.version, p.preview_key,
+                  p.membership_days, p.published, p.version, p.preview_key,
                   p.stripe_synced_version >= p.version as "synced!", p.stripe_sync_error,
                   p.stripe_product_id, f.filename as "filename?", f.size_bytes as "size_bytes?",
                   f.content_type as "content_type?"
@@ -307,6 +322,7 @@ pub async fn get(pool: &PgPool, slug: &ProductSlug) -> Result<Option<EditablePro
         currency: r.currency,
         credits: r.credits,
         price_credits: r.price_credits,
+        membership_days: r.membership_days,
         published: r.published,
         version: r.version,
         preview: r.preview_key.map(|k| super::preview_url(&k)),
@@ -314,27 +330,12 @@ pub async fn get(pool: &PgPool, slug: &ProductSlug) -> Result<Option<EditablePro
             format!(
                 "{name} ({}, {})",
                 r.content_type.unwrap_or_default(),
-                human_size(r.size_bytes.unwrap_or_default())
+                crate::models::file_size(r.size_bytes.unwrap_or_default())
             )
         }),
         stripe: stripe_label(r.synced, r.stripe_sync_error.as_deref()),
         stripe_product_id: r.stripe_product_id,
     }))
-}
-
-/// `1.5 MB`, `820 KB`, `12 bytes`.
-pub fn human_size(bytes: i64) -> String {
-    const KB: f64 = 1000.0;
-    let b = bytes as f64;
-    if b >= KB * KB * KB {
-        format!("{:.1} GB", b / (KB * KB * KB))
-    } else if b >= KB * KB {
-        format!("{:.1} MB", b / (KB * KB))
-    } else if b >= KB {
-        format!("{:.0} KB", b / KB)
-    } else {
-        format!("{bytes} bytes")
-    }
 }
 
 #[cfg(test)]
@@ -441,9 +442,28 @@ mod tests {
     }
 
     #[test]
-    fn sizes_read_as_people_write_them() {
-        assert_eq!(human_size(12), "12 bytes");
-        assert_eq!(human_size(820_000), "820 KB");
-        assert_eq!(human_size(1_500_000), "1.5 MB");
+    fn a_membership_length_is_whole_days_and_only_for_memberships() {
+        let month = ProductForm {
+            kind: "membership".into(),
+            membership_days: "30".into(),
+            ..form()
+        };
+        assert_eq!(month.check().unwrap().membership_days, Some(30));
+        let download = ProductForm {
+            membership_days: "30".into(),
+            ..form()
+        };
+        assert_eq!(download.check().unwrap().membership_days, None);
+        for bad in ["0", "3661", "a month", "1.5"] {
+            assert_eq!(
+                refused(ProductForm {
+                    kind: "membership".into(),
+                    membership_days: bad.into(),
+                    ..form()
+                }),
+                BAD_MEMBERSHIP_DAYS,
+                "{bad}"
+            );
+        }
     }
 }

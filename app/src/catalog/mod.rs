@@ -9,7 +9,7 @@ use sqlx::PgPool;
 
 use crate::domain::{Currency, Money, ProductKind};
 use crate::error::{OrInternal, ShopError};
-use crate::models::Product;
+use crate::models::{FileFacts, Product};
 
 /// A product row as checkout needs it: its id and price as stored.
 pub struct ProductRow {
@@ -26,6 +26,10 @@ pub struct ProductRow {
     pub price_credits: Option<i64>,
     /// Its preview image in the storage.
     pub preview_key: Option<String>,
+    /// Its file's name and size, for what the page says the buyer gets.
+    pub file_name: Option<String>,
+    pub file_size: Option<i64>,
+    pub membership_days: Option<i32>,
 }
 
 /// Where a preview image in the storage is served: `/media/<sha256>.jpg`, a name that changes
@@ -54,6 +58,56 @@ pub fn render_markdown(markdown: &str) -> String {
         .to_string()
 }
 
+/// A file's format as a shopper names it, from its name's extension: `PDF`, `ZIP`; `File`
+/// when it has none.
+pub fn file_format(filename: &str) -> String {
+    match filename.rsplit_once('.') {
+        Some((stem, ext))
+            if !stem.is_empty()
+                && (1..=5).contains(&ext.len())
+                && ext.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            ext.to_ascii_uppercase()
+        }
+        _ => "File".to_string(),
+    }
+}
+
+/// A description as one line of plain text of at most `max` characters, cut at a word, for
+/// a page's meta description and link previews.
+pub fn summary(markdown: &str, max: usize) -> String {
+    use pulldown_cmark::{Event, Parser, TagEnd};
+    let mut text = String::new();
+    for event in Parser::new(markdown) {
+        match event {
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::CodeBlock
+                | TagEnd::TableCell,
+            ) => text.push(' '),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out = String::new();
+    for word in words {
+        let len = out.chars().count() + usize::from(!out.is_empty()) + word.chars().count();
+        if len > max.saturating_sub(1) {
+            out.push('…');
+            return out;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
 impl ProductRow {
     pub fn price(&self) -> Result<Money, ShopError> {
         Money::new(self.price_minor, self.currency).or_internal("bad product price")
@@ -64,16 +118,36 @@ impl ProductRow {
             0 => None,
             _ => Some(self.price()?),
         };
+        // A product without a description is still described to search engines.
+        let description_line = match summary(&self.description, 160) {
+            s if s.is_empty() => format!(
+                "{}: {}, delivered at once.",
+                self.title,
+                self.kind.label().to_lowercase()
+            ),
+            s => s,
+        };
         Ok(Product {
             slug: self.slug,
             title: self.title,
             description_html: render_markdown(&self.description),
+            summary: description_line,
+            currency: self.currency,
             description: self.description,
             preview: self.preview_key.as_deref().map(preview_url),
             kind: self.kind,
             price,
             credits: self.credits,
             price_credits: self.price_credits,
+            file: self
+                .file_name
+                .as_deref()
+                .zip(self.file_size)
+                .map(|(name, size_bytes)| FileFacts {
+                    format: file_format(name),
+                    size_bytes,
+                }),
+            membership_days: self.membership_days,
         })
     }
 }
@@ -84,8 +158,11 @@ pub async fn published(pool: &PgPool) -> Result<Vec<Product>, ShopError> {
         ProductRow,
         r#"select id, slug, title, description, kind as "kind: ProductKind", price_minor,
                   currency as "currency: Currency",
-                  credits, price_credits, preview_key
-           from product where published order by created_at, id"#
+                  credits, price_credits, preview_key,
+                  f.filename as "file_name?", f.size_bytes as "file_size?",
+                  membership_days
+           from product left join product_file f on f.product_id = product.id
+           where published order by created_at, id"#
     )
     .fetch_all(pool)
     .await
@@ -102,8 +179,11 @@ pub async fn published_by_slug(pool: &PgPool, slug: &str) -> Result<Option<Produ
         ProductRow,
         r#"select id, slug, title, description, kind as "kind: ProductKind", price_minor,
                   currency as "currency: Currency",
-                  credits, price_credits, preview_key
-           from product where slug = $1 and published"#,
+                  credits, price_credits, preview_key,
+                  f.filename as "file_name?", f.size_bytes as "file_size?",
+                  membership_days
+           from product left join product_file f on f.product_id = product.id
+           where slug = $1 and published"#,
         slug
     )
     .fetch_optional(pool)
@@ -113,7 +193,27 @@ pub async fn published_by_slug(pool: &PgPool, slug: &str) -> Result<Option<Produ
 
 #[cfg(test)]
 mod tests {
-    use super::render_markdown;
+    use super::{file_format, render_markdown, summary};
+
+    #[test]
+    fn a_summary_is_plain_text_cut_at_a_word() {
+        assert_eq!(
+            summary("Some *grain*.\n\n- one\n- `two`", 160),
+            "Some grain. one two"
+        );
+        assert_eq!(summary("alpha beta gamma", 12), "alpha beta…");
+        assert_eq!(summary("Hi <b>there</b>", 160), "Hi there");
+        assert_eq!(summary("<script>alert(1)</script>", 160), "");
+    }
+
+    #[test]
+    fn a_files_format_is_its_extension_in_capitals() {
+        assert_eq!(file_format("field-recordings.pdf"), "PDF");
+        assert_eq!(file_format("presets.tar.gz"), "GZ");
+        assert_eq!(file_format("README"), "File");
+        assert_eq!(file_format(".hidden"), "File");
+        assert_eq!(file_format("notes.a b"), "File");
+    }
 
     #[test]
     fn markdown_renders_and_no_script_survives() {

@@ -89,6 +89,7 @@ const CATALOG_MESSAGES: &[&str] = &[
     crate::catalog::edit::ARCHIVED,
     crate::catalog::edit::BAD_CURRENCY,
     crate::catalog::edit::BAD_KIND,
+    crate::catalog::edit::BAD_MEMBERSHIP_DAYS,
 ];
 #[cfg(not(feature = "ssr"))]
 const CATALOG_MESSAGES: &[&str] = &[];

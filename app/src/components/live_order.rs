@@ -155,7 +155,9 @@ fn OrderSummary(order: OrderView) -> impl IntoView {
                 <dt>"Amount"</dt>
                 <dd class="amount">{order.amount.to_string()}</dd>
                 <dt>"Status"</dt>
-                <dd class="status" role="status">{status.label()}</dd>
+                // The live region is inside the <dd>: a role on the <dd> itself would take it
+                // out of the list's dt/dd pairs.
+                <dd class="status"><span role="status">{status.label()}</span></dd>
             </dl>
             <p class="note">{note}</p>
         </article>

@@ -736,6 +736,8 @@ fn ProductFormView(product: Option<EditableProduct>) -> impl IntoView {
             <input id="credits" name="credits" inputmode="numeric" value=value(|p| p.credits.map(|c| c.to_string()).unwrap_or_default())/>
             <label for="price_credits">"Price in credits (optional; not for packs or free products)"</label>
             <input id="price_credits" name="price_credits" inputmode="numeric" value=value(|p| p.price_credits.map(|c| c.to_string()).unwrap_or_default())/>
+            <label for="membership_days">"Membership length in days, as its page states it (memberships only; the shop does not end a membership)"</label>
+            <input id="membership_days" name="membership_days" inputmode="numeric" value=value(|p| p.membership_days.map(|d| d.to_string()).unwrap_or_default())/>
             <FormError function="/api/admin_save_product"/>
             <button type="submit">{if p.is_some() { "Save" } else { "Create product" }}</button>
         </form>

@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod home;
 mod order;
+mod policy;
 mod product;
 mod receipt;
 
@@ -18,5 +19,6 @@ pub use admin::{
 };
 pub use home::HomePage;
 pub use order::OrderPage;
+pub use policy::PolicyPage;
 pub use product::ProductPage;
 pub use receipt::ReceiptPage;

@@ -6,8 +6,10 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{current_account, get_product, owned_file};
-use crate::components::{CheckoutForm, ErrorList, FormError, PageTitle};
-use crate::domain::group_thousands;
+use crate::components::{
+    CheckoutForm, ErrorList, FormError, PageMeta, PageTitle, Preview, ProductData,
+};
+use crate::domain::{ProductKind, group_thousands};
 use crate::models::{Account, Product};
 
 #[component]
@@ -41,21 +43,50 @@ pub fn ProductPage() -> impl IntoView {
                                 <CheckoutForm slug=p.slug.clone() price/>
                             }.into_any(),
                         };
+                        // A pack says what it adds in its own line below.
+                        let gives = p.gives().filter(|_| p.kind != ProductKind::Credits);
+                        let delivery = match (p.price, p.kind) {
+                            (None, _) => "Free: add it to your library.",
+                            (_, ProductKind::Download) => "Download it as soon as you have paid.",
+                            (_, ProductKind::Credits) => "Added to your balance as soon as you have paid.",
+                            (_, ProductKind::Membership) => "Yours as soon as you have paid.",
+                        };
+                        let paid = p.price.is_some();
                         view! {
                             <PageTitle text=p.title.clone()/>
+                            <PageMeta
+                                title=p.title.clone()
+                                description=p.summary.clone()
+                                path=format!("/products/{}", p.slug)
+                                image=p.preview.clone()
+                                kind="product"
+                            />
+                            <ProductData product=p.clone()/>
+                            <p class="back"><a href="/">"← All products"</a></p>
                             <article class="product">
-                                <p class="kind">{p.kind.label()}</p>
-                                <h1>{p.title.clone()}</h1>
-                                {p.preview.clone().map(|src| view! {
-                                    <img class="preview" src=src alt="" width="600"/>
-                                })}
-                                <p class="price">{p.price_label()}</p>
-                                {p.credits.map(|n| view! {
-                                    <p class="gets">{format!("Adds {} credits to your balance.", group_thousands(n))}</p>
-                                })}
-                                // Rendered from the seller's Markdown and sanitised on the server.
-                                <div class="description" inner_html=p.description_html.clone()></div>
-                                {get}
+                                <div class="product-media">
+                                    <Preview product=p.clone() eager=true/>
+                                </div>
+                                <div class="product-info">
+                                    <p class="kind">{p.kind.label()}</p>
+                                    <h1>{p.title.clone()}</h1>
+                                    // Rendered from the seller's Markdown and sanitised on the server.
+                                    <div class="description prose" inner_html=p.description_html.clone()></div>
+                                </div>
+                                <section class="buy" aria-label="Buy">
+                                    <p class="price">{p.price_label()}</p>
+                                    <ul class="facts">
+                                        {gives.map(|g| view! { <li><span class="fact">"You get: "</span>{g}</li> })}
+                                        {p.credits.map(|n| view! {
+                                            <li class="gets">{format!("Adds {} credits to your balance.", group_thousands(n))}</li>
+                                        })}
+                                        <li>{delivery}</li>
+                                        {paid.then(|| view! {
+                                            <li>{refund_line()} " " <a href="/refund-policy">"Refund policy"</a></li>
+                                        })}
+                                    </ul>
+                                    {get}
+                                </section>
                             </article>
                         }
                     })
@@ -118,6 +149,19 @@ fn Unlock(slug: String, credits: i64, account: Option<Account>) -> impl IntoView
         </form>
     }
     .into_any()
+}
+
+/// The refund window in a few words, from the shop's settings.
+fn refund_line() -> String {
+    #[cfg(feature = "ssr")]
+    if let Some(state) = use_context::<crate::state::AppState>() {
+        return match crate::policies::refund_days(state.refund_window) {
+            0 => "No refunds from your account.".to_string(),
+            1 => "Refundable within 1 day.".to_string(),
+            days => format!("Refundable within {days} days."),
+        };
+    }
+    String::new()
 }
 
 /// A fresh key for a spend form (made on the server; these pages are not hydrated).

@@ -407,5 +407,5 @@ export async function orderIdFromUrl(page: Page): Promise<string> {
 
 export function orderPage(page: Page): { article: Locator; status: Locator; amount: Locator } {
   const article = page.locator('article.order');
-  return { article, status: article.locator('dd.status[role="status"]'), amount: article.locator('dd.amount') };
+  return { article, status: article.locator('dd.status [role="status"]'), amount: article.locator('dd.amount') };
 }

@@ -21,4 +21,5 @@ mod payment_path;
 mod reconcile;
 mod refunds;
 mod security;
+mod shop_pages;
 mod storage;
