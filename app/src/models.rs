@@ -136,6 +136,8 @@ pub struct OrderView {
     pub failure_message: Option<String>,
     pub refunded: Option<Money>,
     pub dispute: Option<DisputeStatus>,
+    /// It gave a file that may be downloaded now (`/orders/<id>/download`).
+    pub downloadable: bool,
 }
 
 /// The signed-in shopper, as pages show them.

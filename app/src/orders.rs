@@ -22,6 +22,7 @@ struct Row {
     payment_intent_id: Option<String>,
     dispute_status: Option<DisputeStatus>,
     credits_spent: Option<i64>,
+    downloadable: bool,
 }
 
 /// The order with public id `id`, settled from Stripe first if its payment is still open and
@@ -52,6 +53,7 @@ pub async fn view(
         failure_message: row.failure_message,
         refunded: Money::new(row.amount_refunded_minor, row.currency).ok(),
         dispute: row.dispute_status,
+        downloadable: row.downloadable,
     })
 }
 
@@ -61,7 +63,10 @@ async fn read(pool: &PgPool, id: &OrderId) -> Result<Option<Row>, ShopError> {
         r#"select o.public_id, p.title, p.slug, o.amount_minor, o.currency as "currency: Currency",
                   o.status as "status: OrderStatus", o.failure_message, o.amount_refunded_minor,
                   o.payment_intent_id, order_dispute_status(o.id) as "dispute_status: DisputeStatus",
-                  o.credits_spent
+                  o.credits_spent,
+                  exists (select from entitlement e join product_file f on f.product_id = e.product_id
+                          where e.order_id = o.id and e.revoked_at is null
+                            and e.suspended_at is null) as "downloadable!"
            from customer_order o join product p on p.id = o.product_id
            where o.public_id = $1"#,
         id.as_str()

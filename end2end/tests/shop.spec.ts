@@ -63,6 +63,13 @@ test('a shopper pays with 4242 and sees the paid order', async ({ page, shop }) 
   const intents = await intentsForOrder(shop, orderId);
   expect(intents).toHaveLength(1);
   expect(intents[0]).toMatchObject({ status: 'succeeded', amount: 1200, currency: 'usd' });
+
+  // A guest gets the file from the order page at once, without an account.
+  const download = page.waitForEvent('download');
+  await order.article.getByRole('link', { name: 'Download your file' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe('field-recordings-vol-1.wav');
+  expect(await file.failure()).toBeNull();
 });
 
 test('a declined card shows the error and the same order then succeeds with 4242', async ({ page, shop }) => {

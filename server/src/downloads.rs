@@ -1,5 +1,6 @@
-//! Downloads: `GET /library/{order}/download`, the permanent link in a shopper's library, checks
-//! who is asking and answers with a short-lived signed link, `GET /files/{link}`, which streams
+//! Downloads: `GET /library/{order}/download`, the permanent link in a shopper's library, and
+//! `GET /orders/{order}/download`, the order page's (a guest's), check who is asking and answer
+//! with a short-lived signed link, `GET /files/{link}`, which streams
 //! the file from storage (`Content-Length`, `Content-Disposition`, and byte ranges, so a
 //! broken download resumes). A link that is edited, expired, or whose order no longer grants
 //! the file (refunded, disputed) gets one answer, which does not say whether a file exists.
@@ -19,8 +20,7 @@ use object_store::{GetOptions, GetRange};
 #[derive(Clone, Copy)]
 pub struct SentAsStored;
 
-const REFUSED: &str =
-    "This download link has expired or is not valid. Open your library for a new one.";
+const REFUSED: &str = "This download link has expired or is not valid. Open your order page or your library for a new one.";
 const BUSY: &str = "The shop is busy right now. Please try again in a moment.";
 
 fn refused() -> Response {
@@ -48,6 +48,46 @@ pub async fn from_library(
         Err(e) => return busy("could not read the session for a download", e),
     };
     match files::deliverable(&state.pool, &order, Some(user.id)).await {
+        Ok(Some(_)) => {
+            Redirect::to(&format!("/files/{}", state.files.sign(&order))).into_response()
+        }
+        Ok(None) => refused(),
+        Err(e) => busy("could not check a download", e),
+    }
+}
+
+/// The order page's "Download": the link in a guest's receipt, so a buyer without an account
+/// gets what they paid for at once. The order's unguessable id is the key, as for the order
+/// page itself. An order that belongs to an account is downloaded by that account only (signed
+/// out, the sign-in page), as from the library. Either way, a redirect to a fresh signed link.
+pub async fn from_order(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+    Path(order): Path<String>,
+) -> Response {
+    let Ok(order) = OrderId::parse(&order) else {
+        return refused();
+    };
+    let owner = match sqlx::query_scalar!(
+        "select user_id from customer_order where public_id = $1",
+        order.as_str()
+    )
+    .fetch_optional(&state.pool)
+    .await
+    {
+        Ok(Some(owner)) => owner,
+        Ok(None) => return refused(),
+        Err(e) => return busy("could not read an order for a download", e),
+    };
+    if let Some(owner) = owner {
+        match accounts::signed_in(&session, &Users::new(state.pool.clone())).await {
+            Ok(Some(user)) if user.id == owner => {}
+            Ok(Some(_)) => return refused(),
+            Ok(None) => return Redirect::to("/sign-in").into_response(),
+            Err(e) => return busy("could not read the session for a download", e),
+        }
+    }
+    match files::deliverable(&state.pool, &order, owner).await {
         Ok(Some(_)) => {
             Redirect::to(&format!("/files/{}", state.files.sign(&order))).into_response()
         }

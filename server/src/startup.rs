@@ -345,6 +345,10 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
         )
         .route("/files/{link}", get(crate::downloads::signed))
         .route(
+            "/orders/{order}/download",
+            get(crate::downloads::from_order),
+        )
+        .route(
             "/admin/products/{slug}/file",
             post(crate::uploads::product_file).layer(axum::extract::DefaultBodyLimit::max(
                 usize::try_from(upload_limit)

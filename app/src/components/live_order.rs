@@ -160,6 +160,9 @@ fn OrderSummary(order: OrderView) -> impl IntoView {
                 <dd class="status"><span role="status">{status.label()}</span></dd>
             </dl>
             <p class="note">{note}</p>
+            {order.downloadable.then(|| view! {
+                <a class="download" href=format!("/orders/{}/download", order.id)>"Download your file"</a>
+            })}
         </article>
     }
 }

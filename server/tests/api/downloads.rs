@@ -10,8 +10,7 @@ use crate::helpers::{
     DOWNLOAD_KEY, Session, TestApp, buy_as, mail_catcher, spawn, unique_address, verified_account,
 };
 
-const REFUSED: &str =
-    "This download link has expired or is not valid. Open your library for a new one.";
+const REFUSED: &str = "This download link has expired or is not valid. Open your order page or your library for a new one.";
 
 /// A verified, signed-in account (its own browser) that bought Field Recordings, paid and
 /// settled.
@@ -253,4 +252,87 @@ async fn the_product_page_offers_the_download_instead_of_the_pay_form_to_its_own
     // A credit pack is never "owned": the form stays.
     let credits = app.page_as(&owner, "/products/api-credits-1000").await;
     assert!(credits.contains("aria-label=\"Checkout\""));
+}
+
+/// Where `/orders/{order}/download` sends `who`: its status and `Location`.
+async fn from_order_page(
+    app: &TestApp,
+    who: &reqwest::Client,
+    order: &str,
+) -> (StatusCode, String) {
+    let resp = who
+        .get(format!("{}/orders/{order}/download", app.base))
+        .send()
+        .await
+        .unwrap();
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (resp.status(), location)
+}
+
+#[tokio::test]
+async fn a_guest_downloads_from_the_order_page_at_once_and_an_accounts_order_only_its_owner() {
+    let app = spawn().await;
+    // A guest: no account, only the order's link (the page, and the receipt mail).
+    let guest = crate::helpers::browser();
+    let session = buy_as(&app, &guest, "field-recordings-vol-1").await;
+    let (_, page) = app.page(&format!("/orders/{}", session.order_id)).await;
+    assert!(
+        page.contains(&format!(r#"href="/orders/{}/download""#, session.order_id)),
+        "{page}"
+    );
+    let (status, location) =
+        from_order_page(&app, &crate::helpers::browser(), &session.order_id).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.starts_with("/files/"), "{location}");
+    let file = reqwest::get(format!("{}{location}", app.base))
+        .await
+        .unwrap();
+    assert_eq!(file.status(), StatusCode::OK);
+    let (_, size) = stored(&app).await;
+    assert_eq!(file.bytes().await.unwrap().len() as i64, size);
+
+    // An account's order: a stranger with its link is refused, signed out is sent to sign in.
+    let (owner, owned) = owner_with_purchase(&app).await;
+    let (status, location) = from_order_page(&app, &owner, &owned.order_id).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.starts_with("/files/"), "{location}");
+    let (status, location) =
+        from_order_page(&app, &crate::helpers::browser(), &owned.order_id).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/sign-in")
+    );
+    let (someone, _) = owner_with_purchase(&app).await;
+    let refused = someone
+        .get(format!("{}/orders/{}/download", app.base, owned.order_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(refused).await,
+        (StatusCode::NOT_FOUND, REFUSED.into())
+    );
+
+    // A made-up order, and an order not paid, give the same refusal; the page offers nothing.
+    for order in ["ord_aaaaaaaaaaaaaaaaaaaaaaaaaa", "not-an-order"] {
+        let resp = guest
+            .get(format!("{}/orders/{order}/download", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            refusal(resp).await,
+            (StatusCode::NOT_FOUND, REFUSED.into()),
+            "{order}"
+        );
+    }
+    let open = app.checkout("field-recordings-vol-1").await;
+    let (status, _) = from_order_page(&app, &app.http, &open.order_id).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, page) = app.page(&format!("/orders/{}", open.order_id)).await;
+    assert!(!page.contains("/download"), "{page}");
 }
