@@ -4,6 +4,7 @@
 #  - requests/s and latency percentiles of `/` and a product page under wrk (32 connections),
 #    a release server with the database behind it;
 #  - server memory (RSS) at rest and after the load;
+#  - static assets: the stylesheet (brotli, precompressed) and the wasm bundle's 304 answers;
 #  - webhook throughput: signed events fulfilled durably per second, and delivery latency;
 #  - time from page load to a usable payment form in headless Chromium;
 #  - the release wasm bundle's raw, gzip and brotli sizes.
@@ -59,6 +60,20 @@ for path in / /products/tokyo-night-presets; do
 done
 figure "server RSS after the page load" "$(( $(ps -o rss= -p "$server_pid") / 1024 ))" MiB
 
+# Static assets, served from their directory with the copies build-site.sh compressed: the
+# stylesheet as a browser asks for it (brotli), and the wasm bundle's 304 to a browser that has it.
+assets=$(cat target/site-release/pkg/asset-name)
+css="http://127.0.0.1:$port/pkg/$assets.css"
+wasm_url="http://127.0.0.1:$port/pkg/$assets.wasm"
+since=$(curl -fsI "$wasm_url" | tr -d '\r' | awk -F': ' 'tolower($1) == "last-modified" { print $2 }')
+for run in "stylesheet (brotli)|$css|Accept-Encoding: br" "wasm 304|$wasm_url|If-Modified-Since: $since"; do
+  IFS='|' read -r label url hdr <<<"$run"
+  out=$(wrk -t1 -c32 -d"${secs}s" --latency -H "$hdr" "$url")
+  if echo "$out" | grep -qE "Socket errors"; then echo "$out" | grep -E "Socket errors" >&2; fi
+  figure "wrk -t1 -c32 $label req/s" "$(echo "$out" | awk '/Requests\/sec/ { printf "%d", $2 }')" req/s
+  figure "wrk -t1 -c32 $label p99" "$(echo "$out" | awk '$1 == "99%" { print $2 }' | ms)" ms
+done
+
 node bench/interactive.mjs "http://127.0.0.1:$port" 15 | while IFS= read -r line; do
   label=${line%%:*}
   figure "$label, median" "$(echo "$line" | sed -E 's/.*median ([0-9]+) ms.*/\1/')" ms
@@ -74,7 +89,7 @@ figure "webhook: delivery p50" "$(echo "$webhooks" | sed -nE 's/.*p50 ([0-9.]+) 
 figure "webhook: delivery p99" "$(echo "$webhooks" | sed -nE 's/.*p99 ([0-9.]+) ms.*/\1/p')" ms
 figure "webhook: server RSS after 2,000 events" "$(echo "$webhooks" | sed -nE 's/server RSS after the run: ([0-9]+) MiB/\1/p')" MiB
 
-wasm=target/site-release/pkg/storefront.wasm
+wasm=target/site-release/pkg/$assets.wasm
 # Sizes in KB of 1,000 bytes, the unit the targets are written in.
 figure "release wasm raw" "$(( $(stat -c %s "$wasm") / 1000 ))" KB
 figure "release wasm gzip -9" "$(( $(gzip -9 -c "$wasm" | wc -c) / 1000 ))" KB

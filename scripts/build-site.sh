@@ -47,4 +47,20 @@ if [ "$mode" = release ]; then
 fi
 sass --no-source-map --style=compressed style/main.scss "$site/pkg/storefront.css"
 cp -R public/. "$site/"
+
+# Content-hashed copies for browsers to keep for good (`Cache-Control: immutable`), named by the
+# hash of all three files, with their brotli and gzip forms made here once rather than on every
+# request. The server reads the name from pkg/asset-name at start; the plain names stay for
+# cargo-leptos and for anything that wants them.
+hash=$(cat "$site/pkg/storefront.js" "$site/pkg/storefront.wasm" "$site/pkg/storefront.css" | sha256sum | cut -c1-16)
+name=storefront.$hash
+find "$site/pkg" -name 'storefront.*.*' ! -name "$name.*" -delete
+quality=5
+[ "$mode" = release ] && quality=11
+for ext in js wasm css; do
+  cp "$site/pkg/storefront.$ext" "$site/pkg/$name.$ext"
+  brotli -f -q "$quality" -o "$site/pkg/$name.$ext.br" "$site/pkg/$name.$ext"
+  gzip -f -9 -k "$site/pkg/$name.$ext"
+done
+echo "$name" >"$site/pkg/asset-name"
 echo "site built ($mode): $(du -sh "$site/pkg/storefront.wasm" | cut -f1) wasm"

@@ -132,6 +132,7 @@ struct Masthead {
     name: String,
     contact_email: String,
     test_mode: bool,
+    stylesheet: String,
 }
 
 fn masthead() -> Masthead {
@@ -142,10 +143,12 @@ fn masthead() -> Masthead {
             contact_email: state.shop.contact_email.clone(),
             // Every page says so while the shop runs on Stripe's test keys.
             test_mode: !state.live_mode,
+            stylesheet: state.shop.stylesheet.clone(),
         };
     }
     Masthead {
         name: "storefront".into(),
+        stylesheet: "/pkg/storefront.css".into(),
         ..Masthead::default()
     }
 }
@@ -157,6 +160,7 @@ pub fn App() -> impl IntoView {
         name,
         contact_email,
         test_mode,
+        stylesheet,
     } = masthead();
     // Page titles read "Field Recordings · storefront". leptos_meta writes the title
     // unescaped (see `PageTitle`), so the shop's name is escaped here.
@@ -170,7 +174,7 @@ pub fn App() -> impl IntoView {
     };
     let mailto = format!("mailto:{contact_email}");
     view! {
-        <Stylesheet id="leptos" href="/pkg/storefront.css"/>
+        <Stylesheet id="leptos" href=stylesheet/>
         <Title formatter text=""/>
         <Router>
             <a class="skip-link" href="#main">"Skip to content"</a>

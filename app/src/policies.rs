@@ -109,6 +109,7 @@ mod tests {
             contact_email: "help@grain.example".into(),
             content_dir: "/nonexistent".into(),
             public_url: None,
+            stylesheet: "/pkg/storefront.css".into(),
         }
     }
 

@@ -52,6 +52,9 @@ pub struct ShopInfo {
     pub content_dir: std::path::PathBuf,
     /// `PUBLIC_URL`, or once the server has bound its port, `http://` and its address.
     pub public_url: Option<String>,
+    /// The stylesheet's URL: `/pkg/storefront.<hash>.css` when the site's assets carry their
+    /// content's hash.
+    pub stylesheet: String,
 }
 
 impl ShopInfo {

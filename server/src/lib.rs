@@ -1,6 +1,7 @@
 //! The shop's server: settings, telemetry, start-up, the Stripe webhook, background jobs, mail,
 //! the admin's uploads and the demo seed.
 
+pub mod assets;
 pub mod cross_origin;
 pub mod deadline;
 pub mod downloads;

@@ -9,11 +9,12 @@ pub fn plain_page(shop: &ShopInfo, heading: &str, message: &str) -> String {
     let contact = html_escape::encode_double_quoted_attribute(&shop.contact_email);
     let heading = html_escape::encode_text(heading);
     let message = html_escape::encode_text(message);
+    let stylesheet = html_escape::encode_double_quoted_attribute(&shop.stylesheet);
     format!(
         r##"<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{heading} · {name}</title><link rel="stylesheet" href="/pkg/storefront.css"></head>
+<title>{heading} · {name}</title><link rel="stylesheet" href="{stylesheet}"></head>
 <body>
 <a class="skip-link" href="#main">Skip to content</a>
 <header class="masthead"><div class="site-header"><a href="/" class="brand">{name}</a>
@@ -41,6 +42,7 @@ mod tests {
             contact_email: "help@grain.example".into(),
             content_dir: "content".into(),
             public_url: None,
+            stylesheet: "/pkg/storefront.css".into(),
         };
         let page = plain_page(&shop, "Busy", "Try <later>.");
         assert!(page.contains("&lt;b&gt;Grain&lt;/b&gt;"), "{page}");

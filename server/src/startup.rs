@@ -46,6 +46,11 @@ impl Application {
         leptos_options: LeptosOptions,
         addr: SocketAddr,
     ) -> anyhow::Result<Self> {
+        let mut leptos_options = leptos_options;
+        if let Some(name) = crate::assets::hashed_name(&leptos_options) {
+            tracing::info!(assets = %name, "serving content-hashed assets");
+            leptos_options.output_name = name.into();
+        }
         let mut state = connect(&settings, leptos_options, !addr.ip().is_loopback()).await?;
         let listener = TcpListener::bind(addr)
             .await
@@ -220,7 +225,7 @@ pub async fn connect(
             .context("Failed to store the demo catalog's files")?;
     }
     Ok(AppState {
-        leptos_options,
+        leptos_options: leptos_options.clone(),
         pool,
         catalog: CatalogCache::default(),
         stripe,
@@ -243,6 +248,10 @@ pub async fn connect(
             contact_email: settings.contact_email.clone(),
             content_dir: settings.content_dir.clone(),
             public_url: settings.public_url.clone(),
+            stylesheet: format!(
+                "/{}/{}.css",
+                leptos_options.site_pkg_dir, leptos_options.output_name
+            ),
         },
     })
 }
@@ -363,6 +372,7 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
             )),
         )
         .route("/media/{name}", get(crate::uploads::media))
+        .merge(crate::assets::routes(&state.leptos_options))
         .leptos_routes_with_context(
             &state,
             leptos_routes,
@@ -384,6 +394,12 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
                 },
             )),
         )
+        // Pages are made for each request (and some for each visitor): a cache asks again.
+        // Assets, media and downloads say otherwise themselves.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
         // The payment form must never sit inside another site's frame (clickjacking), and
         // nothing is to be sniffed into a type it was not sent as.
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -49,6 +49,15 @@ pub async fn spawn_with(webhook_secret: Option<&str>) -> TestApp {
 /// background jobs (`BACKGROUND_JOBS=false`), so a scheduled run never takes the work a test
 /// does by calling a chore itself; the job queue's own test turns them on.
 pub async fn spawn_with_env(webhook_secret: Option<&str>, extra: &[(&str, &str)]) -> TestApp {
+    spawn_with_site(webhook_secret, extra, None).await
+}
+
+/// `spawn_with_env`, serving the site (`/pkg`) from `site` instead of the repository's build.
+pub async fn spawn_with_site(
+    webhook_secret: Option<&str>,
+    extra: &[(&str, &str)],
+    site: Option<&std::path::Path>,
+) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         server::telemetry::init();
     }
@@ -97,7 +106,7 @@ pub async fn spawn_with_env(webhook_secret: Option<&str>, extra: &[(&str, &str)]
             .map(|(_, v)| v.clone())
     })
     .unwrap();
-    let app = build_app(settings.clone()).await;
+    let app = build_app_with_site(settings.clone(), site).await;
     let base = format!("http://127.0.0.1:{}", app.port());
     let pool = app.state.pool.clone();
     let state = app.state.clone();
@@ -144,8 +153,18 @@ pub async fn eventually<T, F: Future<Output = Option<T>>>(
 
 /// Builds (migrates, seeds, binds a free port) but does not serve a shop.
 pub async fn build_app(settings: Settings) -> Application {
-    let conf =
+    build_app_with_site(settings, None).await
+}
+
+pub async fn build_app_with_site(
+    settings: Settings,
+    site: Option<&std::path::Path>,
+) -> Application {
+    let mut conf =
         get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap();
+    if let Some(site) = site {
+        conf.leptos_options.site_root = site.display().to_string().into();
+    }
     Application::build(
         settings,
         conf.leptos_options,

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod assets;
 mod availability;
 mod bad_input;
 mod catalog;
