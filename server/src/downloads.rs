@@ -47,13 +47,7 @@ pub async fn from_library(
         Ok(None) => return Redirect::to("/sign-in").into_response(),
         Err(e) => return busy("could not read the session for a download", e),
     };
-    match files::deliverable(&state.pool, &order, Some(user.id)).await {
-        Ok(Some(_)) => {
-            Redirect::to(&format!("/files/{}", state.files.sign(&order))).into_response()
-        }
-        Ok(None) => refused(),
-        Err(e) => busy("could not check a download", e),
-    }
+    to_signed_link(&state, &order, Some(user.id)).await
 }
 
 /// The order page's "Download": the link in a guest's receipt, so a buyer without an account
@@ -87,10 +81,14 @@ pub async fn from_order(
             Err(e) => return busy("could not read the session for a download", e),
         }
     }
-    match files::deliverable(&state.pool, &order, owner).await {
-        Ok(Some(_)) => {
-            Redirect::to(&format!("/files/{}", state.files.sign(&order))).into_response()
-        }
+    to_signed_link(&state, &order, owner).await
+}
+
+/// A redirect to a fresh signed link for `order`'s file, when its grant is live (and, with
+/// `user`, theirs); the refusal otherwise.
+async fn to_signed_link(state: &AppState, order: &OrderId, user: Option<i64>) -> Response {
+    match files::deliverable(&state.pool, order, user).await {
+        Ok(Some(_)) => Redirect::to(&format!("/files/{}", state.files.sign(order))).into_response(),
         Ok(None) => refused(),
         Err(e) => busy("could not check a download", e),
     }
