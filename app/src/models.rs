@@ -35,6 +35,49 @@ pub struct Product {
     pub membership_days: Option<i32>,
 }
 
+/// Products shown on one page of the catalog.
+pub const CATALOG_PAGE: usize = 24;
+
+/// One page of the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogPage {
+    pub products: Vec<Product>,
+    /// This page's number, from 1.
+    pub page: u32,
+    /// How many pages there are (1 for an empty catalog).
+    pub pages: u32,
+}
+
+impl CatalogPage {
+    /// Page `page` (from 1) of `all`; `None` past the last.
+    pub fn of(all: &[Product], page: u32) -> Option<Self> {
+        let pages = all.len().div_ceil(CATALOG_PAGE).max(1);
+        let index = usize::try_from(page).ok()?.checked_sub(1)?;
+        if index >= pages {
+            return None;
+        }
+        Some(Self {
+            products: all
+                .iter()
+                .skip(index * CATALOG_PAGE)
+                .take(CATALOG_PAGE)
+                .cloned()
+                .collect(),
+            page,
+            pages: u32::try_from(pages).ok()?,
+        })
+    }
+
+    /// A page's address: `/` for the first, `/?page=N` for the others.
+    pub fn href(page: u32) -> String {
+        if page <= 1 {
+            "/".to_string()
+        } else {
+            format!("/?page={page}")
+        }
+    }
+}
+
 /// What a shopper is told about a product's file before buying it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileFacts {
@@ -402,7 +445,42 @@ pub enum ProductState {
 
 #[cfg(test)]
 mod size_tests {
-    use super::file_size;
+    use super::{CATALOG_PAGE, CatalogPage, file_size};
+
+    #[test]
+    fn the_catalog_pages_hold_every_product_once_and_nothing_past_the_last() {
+        let product = |n: usize| super::Product {
+            slug: format!("p-{n}"),
+            title: format!("P {n}"),
+            description: String::new(),
+            description_html: String::new(),
+            summary: String::new(),
+            preview: None,
+            kind: crate::domain::ProductKind::Download,
+            price: None,
+            currency: crate::domain::Currency::Usd,
+            credits: None,
+            price_credits: None,
+            file: None,
+            membership_days: None,
+        };
+        let all: Vec<_> = (0..CATALOG_PAGE * 2 + 5).map(product).collect();
+        let pages: Vec<_> = (1..=3).map(|p| CatalogPage::of(&all, p).unwrap()).collect();
+        assert!(pages.iter().all(|p| p.pages == 3));
+        let seen: Vec<_> = pages
+            .iter()
+            .flat_map(|p| p.products.iter().map(|p| p.slug.clone()))
+            .collect();
+        assert_eq!(seen, all.iter().map(|p| p.slug.clone()).collect::<Vec<_>>());
+        assert_eq!(pages[2].products.len(), 5);
+        assert!(CatalogPage::of(&all, 4).is_none());
+        assert!(CatalogPage::of(&all, 0).is_none());
+        let empty = CatalogPage::of(&[], 1).unwrap();
+        assert_eq!((empty.products.len(), empty.pages), (0, 1));
+        assert!(CatalogPage::of(&[], 2).is_none());
+        assert_eq!(CatalogPage::href(1), "/");
+        assert_eq!(CatalogPage::href(3), "/?page=3");
+    }
 
     #[test]
     fn sizes_read_in_the_unit_people_use() {

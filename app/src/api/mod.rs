@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::error::ShopError;
-use crate::models::{CheckoutSession, OrderView, Policy, Product};
+use crate::models::{CatalogPage, CheckoutSession, OrderView, Policy, Product};
 
 mod accounts;
 mod admin;
@@ -21,12 +21,15 @@ use crate::{
     state::app_state,
 };
 
-/// The published products, in catalog order.
+/// One page of the published products, in catalog order (`CATALOG_PAGE` to a page; the
+/// first page when `page` is not given). A page past the last is not found, except the first
+/// of an empty catalog.
 #[server(endpoint = "list_products")]
-pub async fn list_products() -> Result<Vec<Product>, ShopError> {
-    with_status("list_products", async {
+pub async fn list_products(#[server(default)] page: Option<u32>) -> Result<CatalogPage, ShopError> {
+    with_status("list_products", async move {
         let state = app_state()?;
-        Ok(state.catalog.published(&state.pool).await?.to_vec())
+        let all = state.catalog.published(&state.pool).await?;
+        CatalogPage::of(&all, page.unwrap_or(1)).ok_or(ShopError::NotFound)
     })
     .await
 }

@@ -354,3 +354,56 @@ async fn absolute_links_never_take_the_host_a_request_names() {
         "{sitemap}"
     );
 }
+
+#[tokio::test]
+async fn the_catalog_shows_24_products_a_page_with_links_a_crawler_can_follow() {
+    let app = spawn().await;
+    // The demo's five, and thirty more: two pages.
+    sqlx::query(
+        "insert into product (slug, title, description, kind, price_minor, currency, published)
+         select 'extra-' || n, 'Extra ' || n, 'More.', 'membership', 500, 'usd', true
+         from generate_series(1, 30) n",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let cards = |page: &str| page.matches(r#"<li class="product-card">"#).count();
+
+    let first = app.page_until("/", |p| p.contains("Page 2")).await;
+    assert_eq!(cards(&first), 24, "{first}");
+    assert!(
+        first.contains(r#"<a href="/?page=2" rel="next">"#),
+        "{first}"
+    );
+    assert!(!first.contains(r#"rel="prev""#), "{first}");
+    assert!(first.contains(r#"aria-current="page""#), "{first}");
+
+    let (status, second) = app.page("/?page=2").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(cards(&second), 11, "{second}");
+    assert!(second.contains(r#"<a href="/" rel="prev">"#), "{second}");
+    assert!(!second.contains(r#"rel="next""#), "{second}");
+    assert!(
+        second.contains("<title>Digital goods, page 2 · storefront</title>"),
+        "{second}"
+    );
+    assert!(second.contains(&format!(
+        r#"<link href="{}/?page=2" rel="canonical">"#,
+        app.base
+    )));
+    // Every product is on exactly one page.
+    for n in 1..=30 {
+        let link = format!(r#"href="/products/extra-{n}""#);
+        assert_eq!(
+            first.matches(&link).count() + second.matches(&link).count(),
+            1,
+            "extra-{n}"
+        );
+    }
+
+    for missing in ["/?page=3", "/?page=0", "/?page=two"] {
+        let (status, page) = app.page(missing).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+        assert!(page.contains("<h1>Page not found</h1>"), "{missing}");
+    }
+}
