@@ -7,6 +7,7 @@ pub mod deadline;
 pub mod downloads;
 pub mod jobs;
 pub mod mail;
+pub mod page_cache;
 pub mod pages;
 pub mod seed;
 pub mod seo;

@@ -391,6 +391,10 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| shell(options, stripe_js.clone()),
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::page_cache::PageCache::new(state.catalog.clone()),
+            crate::page_cache::serve,
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(
             state.shop.clone(),

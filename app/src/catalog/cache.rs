@@ -49,6 +49,14 @@ impl CatalogCache {
         Ok(products)
     }
 
+    /// Which copy of the catalog is current, while changes are heard: anything rendered from
+    /// the catalog at this generation stays right until it moves. `None` while notifications
+    /// are not heard, when nothing derived from the catalog may be kept.
+    pub fn generation(&self) -> Option<u64> {
+        let cached = self.0.read().unwrap_or_else(|e| e.into_inner());
+        cached.listening.then_some(cached.generation)
+    }
+
     /// Forgets the copy; the next read goes to the database.
     pub fn invalidate(&self) {
         self.0.write().unwrap_or_else(|e| e.into_inner()).forget();

@@ -407,3 +407,82 @@ async fn the_catalog_shows_24_products_a_page_with_links_a_crawler_can_follow() 
         assert!(page.contains("<h1>Page not found</h1>"), "{missing}");
     }
 }
+
+/// `path` fetched by a browser with no cookies: whether it came from the kept copies, and the
+/// page.
+async fn anonymous(app: &TestApp, path: &str) -> (Option<String>, String) {
+    let resp = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    let cache = resp
+        .headers()
+        .get("x-page-cache")
+        .map(|v| v.to_str().unwrap().to_string());
+    (cache, resp.text().await.unwrap())
+}
+
+fn nonce(page: &str) -> &str {
+    between(page, "nonce=\"", "\"").unwrap()
+}
+
+#[tokio::test]
+async fn catalog_pages_are_kept_for_visitors_without_a_session_each_with_its_own_nonce() {
+    let app = spawn().await;
+    // Kept once the catalog's changes are heard.
+    let mut kept = None;
+    for _ in 0..100 {
+        let (cache, page) = anonymous(&app, "/").await;
+        if cache.as_deref() == Some("hit") {
+            kept = Some(page);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let kept = kept.expect("the catalog page was never served from the kept copy");
+    let (cache, again) = anonymous(&app, "/").await;
+    assert_eq!(cache.as_deref(), Some("hit"));
+    assert_ne!(nonce(&kept), nonce(&again), "each copy gets its own nonce");
+    assert_eq!(
+        kept.replace(nonce(&kept), "N"),
+        again.replace(nonce(&again), "N")
+    );
+    assert!(kept.contains(r#"<a href="/sign-in">Sign in</a>"#), "{kept}");
+
+    // A signed-in shopper gets their own page, never the kept one.
+    let shopper = crate::helpers::verified_account(
+        &app,
+        &crate::helpers::mail_catcher(),
+        &crate::helpers::unique_address("kept"),
+    )
+    .await;
+    let resp = shopper.get(format!("{}/", app.base)).send().await.unwrap();
+    assert!(resp.headers().get("x-page-cache").is_none());
+    let own = resp.text().await.unwrap();
+    assert!(
+        own.contains("Your account") && !own.contains(">Sign in<"),
+        "{own}"
+    );
+
+    // A price change drops every kept page.
+    let (_, product) = anonymous(&app, "/products/tokyo-night-presets").await;
+    assert!(product.contains("¥1,500"), "{product}");
+    sqlx::query("update product set price_minor = 1800 where slug = 'tokyo-night-presets'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut fresh = None;
+    for _ in 0..100 {
+        let (_, page) = anonymous(&app, "/products/tokyo-night-presets").await;
+        if page.contains("¥1,800") {
+            fresh = Some(page);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let fresh = fresh.expect("the new price never showed");
+    assert!(!fresh.contains("¥1,500"), "{fresh}");
+    let (_, home) = anonymous(&app, "/").await;
+    assert!(
+        home.contains("¥1,800") && !home.contains("¥1,500"),
+        "{home}"
+    );
+}
