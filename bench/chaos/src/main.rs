@@ -731,14 +731,18 @@ impl Stats {
 // Checks
 // ---------------------------------------------------------------------------------------------
 
-/// Orders that are paid without their grant, or granted without being paid.
+/// Orders that are paid without their grant, or that hold a live grant without being paid.
+/// A refunded order keeps its revoked grant: when reconciliation (the server's background job
+/// reading Stripe's events) settles a payment before its refund arrives, the order is granted
+/// and then revoked, which is right.
 async fn torn_orders(pool: &PgPool) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar!(
         r#"select (select count(*) from customer_order o
                    where o.status = 'paid'
-                     and not exists (select 1 from entitlement e where e.order_id = o.id))
+                     and not exists (select 1 from entitlement e
+                                     where e.order_id = o.id and e.revoked_at is null))
                 + (select count(*) from entitlement e join customer_order o on o.id = e.order_id
-                   where o.status <> 'paid') as "torn!""#
+                   where o.status <> 'paid' and e.revoked_at is null) as "torn!""#
     )
     .fetch_one(pool)
     .await?)
