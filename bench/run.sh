@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures the shop and prints the figures, each beside the previous run's (nothing here
 # asserts a time):
-#  - requests/s and latency percentiles of `/` and a product page under wrk (32 connections),
-#    a release server with the database behind it;
+#  - requests/s and latency percentiles of the catalog (200 products, 24 to a page: `/` and
+#    `/?page=5`) and a product page under wrk (32 connections), a release server with the
+#    database behind it, for a visitor without a session;
 #  - server memory (RSS) at rest and after the load;
 #  - static assets: the stylesheet (brotli, precompressed) and the wasm bundle's 304 answers;
 #  - webhook throughput: signed events fulfilled durably per second, and delivery latency;
@@ -36,6 +37,11 @@ LEPTOS_SITE_ADDR=127.0.0.1:$port LEPTOS_SITE_ROOT=target/site-release RUST_LOG=w
   target/release/server >/tmp/sf-bench-server.log 2>&1 & pids+=($!)
 server_pid=${pids[1]}
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+# A catalog of 200: the demo's five and 195 more, shown 24 to a page.
+psql -h 127.0.0.1 -U postgres -d $db -qc "insert into product (slug, title, description, kind, price_minor, currency, published)
+  select 'bench-' || n, 'Bench product ' || n, 'A product for the *benchmark*, number ' || n || '.',
+         'membership', 500 + n, 'usd', true
+  from generate_series(1, 195) n"
 
 previous=bench/last-run.tsv
 current=$(mktemp)
@@ -48,7 +54,7 @@ echo
 figure "server RSS at rest" "$(( $(ps -o rss= -p "$server_pid") / 1024 ))" MiB
 
 # wrk gets one thread: on two cores, every cycle it does not use goes to the server.
-for path in / /products/tokyo-night-presets; do
+for path in / "/?page=5" /products/tokyo-night-presets; do
   curl -fs "http://127.0.0.1:$port$path" >/dev/null
   out=$(wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$port$path")
   if echo "$out" | grep -qE "Non-2xx|Socket errors"; then

@@ -54,7 +54,10 @@ cp -R public/. "$site/"
 # cargo-leptos and for anything that wants them.
 hash=$(cat "$site/pkg/storefront.js" "$site/pkg/storefront.wasm" "$site/pkg/storefront.css" | sha256sum | cut -c1-16)
 name=storefront.$hash
-find "$site/pkg" -name 'storefront.*.*' ! -name "$name.*" -delete
+# The previous build's copies stay, for pages a server still running it has sent (and a
+# second server still on it); older ones go.
+previous=$(cat "$site/pkg/asset-name" 2>/dev/null || echo "$name")
+find "$site/pkg" -name 'storefront.*.*' ! -name "$name.*" ! -name "$previous.*" -delete
 quality=5
 [ "$mode" = release ] && quality=11
 for ext in js wasm css; do

@@ -79,6 +79,10 @@ async fn cache_for(
             .is_some_and(|rest| rest.starts_with('.'))
     });
     let mut response = next.run(request).await;
+    // Shared caches must keep the brotli, gzip and plain copies apart.
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
         response.headers_mut().insert(
             header::CACHE_CONTROL,

@@ -60,24 +60,31 @@ fn key(request: &Request) -> Option<String> {
     if has_session {
         return None;
     }
+    // The key is made from the path and the page number alone, never from the request's
+    // whole target (`GET http://any-host/` would make a new key for each made-up host).
     let uri = request.uri();
     let path = uri.path();
-    let query = uri.query();
-    let catalog = path == "/"
-        && query.is_none_or(|q| {
-            q.strip_prefix("page=").is_some_and(|n| {
-                !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit())
-            })
-        });
-    let product = query.is_none()
-        && path.strip_prefix("/products/").is_some_and(|slug| {
-            !slug.is_empty()
+    match (path, uri.query()) {
+        ("/", None) => Some("/".to_string()),
+        ("/", Some(query)) => {
+            let n = query.strip_prefix("page=")?;
+            let canonical = !n.is_empty()
+                && n.len() <= 6
+                && !n.starts_with('0')
+                && n.bytes().all(|b| b.is_ascii_digit());
+            canonical.then(|| format!("/?page={n}"))
+        }
+        (path, None) => {
+            let slug = path.strip_prefix("/products/")?;
+            let plain = !slug.is_empty()
                 && slug.len() <= 80
                 && slug
                     .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        });
-    (catalog || product).then(|| uri.to_string())
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            plain.then(|| path.to_string())
+        }
+        _ => None,
+    }
 }
 
 pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next) -> Response {
@@ -88,7 +95,14 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
         return hit;
     }
     let response = next.run(request).await;
-    if response.status() != StatusCode::OK {
+    // Only a plain page: one that set a cookie or said not to keep it is this visitor's.
+    let personal = response.headers().contains_key(header::SET_COOKIE)
+        || response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("private") || v.contains("no-store"));
+    if response.status() != StatusCode::OK || personal {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -185,6 +199,8 @@ mod tests {
         );
         for uncached in [
             "/?page=",
+            "/?page=02",
+            "/?page=+2",
             "/?page=2&x=1",
             "/?utm_source=mail",
             "/products/x?ref=1",
@@ -195,6 +211,11 @@ mod tests {
         ] {
             assert_eq!(key(&get(uncached, None)), None, "{uncached}");
         }
+        // A request naming its host in the target keeps the same key.
+        assert_eq!(
+            key(&get("http://made-up.example/", None)).as_deref(),
+            Some("/")
+        );
         assert_eq!(key(&get("/", Some("sf_session=abc"))), None);
         assert_eq!(key(&get("/", Some("__Host-sf_session=abc"))), None);
         assert_eq!(key(&get("/", Some("theme=dark"))).as_deref(), Some("/"));

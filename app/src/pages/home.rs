@@ -12,12 +12,13 @@ use crate::models::CatalogPage;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let query = use_query_map();
-    // Anything but a page number is a page that does not exist (0 is refused as one).
+    // Anything but a page number as the links write it (no sign, no leading zero) is a page
+    // that does not exist (0 is refused as one).
     let page = move || {
-        query
-            .read()
-            .get("page")
-            .map(|p| p.parse::<u32>().unwrap_or(0))
+        query.read().get("page").map(|p| {
+            let canonical = !p.starts_with(['0', '+']);
+            p.parse::<u32>().ok().filter(|_| canonical).unwrap_or(0)
+        })
     };
     let products = Resource::new(page, list_products);
     view! {

@@ -75,6 +75,7 @@ async fn hashed_assets_are_kept_for_good_and_sent_as_precompressed() {
     .await;
     assert_eq!(css.status(), StatusCode::OK);
     assert_eq!(css.headers()[CONTENT_ENCODING], "br");
+    assert_eq!(css.headers()[reqwest::header::VARY], "accept-encoding");
     assert_eq!(
         css.headers()[CACHE_CONTROL],
         "public, max-age=31536000, immutable"

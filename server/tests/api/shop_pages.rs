@@ -401,7 +401,13 @@ async fn the_catalog_shows_24_products_a_page_with_links_a_crawler_can_follow() 
         );
     }
 
-    for missing in ["/?page=3", "/?page=0", "/?page=two"] {
+    for missing in [
+        "/?page=3",
+        "/?page=0",
+        "/?page=two",
+        "/?page=02",
+        "/?page=+2",
+    ] {
         let (status, page) = app.page(missing).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
         assert!(page.contains("<h1>Page not found</h1>"), "{missing}");
