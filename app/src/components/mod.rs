@@ -16,7 +16,7 @@ pub use checkout_form::CheckoutForm;
 pub use form_error::{FormError, form_error};
 pub use live_order::LiveOrder;
 pub use preview::Preview;
-pub use seo::{PageMeta, ProductData, base_url};
+pub use seo::{PageMeta, ProductData};
 
 /// A `<title>` from text that may come from the database. leptos_meta writes a title into the
 /// head without escaping it (0.8.7), so a product named `</title><script>…` would run; this

@@ -8,7 +8,7 @@ use crate::models::Product;
 
 /// The shop's public address (`PUBLIC_URL`, or the address it listens on), for the absolute
 /// links metadata needs.
-pub fn base_url() -> String {
+fn base_url() -> String {
     #[cfg(feature = "ssr")]
     if let Some(state) = use_context::<crate::state::AppState>() {
         return state.shop.base_url().to_string();
