@@ -1,6 +1,7 @@
-// Time from navigation start to a payment form a shopper can use, in headless Chromium.
-// "Usable" means the pay button is enabled: the island hydrated, checkout answered and the
-// Payment Element mounted. Prints the median and the slowest of the runs; asserts nothing.
+// Time from navigation start to a payment form a shopper can use, in headless Chromium, for a
+// shopper who asks for it as soon as the page lets them: the checkout island hydrated, then
+// "Continue to payment" pressed, checkout answered and the Payment Element mounted, so the pay
+// button is there and enabled. Prints the median and the slowest of the runs; asserts nothing.
 //
 // Usage: node bench/interactive.mjs <shop base URL> [runs, default 15]
 // Run from anywhere; Playwright comes from end2end/node_modules.
@@ -32,18 +33,23 @@ async function once(cached) {
   // page in the same context shows a returning shopper (wasm and Stripe.js from cache).
   const context = await browser.newContext();
   const page = await context.newPage();
-  if (cached) {
-    await page.goto(`${base}/products/tokyo-night-presets`);
-    await page.waitForFunction(() => !document.querySelector('button.pay')?.disabled);
-  }
-  await page.goto(`${base}/products/tokyo-night-presets`);
-  await page.waitForFunction(() => !document.querySelector('button.pay')?.disabled, null, {
-    polling: 'raf',
-    timeout: 10_000,
-  });
-  const ms = await page.evaluate(() => performance.now());
+  if (cached) await usableForm(page);
+  const ms = await usableForm(page);
   await context.close();
   return ms;
+}
+
+// Opens the product page, presses "Continue to payment" once the island has hydrated, and
+// returns the time from navigation to the enabled pay button.
+async function usableForm(page) {
+  await page.goto(`${base}/products/tokyo-night-presets`);
+  await page.waitForSelector('form.checkout[data-hydrated="true"]', { timeout: 30_000 });
+  await page.click('form.checkout button.continue');
+  await page.waitForFunction(() => {
+    const pay = document.querySelector('form.checkout button.pay');
+    return pay !== null && !pay.disabled;
+  }, null, { polling: 'raf', timeout: 30_000 });
+  return page.evaluate(() => performance.now());
 }
 
 function summary(label, times) {

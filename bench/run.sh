@@ -6,7 +6,10 @@
 #    database behind it, for a visitor without a session;
 #  - server memory (RSS) at rest and after the load;
 #  - static assets: the stylesheet (brotli, precompressed) and the wasm bundle's 304 answers;
-#  - webhook throughput: signed events fulfilled durably per second, and delivery latency;
+#  - webhook throughput: signed events fulfilled durably per second, delivery latency, the
+#    statements and commits behind each event, and the machine's own insert ceiling (pgbench);
+#  - two servers on one database: a price change seen across them, a server killed mid-run;
+#  - a first visit on a slow phone (4x CPU, a mobile network) and where its time goes;
 #  - time from page load to a usable payment form in headless Chromium;
 #  - the release wasm bundle's raw, gzip and brotli sizes.
 # The figures of the last run are kept in bench/last-run.tsv (commit it with RESULTS.md).
@@ -104,6 +107,26 @@ figure "webhook: signed events fulfilled/s (32 in flight)" "$(echo "$webhooks" |
 figure "webhook: delivery p50" "$(echo "$webhooks" | sed -nE 's/.*p50 ([0-9.]+) ms.*/\1/p' | tail -1)" ms
 figure "webhook: delivery p99" "$(echo "$webhooks" | sed -nE 's/.*p99 ([0-9.]+) ms.*/\1/p' | tail -1)" ms
 figure "webhook: server RSS after 2,000 events" "$(echo "$webhooks" | sed -nE 's/server RSS after the run: ([0-9]+) MiB/\1/p')" MiB
+figure "webhook: statements per event (all the shop sent)" "$(echo "$webhooks" | sed -nE 's/^round trips .*: ([0-9.]+) statements and.*/\1/p')" ""
+figure "webhook: commits per event (all the shop made)" "$(echo "$webhooks" | sed -nE 's/^round trips .* and ([0-9.]+) commits per event.*/\1/p')" ""
+echo "$webhooks" | sed -n '/^round trips/,/^check:/p' | grep '/event' | head -8
+for clients in 1 32; do
+  figure "pgbench one-row insert ceiling, $clients clients" "$(echo "$webhooks" | sed -nE "s/^insert ceiling .*, $clients clients\): ([0-9]+)\/s.*/\1/p")" tx/s
+done
+
+# Two servers on one database (bench/chaos/src/two_servers.rs): 1,000 events x 3 to either at
+# random, one server SIGKILLed mid-run, a price change timed across them, background work once.
+two=$(target/release/chaos two-servers --events 1000 --copies 3 --concurrency 32 2>&1) || true
+echo "$two" | grep -q "^OK" || { echo "$two"; echo "the two-server run failed its check" >&2; exit 1; }
+echo "$two" | grep -E "^(background work|answered 2xx|right after)"
+figure "two servers: price change seen on the other server" "$(echo "$two" | sed -nE 's/.*product page ([0-9]+) ms later.*/\1/p')" ms
+figure "two servers: distinct events/s, one killed mid-run" "$(echo "$two" | sed -nE 's/.* ([0-9]+) distinct events\/s.*/\1/p' | tail -1)" ev/s
+
+# A first visit on a slow phone (4x CPU, Lighthouse's mobile network), and where its time goes.
+slow=$(node bench/slow-phone.mjs "http://127.0.0.1:$port" 7)
+echo "$slow" | tail -n +2
+figure "slow phone: page load to usable payment form, median" "$(echo "$slow" | sed -nE '1s/.*median ([0-9]+) ms.*/\1/p')" ms
+figure "slow phone: page load to usable payment form, slowest" "$(echo "$slow" | sed -nE '1s/.*slowest ([0-9]+) ms.*/\1/p')" ms
 
 wasm=target/site-release/pkg/$assets.wasm
 # Sizes in KB of 1,000 bytes, the unit the targets are written in.

@@ -151,30 +151,69 @@ pub async fn settle_intent(
         ),
         _ => None,
     };
-    sqlx::query!(
-        "update customer_order
-         set status = $2,
-             failure_message = $3,
-             payment_intent_id = coalesce(payment_intent_id, $4),
-             email = coalesce(email, $5),
-             paid_at = case when $2 in ('paid'::order_status, 'partially_refunded', 'refunded',
-                                        'needs_review')
-                            then coalesce(paid_at, now()) else paid_at end,
-             updated_at = now()
-         where id = $1",
+    // Once paid, the buyer is given what they paid for (a grant, which starts as any dispute
+    // already reported says), the order joins the verified account its email belongs to, and
+    // the receipt goes to the outbox: all in the one statement that moves the order, so a
+    // settlement is one round trip to the database.
+    let fulfil = matches!(to, OrderStatus::Paid | OrderStatus::PartiallyRefunded);
+    // Unknown (null) when the payment carried no email: never an empty string.
+    let grant_email = order
+        .email
+        .as_deref()
+        .or(intent.receipt_email.as_deref())
+        .filter(|e| !e.is_empty());
+    let user_id = sqlx::query_scalar!(
+        r#"with moved as (
+               update customer_order o
+               set status = $2,
+                   failure_message = $3,
+                   payment_intent_id = coalesce(o.payment_intent_id, $4),
+                   email = coalesce(o.email, $5),
+                   paid_at = case when $2 in ('paid'::order_status, 'partially_refunded',
+                                              'refunded', 'needs_review')
+                                  then coalesce(o.paid_at, now()) else o.paid_at end,
+                   user_id = case when $6 and o.user_id is null
+                                  then (select u.id from app_user u
+                                        where u.email = lower(coalesce(o.email, $5))
+                                          and u.email_verified_at is not null)
+                                  else o.user_id end,
+                   updated_at = now()
+               where o.id = $1
+               returning o.user_id
+           ),
+           granted as (
+               insert into entitlement (order_id, product_id, email, suspended_at, revoked_at)
+               select $1, $7, $8,
+                      case when $9::dispute_status = 'open' then now() end,
+                      case when $9::dispute_status = 'lost' then now() end
+               where $6
+               on conflict on constraint entitlement_order_key do nothing
+           ),
+           receipt as (
+               insert into outbound_email (kind, order_id, dedupe_key)
+               select 'receipt', $1, 'receipt:' || $1
+               where $6
+               on conflict on constraint outbound_email_dedupe_key do nothing
+           )
+           select user_id as "user_id?" from moved"#,
         order.id,
         to as OrderStatus,
         failure,
         intent.id.as_str(),
-        intent.receipt_email.as_deref()
+        intent.receipt_email.as_deref(),
+        fulfil,
+        order.product_id,
+        grant_email,
+        order.dispute_status as Option<DisputeStatus>
     )
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    if matches!(to, OrderStatus::Paid | OrderStatus::PartiallyRefunded) {
-        grant(tx, &order, intent.receipt_email.as_deref()).await?;
-        join_verified_account(tx, order.id).await?;
-        update_ledger(tx, &order).await?;
-        queue_mail(tx, Mail::Receipt, order.id).await?;
+    if fulfil && order.pack_credits.is_some() {
+        // A pack brings its account's credit ledger up to date; a guest's pack waits for its
+        // email to join an account (`accounts::claim_guest_orders`).
+        if let Some(user) = user_id {
+            crate::credits::settle_packs(tx, user).await?;
+        }
     }
     if to.is_paid() && order.amount_refunded_minor > 0 {
         // Refunded (in part, or in full: then no receipt) before the payment was known here.
@@ -197,54 +236,6 @@ pub async fn settle_intent_now(
     let settled = settle_intent(&mut tx, intent).await?;
     tx.commit().await?;
     Ok(settled)
-}
-
-/// Gives the buyer what they paid for, once per order.
-#[tracing::instrument(skip_all, fields(order = order.id))]
-async fn grant(
-    tx: &mut Transaction<'_, Postgres>,
-    order: &LockedOrder,
-    receipt_email: Option<&str>,
-) -> Result<(), SettleError> {
-    // Unknown (null) when the payment carried no email: never an empty string.
-    let email = order
-        .email
-        .as_deref()
-        .or(receipt_email)
-        .filter(|e| !e.is_empty());
-    // A dispute can be reported before the payment is settled here: the grant starts as the
-    // dispute says.
-    sqlx::query!(
-        "insert into entitlement (order_id, product_id, email, suspended_at, revoked_at)
-         values ($1, $2, $3,
-                 case when $4::dispute_status = 'open' then now() end,
-                 case when $4::dispute_status = 'lost' then now() end)
-         on conflict on constraint entitlement_order_key do nothing",
-        order.id,
-        order.product_id,
-        email,
-        order.dispute_status as Option<DisputeStatus>
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// A paid guest order whose email belongs to a verified account joins that account at once.
-async fn join_verified_account(
-    tx: &mut Transaction<'_, Postgres>,
-    order: i64,
-) -> Result<(), SettleError> {
-    sqlx::query!(
-        "update customer_order o set user_id = u.id
-         from app_user u
-         where o.id = $1 and o.user_id is null and o.email is not null
-           and u.email = lower(o.email) and u.email_verified_at is not null",
-        order
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// A pack order that belongs to an account brings that account's credit ledger up to date

@@ -1,8 +1,10 @@
 //! The inbox of Stripe events: every event the shop learns of, whether a webhook delivered it
-//! or reconciliation found it in Stripe's events list, is stored here first and then settled
-//! through one path, exactly once. Delivered twice, replayed, retried from the admin or found
-//! again by reconciliation, an event acts on its order once.
+//! or reconciliation found it in Stripe's events list, is stored here when it is settled (or,
+//! when it cannot be settled yet, with why) through one path, exactly once. Delivered twice, replayed, retried from the admin or found again by
+//! reconciliation, an event acts on its order once: its row is the lock, and it is marked
+//! handled in the transaction that acts on it.
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::fulfillment::{self, SettleError};
@@ -58,9 +60,11 @@ pub enum HandleError {
     Database(#[from] sqlx::Error),
 }
 
-/// Stores an event and settles what it is about. The event is stored first and on its own, so
-/// it is kept even if settling fails below; a type the shop settles nothing from is stored as
-/// handled.
+/// Stores an event and settles what it is about, in one transaction: the event's row, what
+/// it changes and its "handled" mark commit together or not at all, so a delivery costs one
+/// commit. An event that cannot be settled now (its order is not visible yet, it cannot be
+/// read, the database failed midway) is then stored on its own with its error, for the next
+/// delivery or a replay; a type the shop settles nothing from is stored as handled.
 #[tracing::instrument(skip_all, fields(event_id = %envelope.id, source = source.as_str()))]
 pub async fn take(
     state: &AppState,
@@ -68,56 +72,106 @@ pub async fn take(
     payload: Value,
     source: Source,
 ) -> Result<Handled, HandleError> {
-    let acted_on = fulfillment::SETTLING_EVENT_TYPES.contains(&envelope.type_.as_str());
-    let object = &payload["data"]["object"];
-    let intent = match object["object"].as_str() {
-        Some("payment_intent") => object["id"].as_str(),
-        _ => object["payment_intent"].as_str(),
-    }
-    .map(str::to_owned);
-    sqlx::query!(
-        "insert into stripe_event
-             (id, type, payload, handled_at, source, created_at, payment_intent_id)
-         values ($1, $2, $3, case when $4 then null else now() end, $5, to_timestamp($6), $7)
-         on conflict (id) do nothing",
-        envelope.id,
-        envelope.type_,
-        payload,
-        acted_on,
-        source.as_str(),
-        envelope.created.map(|c| c as f64),
-        intent
-    )
-    .execute(&state.pool)
-    .await?;
-    if !acted_on {
+    let incoming = Incoming {
+        envelope,
+        payload: &payload,
+        source,
+    };
+    if !fulfillment::SETTLING_EVENT_TYPES.contains(&envelope.type_.as_str()) {
+        incoming.store_handled(&state.pool).await?;
         return Ok(Handled::Now);
     }
-    settle_stored(state, &envelope.id, payload).await
+    let event = match stripe_webhook::Event::deserialize(&payload) {
+        Ok(event) => event,
+        Err(e) => {
+            if !incoming.store_failed(&state.pool, &e.to_string()).await? {
+                // An earlier version of the shop read and handled it.
+                return Ok(Handled::Before);
+            }
+            return Err(HandleError::Unreadable(e.to_string()));
+        }
+    };
+    let mut tx = state.pool.begin().await?;
+    if !incoming.claim(&mut tx).await? {
+        // Ends at once the lock the claim took on the handled row.
+        tx.rollback().await?;
+        return Ok(Handled::Before);
+    }
+    let outcome = act(state, tx, &event).await;
+    if let Err(e) = &outcome {
+        // The transaction is gone with everything it did; the event is kept with its error.
+        // If even that fails, the caller hears of the database: a delivery is answered 5xx
+        // (Stripe sends it again) and reconciliation stops before it moves past the event.
+        if let Err(store) = incoming.store_failed(&state.pool, &failure_note(e)).await {
+            tracing::error!(error = %e, "an event could not be settled");
+            return Err(store.into());
+        }
+    }
+    outcome
 }
 
-/// Acts on a stored event, once: the first caller settles what it is about and marks it
-/// handled in one transaction; any other (a second delivery, a replay) finds it handled.
+/// Settles a stored event once, through the same claim and settlement as a delivery: for a
+/// replay of the inbox and the admin's retry.
 async fn settle_stored(state: &AppState, id: &str, payload: Value) -> Result<Handled, HandleError> {
-    let event: stripe_webhook::Event = match serde_json::from_value(payload) {
+    let event = match stripe_webhook::Event::deserialize(&payload) {
         Ok(event) => event,
         Err(e) => {
             record_failure(state, id, &e.to_string()).await?;
             return Err(HandleError::Unreadable(e.to_string()));
         }
     };
-
     let mut tx = state.pool.begin().await?;
-    // Deliveries of one event queue here; the first handles it, the rest see it handled.
-    let handled = sqlx::query_scalar!(
-        "select handled_at from stripe_event where id = $1 for update",
+    // Waits for any delivery of the same event that holds the row, then sees it handled.
+    let claimed = sqlx::query_scalar!(
+        r#"update stripe_event set handled_at = now(), attempts = attempts + 1, last_error = null
+           where id = $1 and handled_at is null
+           returning true as "claimed!""#,
         id
     )
-    .fetch_one(&mut *tx)
-    .await?;
-    if handled.is_some() {
+    .fetch_optional(&mut *tx)
+    .await?
+    .is_some();
+    if !claimed {
+        tx.rollback().await?;
         return Ok(Handled::Before);
     }
+    let outcome = act(state, tx, &event).await;
+    if let Err(e) = &outcome
+        && let Err(record) = record_failure(state, id, &failure_note(e)).await
+    {
+        // The event stays stored and unhandled either way; only its note is missing.
+        tracing::warn!(error = %record, "could not note why a stored event failed");
+    }
+    outcome
+}
+
+/// Settles what a claimed event is about in the transaction that claimed it, and commits. On
+/// an error the transaction is rolled back, the claim with everything else.
+async fn act(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    event: &stripe_webhook::Event,
+) -> Result<Handled, HandleError> {
+    let outcome = settle_claimed(state, &mut tx, event).await;
+    match outcome {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(Handled::Now)
+        }
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rollback failed; the connection is dropped");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn settle_claimed(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    event: &stripe_webhook::Event,
+) -> Result<(), HandleError> {
     if event.livemode != state.live_mode {
         // Signed with our secret but from the other mode (a test event at a live shop, or the
         // reverse): acknowledged and kept, never acted on.
@@ -125,22 +179,122 @@ async fn settle_stored(state: &AppState, id: &str, payload: Value) -> Result<Han
             livemode = event.livemode,
             "event from the other Stripe mode; not acted on"
         );
-        mark_handled(&mut tx, id, Some("livemode does not match the shop's keys")).await?;
-        tx.commit().await?;
-        return Ok(Handled::Now);
+        sqlx::query!(
+            "update stripe_event set last_error = 'livemode does not match the shop''s keys'
+             where id = $1",
+            event.id.as_str()
+        )
+        .execute(&mut **tx)
+        .await?;
+        return Ok(());
     }
-    match fulfillment::settle_event(&mut tx, &event.data.object).await {
-        Ok(_) => {}
+    match fulfillment::settle_event(tx, &event.data.object).await {
+        Ok(_) => Ok(()),
         Err(SettleError::OrderNotVisible(intent)) => {
-            tx.rollback().await?;
-            record_failure(state, id, "order not visible yet").await?;
-            return Err(HandleError::NotYet(SettleError::OrderNotVisible(intent)));
+            Err(HandleError::NotYet(SettleError::OrderNotVisible(intent)))
         }
-        Err(SettleError::Database(e)) => return Err(e.into()),
+        Err(SettleError::Database(e)) => Err(e.into()),
     }
-    mark_handled(&mut tx, id, None).await?;
-    tx.commit().await?;
-    Ok(Handled::Now)
+}
+
+/// What an event's row keeps of why it was not settled.
+fn failure_note(error: &HandleError) -> String {
+    match error {
+        HandleError::NotYet(_) => "order not visible yet".to_string(),
+        HandleError::Unreadable(e) => e.clone(),
+        HandleError::Database(e) => format!("database: {e}"),
+    }
+}
+
+/// An event as it arrived, before it is stored.
+struct Incoming<'a> {
+    envelope: &'a Envelope,
+    payload: &'a Value,
+    source: Source,
+}
+
+impl Incoming<'_> {
+    /// The PaymentIntent the event is about, kept beside it for the admin and reconciliation.
+    fn intent(&self) -> Option<&str> {
+        let object = &self.payload["data"]["object"];
+        match object["object"].as_str() {
+            Some("payment_intent") => object["id"].as_str(),
+            _ => object["payment_intent"].as_str(),
+        }
+    }
+
+    /// Stores the event as handled and takes the right to act on it, in `tx`: true when this
+    /// transaction inserted it or found it stored but never handled. A concurrent delivery of
+    /// the same event waits here until this transaction ends, and then finds it handled (or,
+    /// if this one rolled back, claims it itself).
+    async fn claim(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ) -> Result<bool, sqlx::Error> {
+        let e = self.envelope;
+        Ok(sqlx::query_scalar!(
+            r#"insert into stripe_event
+                   (id, type, payload, handled_at, attempts, source, created_at, payment_intent_id)
+               values ($1, $2, $3, now(), 1, $4, to_timestamp($5), $6)
+               on conflict (id) do update
+                   set handled_at = now(), attempts = stripe_event.attempts + 1, last_error = null
+                   where stripe_event.handled_at is null
+               returning true as "claimed!""#,
+            e.id,
+            e.type_,
+            self.payload,
+            self.source.as_str(),
+            e.created.map(|c| c as f64),
+            self.intent()
+        )
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some())
+    }
+
+    /// Stores an event the shop settles nothing from, as handled.
+    async fn store_handled(&self, pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+        let e = self.envelope;
+        sqlx::query!(
+            "insert into stripe_event
+                 (id, type, payload, handled_at, source, created_at, payment_intent_id)
+             values ($1, $2, $3, now(), $4, to_timestamp($5), $6)
+             on conflict (id) do nothing",
+            e.id,
+            e.type_,
+            self.payload,
+            self.source.as_str(),
+            e.created.map(|c| c as f64),
+            self.intent()
+        )
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores an event that was not settled, with why, for a later delivery or a replay. An
+    /// event some other delivery has handled meanwhile is left as it is: then false.
+    async fn store_failed(&self, pool: &sqlx::PgPool, error: &str) -> Result<bool, sqlx::Error> {
+        let e = self.envelope;
+        let stored = sqlx::query!(
+            "insert into stripe_event
+                 (id, type, payload, attempts, last_error, source, created_at, payment_intent_id)
+             values ($1, $2, $3, 1, $4, $5, to_timestamp($6), $7)
+             on conflict (id) do update
+                 set attempts = stripe_event.attempts + 1, last_error = excluded.last_error
+                 where stripe_event.handled_at is null",
+            e.id,
+            e.type_,
+            self.payload,
+            error,
+            self.source.as_str(),
+            e.created.map(|c| c as f64),
+            self.intent()
+        )
+        .execute(pool)
+        .await?;
+        Ok(stored.rows_affected() == 1)
+    }
 }
 
 /// What one replay of the inbox did.
@@ -157,8 +311,8 @@ pub struct Replayed {
 /// How many unhandled events one replay takes, oldest first.
 pub const REPLAY_BATCH: i64 = 500;
 
-/// Settles every stored event that was never handled (the server stopped between storing and
-/// settling it, its order was not visible yet, or it could not be read by an earlier version)
+/// Settles every stored event that was never handled (its order was not visible yet, the
+/// database failed midway, or an earlier version could not read it)
 /// through the same path a delivery takes. Events younger than `min_age` are left to the
 /// delivery that is probably handling them now. Safe to run at any time, from any server.
 #[tracing::instrument(skip_all)]
@@ -222,27 +376,10 @@ pub async fn retry(state: &AppState, id: &str) -> Result<Retried, sqlx::Error> {
     })
 }
 
-/// Marks an event handled in the transaction that acted on it, with a note when it was
-/// deliberately not acted on.
-async fn mark_handled(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    id: &str,
-    note: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update stripe_event set handled_at = now(), attempts = attempts + 1, last_error = $2
-         where id = $1",
-        id,
-        note
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 async fn record_failure(state: &AppState, id: &str, error: &str) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "update stripe_event set attempts = attempts + 1, last_error = $2 where id = $1",
+        "update stripe_event set attempts = attempts + 1, last_error = $2
+         where id = $1 and handled_at is null",
         id,
         error
     )

@@ -178,6 +178,9 @@ where
     });
 }
 
+/// How long the mail job's waker gathers notifications into one run.
+const MAIL_BURST: Duration = Duration::from_millis(50);
+
 /// A run of the mail job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SendMail {
@@ -214,25 +217,39 @@ async fn start_mail(shop: sqlx::PgPool, queue: sqlx::PgPool, mailer: Mailer) -> 
     .await?;
 
     let mut listener = sqlx::postgres::PgListener::connect_with(&shop).await?;
+    // A lost connection ends `try_recv` with None and is made again on the next call, so the
+    // gathering below never cuts a reconnection short.
+    listener.eager_reconnect(false);
     listener.listen("outbound_email").await?;
     let waker = job.clone();
     tokio::spawn(async move {
         loop {
-            match listener.recv().await {
-                Ok(_) => {
-                    if let Err(e) = waker
-                        .enqueue(&SendMail {
-                            reason: "new mail".into(),
-                        })
-                        .await
+            let reason = match listener.try_recv().await {
+                Ok(Some(_)) => {
+                    // One run for a burst of mail (a sale's receipts): what arrives within
+                    // the pause is taken by the same run, and anything later wakes another.
+                    let until = tokio::time::Instant::now() + MAIL_BURST;
+                    while let Ok(Ok(Some(_))) =
+                        tokio::time::timeout_at(until, listener.try_recv()).await
                     {
-                        tracing::warn!(error = %e, "could not queue a mail run; the schedule will");
                     }
+                    "new mail"
                 }
+                // Notifications sent while the connection was lost are gone: a run looks.
+                Ok(None) => "the outbox listener reconnects",
                 Err(e) => {
                     tracing::warn!(error = %e, "the outbox listener failed; reconnecting");
                     tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
                 }
+            };
+            if let Err(e) = waker
+                .enqueue(&SendMail {
+                    reason: reason.into(),
+                })
+                .await
+            {
+                tracing::warn!(error = %e, "could not queue a mail run; the schedule will");
             }
         }
     });

@@ -5,8 +5,8 @@
 //! every delivery that does not get a 2xx. The refunds' `charge.refunded` events are delivered
 //! first, before any `payment_intent.succeeded`, as when a seller refunds while the payment's
 //! own event is still delayed. It prints what it measured and then checks the database: every
-//! order paid exactly once with exactly one grant, every refunded order refunded with none,
-//! nothing half done.
+//! order paid exactly once with exactly one grant, every refunded order refunded with none
+//! live, nothing half done.
 //!
 //! Runs: `load` (plain), `pg-restart` (Postgres stopped and started mid-run; on a cluster of its
 //! own, so nothing else on the machine is disturbed), `sigkill` (the server killed mid-run,
@@ -27,6 +27,8 @@ use sqlx::PgPool;
 use tokio::process::{Child, Command};
 
 mod check;
+mod soak;
+mod two_servers;
 
 const SECRET_KEY: &str = "sk_test_chaos";
 const WEBHOOK_SECRET: &str = "whsec_chaos";
@@ -54,6 +56,15 @@ struct Cli {
     /// The server binary to run.
     #[arg(long, default_value = "target/release/server", global = true)]
     server: PathBuf,
+    /// Minutes of the soak.
+    #[arg(long, default_value_t = 10, global = true)]
+    minutes: u64,
+    /// Page views a second in the soak.
+    #[arg(long, default_value_t = 100, global = true)]
+    pages: u64,
+    /// Checkout starts a second in the soak.
+    #[arg(long, default_value_t = 10, global = true)]
+    checkouts: u64,
     /// A Postgres URL to a maintenance database, for `load` and `sigkill`.
     #[arg(
         long,
@@ -71,7 +82,13 @@ enum Run {
     PgRestart,
     /// The server killed with SIGKILL once a third of the deliveries are done, then restarted.
     Sigkill,
-    /// All three, one after another.
+    /// Two servers on one database, each delivery to either; one SIGKILLed mid-run (see
+    /// `two_servers`).
+    TwoServers,
+    /// Mixed traffic at a steady rate for `--minutes`, with the stand-in delivering the
+    /// webhooks (see `soak`). Not part of `all`.
+    Soak,
+    /// All four, one after another.
     All,
 }
 
@@ -91,12 +108,17 @@ async fn main() -> anyhow::Result<()> {
         cli.concurrency
     );
     let runs = match cli.run {
-        Run::All => vec![Run::Load, Run::PgRestart, Run::Sigkill],
+        Run::All => vec![Run::Load, Run::PgRestart, Run::Sigkill, Run::TwoServers],
         one => vec![one],
     };
     let mut failed = false;
     for run in runs {
-        if let Err(e) = scenario(&cli, run).await {
+        let outcome = match run {
+            Run::TwoServers => two_servers::run(&cli).await,
+            Run::Soak => soak::run(&cli).await,
+            run => scenario(&cli, run).await,
+        };
+        if let Err(e) = outcome {
             println!("FAILED: {e:#}");
             failed = true;
         }
@@ -112,13 +134,17 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
         Run::Load => "load",
         Run::PgRestart => "pg-restart",
         Run::Sigkill => "sigkill",
-        Run::All => unreachable!(),
+        Run::TwoServers | Run::Soak | Run::All => unreachable!(),
     };
     println!("\n=== {name}");
-    let cluster = if run == Run::PgRestart {
-        Some(Cluster::start().await?)
-    } else {
-        None
+    // The load run and the Postgres restart each have a cluster of their own: the restart
+    // must not disturb anything else on the machine, and the load run counts the statements
+    // the shop sends (pg_stat_statements, which a cluster loads at start) and measures the
+    // machine's own insert ceiling on the same cluster.
+    let cluster = match run {
+        Run::PgRestart => Some(Cluster::start(&[]).await?),
+        Run::Load => Some(Cluster::start(&["shared_preload_libraries=pg_stat_statements"]).await?),
+        _ => None,
     };
     let admin_url = match &cluster {
         Some(c) => c.admin_url(),
@@ -143,17 +169,22 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
     );
     // The refunds reach the shop before their payments do.
     let refunds = Deliveries::new(&refunded, cli.copies)
-        .run(&shop.base, cli.concurrency)
+        .run(std::slice::from_ref(&shop.base), cli.concurrency)
         .await?;
     print!("refunds first: ");
     refunds.print(refunded.len());
 
+    let counting = if run == Run::Load {
+        Some(StatementCount::start(&pool).await?)
+    } else {
+        None
+    };
     let deliveries = Deliveries::new(&events, cli.copies);
     let total = deliveries.total;
     let progress = deliveries.done.clone();
     let base = shop.base.clone();
     let concurrency = cli.concurrency;
-    let delivering = tokio::spawn(async move { deliveries.run(&base, concurrency).await });
+    let delivering = tokio::spawn(async move { deliveries.run(&[base], concurrency).await });
 
     if run != Run::Load {
         while progress.load(Ordering::Relaxed) < total / 3 {
@@ -199,6 +230,9 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
 
     let stats = delivering.await??;
     stats.print(cli.events);
+    if let Some(counting) = counting {
+        counting.print(&pool, cli.events).await?;
+    }
     let delivered = events
         .iter()
         .map(|e| check::Paid::from_event(e))
@@ -215,9 +249,71 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
     .await;
     shop.stop().await;
     if let Some(c) = cluster {
+        if run == Run::Load && check.is_ok() {
+            c.insert_ceiling(cli.concurrency, stats.wall, cli.events)
+                .await?;
+        }
         c.remove().await;
     }
     check
+}
+
+/// The statements and commits the shop sends while the payments are delivered, from
+/// pg_stat_statements and pg_stat_database: the round trips behind one event.
+struct StatementCount {
+    commits_before: i64,
+}
+
+impl StatementCount {
+    async fn start(pool: &PgPool) -> anyhow::Result<Self> {
+        sqlx::raw_sql("create extension if not exists pg_stat_statements")
+            .execute(pool)
+            .await?;
+        sqlx::raw_sql("select pg_stat_statements_reset()")
+            .execute(pool)
+            .await?;
+        Ok(Self {
+            commits_before: Self::commits(pool).await?,
+        })
+    }
+
+    async fn commits(pool: &PgPool) -> anyhow::Result<i64> {
+        // The statistics a backend sends on its way; clearing the snapshot reads them anew.
+        sqlx::raw_sql("select pg_stat_clear_snapshot()")
+            .execute(pool)
+            .await?;
+        Ok(sqlx::query_scalar::<_, i64>(
+            "select xact_commit from pg_stat_database where datname = current_database()",
+        )
+        .fetch_one(pool)
+        .await?)
+    }
+
+    async fn print(self, pool: &PgPool, events: usize) -> anyhow::Result<()> {
+        // pg_stat_database is updated by each backend at most every half second or so.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let commits = Self::commits(pool).await? - self.commits_before;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "select regexp_replace(left(query, 70), '\\s+', ' ', 'g'), calls
+             from pg_stat_statements
+             where dbid = (select oid from pg_database where datname = current_database())
+               and query not like '%pg_stat%'
+             order by calls desc",
+        )
+        .fetch_all(pool)
+        .await?;
+        let statements: i64 = rows.iter().map(|(_, calls)| calls).sum();
+        let per = |n: i64| n as f64 / events as f64;
+        println!(
+            "round trips while the payments were delivered: {:.2} statements and {:.2} commits per event ({statements} and {commits} in all, background work included)",
+            per(statements),
+            per(commits)
+        );
+        for (query, calls) in rows.iter().take(12) {
+            println!("  {:>6.2}/event  {query}", per(*calls));
+        }
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,6 +381,30 @@ impl Shop {
         self.wait_healthy().await
     }
 
+    /// Runs one of the server's operator commands against the shop's database, with `input`
+    /// on its standard input.
+    async fn command(&self, args: &[&str], input: &str) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let (bin, env, _) = &self.command;
+        let mut child = Command::new(bin)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut stdin = child.stdin.take().context("the command's stdin")?;
+        stdin.write_all(format!("{input}\n").as_bytes()).await?;
+        drop(stdin);
+        let out = child.wait_with_output().await?;
+        ensure!(
+            out.status.success(),
+            "server {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
     /// Resident memory of the server process, from /proc.
     fn rss_mib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
@@ -348,10 +468,12 @@ struct Cluster {
     dir: PathBuf,
     port: u16,
     bin: PathBuf,
+    /// `-c name=value` settings of its own, besides the address.
+    settings: Vec<String>,
 }
 
 impl Cluster {
-    async fn start() -> anyhow::Result<Self> {
+    async fn start(settings: &[&str]) -> anyhow::Result<Self> {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .context("Postgres binaries under /usr/lib/postgresql")?
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
@@ -364,6 +486,7 @@ impl Cluster {
             dir,
             port: free_port()?,
             bin,
+            settings: settings.iter().map(|s| s.to_string()).collect(),
         };
         // initdb refuses to run as root; the cluster belongs to the postgres user then.
         if is_root() {
@@ -398,11 +521,15 @@ impl Cluster {
     }
 
     async fn start_again(&self) -> anyhow::Result<()> {
-        let options = format!(
+        let mut options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
             self.port,
             self.dir.display()
         );
+        for setting in &self.settings {
+            options.push_str(" -c ");
+            options.push_str(setting);
+        }
         run(self
             .pg("pg_ctl")
             .args(["-w", "-D"])
@@ -420,6 +547,62 @@ impl Cluster {
             .arg(self.dir.join("data"))
             .arg("stop"))
         .await
+    }
+
+    /// The machine's ceiling for durable one-row inserts, each its own transaction, measured
+    /// with pgbench on this cluster: with one client and with as many as the run had in
+    /// flight. Prints the run's rate beside both.
+    async fn insert_ceiling(
+        &self,
+        concurrency: usize,
+        wall: Duration,
+        events: usize,
+    ) -> anyhow::Result<()> {
+        let db = "ceiling";
+        let admin = PgPool::connect(&self.admin_url()).await?;
+        sqlx::raw_sql(&format!(
+            "drop database if exists {db}; create database {db}"
+        ))
+        .execute(&admin)
+        .await?;
+        admin.close().await;
+        let pool =
+            PgPool::connect(&format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)).await?;
+        sqlx::raw_sql("create table one_row (id bigserial primary key, at timestamptz not null default now())")
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+        let script = self.dir.join("insert.sql");
+        std::fs::write(&script, "insert into one_row default values;\n")?;
+        let rate = events as f64 / wall.as_secs_f64();
+        for clients in [1, concurrency] {
+            let out = Command::new(self.bin.join("pgbench"))
+                .args(["-n", "-T", "10", "-h", "127.0.0.1", "-U", "postgres"])
+                .args(["-p", &self.port.to_string(), "-c", &clients.to_string()])
+                .arg("-f")
+                .arg(&script)
+                .arg(db)
+                .stdin(Stdio::null())
+                .output()
+                .await?;
+            ensure!(
+                out.status.success(),
+                "pgbench failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8_lossy(&out.stdout);
+            let tps: f64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix("tps = "))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .context("pgbench printed no tps")?;
+            println!(
+                "insert ceiling (pgbench, one-row insert per transaction, {clients} clients): {tps:.0}/s; the run's {rate:.0} events/s is {:.0}% of it",
+                rate / tps * 100.0
+            );
+        }
+        Ok(())
     }
 
     async fn remove(self) {
@@ -587,6 +770,8 @@ struct Stats {
     deliveries: usize,
     /// Latency of every attempt that got a 2xx.
     ok_latencies: Vec<Duration>,
+    /// Answers with a 2xx, by the server (index into the bases) that gave them.
+    answered_by: Vec<usize>,
     /// Answers that were not 2xx, by status; 0 means no answer (connection refused or reset).
     refused: std::collections::BTreeMap<u16, usize>,
     gave_up: usize,
@@ -607,28 +792,37 @@ impl Deliveries {
         }
     }
 
-    async fn run(self, base: &str, concurrency: usize) -> anyhow::Result<Stats> {
+    /// Delivers everything to `bases`, each attempt to one of them at random.
+    async fn run(self, bases: &[String], concurrency: usize) -> anyhow::Result<Stats> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .pool_max_idle_per_host(concurrency)
             .build()?;
-        let url = format!("{base}/webhooks/stripe");
-        let stats = Arc::new(Mutex::new(Stats::default()));
+        let urls: Arc<Vec<String>> = Arc::new(
+            bases
+                .iter()
+                .map(|base| format!("{base}/webhooks/stripe"))
+                .collect(),
+        );
+        let stats = Arc::new(Mutex::new(Stats {
+            answered_by: vec![0; bases.len()],
+            ..Stats::default()
+        }));
         let started = Instant::now();
         let workers = (0..concurrency).map(|_| {
-            let (queue, done, stats, http, url) = (
+            let (queue, done, stats, http, urls) = (
                 self.queue.clone(),
                 self.done.clone(),
                 stats.clone(),
                 http.clone(),
-                url.clone(),
+                urls.clone(),
             );
             tokio::spawn(async move {
                 loop {
                     let Some(event) = queue.lock().unwrap().pop() else {
                         break;
                     };
-                    deliver(&http, &url, &event, &stats).await;
+                    deliver(&http, &urls, &event, &stats).await;
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             })
@@ -648,13 +842,15 @@ impl Deliveries {
 
 /// Delivers one copy as Stripe does: signed at send time, retried with a growing pause until a
 /// 2xx, for at most two minutes.
-async fn deliver(http: &reqwest::Client, url: &str, event: &str, stats: &Mutex<Stats>) {
+async fn deliver(http: &reqwest::Client, urls: &[String], event: &str, stats: &Mutex<Stats>) {
+    use rand::Rng;
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut pause = Duration::from_millis(50);
     loop {
+        let to = rand::rng().random_range(0..urls.len());
         let sent = Instant::now();
         let result = http
-            .post(url)
+            .post(&urls[to])
             .header("content-type", "application/json")
             .header("stripe-signature", sign(event))
             .body(event.to_string())
@@ -666,6 +862,7 @@ async fn deliver(http: &reqwest::Client, url: &str, event: &str, stats: &Mutex<S
             let mut stats = stats.lock().unwrap();
             if (200..300).contains(&status) {
                 stats.ok_latencies.push(took);
+                stats.answered_by[to] += 1;
                 return;
             }
             *stats.refused.entry(status).or_default() += 1;
@@ -767,7 +964,7 @@ async fn check(
     ensure!(torn == 0, "{torn} orders are half done");
     check::matches(pool, delivered, refunded).await?;
     println!(
-        "OK: every event settled its own order once, with one grant for its product, and no refunded order was granted"
+        "OK: every event settled its own order once, with one grant for its product, and no refunded order holds a live grant"
     );
     Ok(())
 }
