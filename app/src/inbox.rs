@@ -4,7 +4,6 @@
 //! reconciliation, an event acts on its order once: its row is the lock, and it is marked
 //! handled in the transaction that acts on it.
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::fulfillment::{self, SettleError};
@@ -28,7 +27,8 @@ impl Source {
     }
 }
 
-/// The parts of an event the inbox reads before anything else.
+/// The parts of an event the inbox reads before anything else, from its JSON as delivered
+/// (any other field is skipped, whatever its shape).
 #[derive(Debug, serde::Deserialize)]
 pub struct Envelope {
     pub id: String,
@@ -37,6 +37,37 @@ pub struct Envelope {
     /// Unix seconds.
     #[serde(default)]
     pub created: Option<i64>,
+    #[serde(default)]
+    data: Option<EnvelopeData>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct EnvelopeData {
+    #[serde(default)]
+    object: Option<EnvelopeObject>,
+}
+
+/// What the inbox notes of an event's object. Read as loose JSON values: a payload of an
+/// unexpected shape is still stored, and refused later by the typed reading.
+#[derive(Debug, serde::Deserialize)]
+struct EnvelopeObject {
+    #[serde(default)]
+    object: Value,
+    #[serde(default)]
+    id: Value,
+    #[serde(default)]
+    payment_intent: Value,
+}
+
+impl Envelope {
+    /// The PaymentIntent the event is about, kept beside it for the admin and reconciliation.
+    fn intent(&self) -> Option<&str> {
+        let object = self.data.as_ref()?.object.as_ref()?;
+        match object.object.as_str() {
+            Some("payment_intent") => object.id.as_str(),
+            _ => object.payment_intent.as_str(),
+        }
+    }
 }
 
 /// What taking in an event came to.
@@ -69,19 +100,19 @@ pub enum HandleError {
 pub async fn take(
     state: &AppState,
     envelope: &Envelope,
-    payload: Value,
+    payload: &str,
     source: Source,
 ) -> Result<Handled, HandleError> {
     let incoming = Incoming {
         envelope,
-        payload: &payload,
+        payload,
         source,
     };
     if !fulfillment::SETTLING_EVENT_TYPES.contains(&envelope.type_.as_str()) {
         incoming.store_handled(&state.pool).await?;
         return Ok(Handled::Now);
     }
-    let event = match stripe_webhook::Event::deserialize(&payload) {
+    let event = match serde_json::from_str::<stripe_webhook::Event>(payload) {
         Ok(event) => event,
         Err(e) => {
             if !incoming.store_failed(&state.pool, &e.to_string()).await? {
@@ -112,8 +143,8 @@ pub async fn take(
 
 /// Settles a stored event once, through the same claim and settlement as a delivery: for a
 /// replay of the inbox and the admin's retry.
-async fn settle_stored(state: &AppState, id: &str, payload: Value) -> Result<Handled, HandleError> {
-    let event = match stripe_webhook::Event::deserialize(&payload) {
+async fn settle_stored(state: &AppState, id: &str, payload: &str) -> Result<Handled, HandleError> {
+    let event = match serde_json::from_str::<stripe_webhook::Event>(payload) {
         Ok(event) => event,
         Err(e) => {
             record_failure(state, id, &e.to_string()).await?;
@@ -206,23 +237,15 @@ fn failure_note(error: &HandleError) -> String {
     }
 }
 
-/// An event as it arrived, before it is stored.
+/// An event as it arrived, before it is stored: its JSON text goes to the database as it
+/// came, parsed there into `jsonb`.
 struct Incoming<'a> {
     envelope: &'a Envelope,
-    payload: &'a Value,
+    payload: &'a str,
     source: Source,
 }
 
 impl Incoming<'_> {
-    /// The PaymentIntent the event is about, kept beside it for the admin and reconciliation.
-    fn intent(&self) -> Option<&str> {
-        let object = &self.payload["data"]["object"];
-        match object["object"].as_str() {
-            Some("payment_intent") => object["id"].as_str(),
-            _ => object["payment_intent"].as_str(),
-        }
-    }
-
     /// Stores the event as handled and takes the right to act on it, in `tx`: true when this
     /// transaction inserted it or found it stored but never handled. A concurrent delivery of
     /// the same event waits here until this transaction ends, and then finds it handled (or,
@@ -235,7 +258,7 @@ impl Incoming<'_> {
         Ok(sqlx::query_scalar!(
             r#"insert into stripe_event
                    (id, type, payload, handled_at, attempts, source, created_at, payment_intent_id)
-               values ($1, $2, $3, now(), 1, $4, to_timestamp($5), $6)
+               values ($1, $2, $3::text::jsonb, now(), 1, $4, to_timestamp($5), $6)
                on conflict (id) do update
                    set handled_at = now(), attempts = stripe_event.attempts + 1, last_error = null
                    where stripe_event.handled_at is null
@@ -245,7 +268,7 @@ impl Incoming<'_> {
             self.payload,
             self.source.as_str(),
             e.created.map(|c| c as f64),
-            self.intent()
+            e.intent()
         )
         .fetch_optional(&mut **tx)
         .await?
@@ -258,14 +281,14 @@ impl Incoming<'_> {
         sqlx::query!(
             "insert into stripe_event
                  (id, type, payload, handled_at, source, created_at, payment_intent_id)
-             values ($1, $2, $3, now(), $4, to_timestamp($5), $6)
+             values ($1, $2, $3::text::jsonb, now(), $4, to_timestamp($5), $6)
              on conflict (id) do nothing",
             e.id,
             e.type_,
             self.payload,
             self.source.as_str(),
             e.created.map(|c| c as f64),
-            self.intent()
+            e.intent()
         )
         .execute(pool)
         .await?;
@@ -279,7 +302,7 @@ impl Incoming<'_> {
         let stored = sqlx::query!(
             "insert into stripe_event
                  (id, type, payload, attempts, last_error, source, created_at, payment_intent_id)
-             values ($1, $2, $3, 1, $4, $5, to_timestamp($6), $7)
+             values ($1, $2, $3::text::jsonb, 1, $4, $5, to_timestamp($6), $7)
              on conflict (id) do update
                  set attempts = stripe_event.attempts + 1, last_error = excluded.last_error
                  where stripe_event.handled_at is null",
@@ -289,7 +312,7 @@ impl Incoming<'_> {
             error,
             self.source.as_str(),
             e.created.map(|c| c as f64),
-            self.intent()
+            e.intent()
         )
         .execute(pool)
         .await?;
@@ -321,7 +344,7 @@ pub async fn replay_unhandled(
     min_age: std::time::Duration,
 ) -> Result<Replayed, sqlx::Error> {
     let pending = sqlx::query!(
-        r#"select id, payload as "payload!" from stripe_event
+        r#"select id, payload::text as "payload!" from stripe_event
            where handled_at is null and payload is not null
              and received_at < now() - make_interval(secs => $1)
            order by received_at
@@ -333,7 +356,7 @@ pub async fn replay_unhandled(
     .await?;
     let mut done = Replayed::default();
     for event in pending {
-        match settle_stored(state, &event.id, event.payload).await {
+        match settle_stored(state, &event.id, &event.payload).await {
             Ok(Handled::Now) => done.settled += 1,
             Ok(Handled::Before) => done.already += 1,
             Err(HandleError::Database(e)) => return Err(e),
@@ -361,7 +384,7 @@ pub enum Retried {
 /// Settles one stored event now, for the admin's "retry": the same path as a replay.
 pub async fn retry(state: &AppState, id: &str) -> Result<Retried, sqlx::Error> {
     let payload = sqlx::query_scalar!(
-        r#"select payload as "payload!" from stripe_event where id = $1 and payload is not null"#,
+        r#"select payload::text as "payload!" from stripe_event where id = $1 and payload is not null"#,
         id
     )
     .fetch_optional(&state.pool)
@@ -369,7 +392,7 @@ pub async fn retry(state: &AppState, id: &str) -> Result<Retried, sqlx::Error> {
     let Some(payload) = payload else {
         return Ok(Retried::Missing);
     };
-    Ok(match settle_stored(state, id, payload).await {
+    Ok(match settle_stored(state, id, &payload).await {
         Ok(handled) => Retried::Settled(handled),
         Err(HandleError::Database(e)) => return Err(e),
         Err(e) => Retried::Failed(e),

@@ -113,7 +113,9 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="data:,"/>
-                {stripe_js_url.map(|src| view! { <script src=src></script> })}
+                // `async`: on a slow network a script in the head would hold the page (and
+                // the hydration script behind it) until it arrived; the checkout waits for it.
+                {stripe_js_url.map(|src| view! { <script src=src async="" data-stripe-js=""></script> })}
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>

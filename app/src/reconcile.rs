@@ -14,8 +14,6 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::Value;
 use stripe::StripeRequest;
 use stripe_client_core::RequestBuilder;
 use stripe_core::event::ListEvent;
@@ -211,7 +209,7 @@ async fn backfill_events(state: &AppState, done: &mut Reconciled) -> Result<(), 
         .iter()
         .map(|t| t.to_string())
         .collect();
-    let mut events: Vec<(Envelope, Value)> = Vec::new();
+    let mut events: Vec<(Envelope, String)> = Vec::new();
     let mut after: Option<String> = None;
     loop {
         let mut list = ListEvent::new()
@@ -227,9 +225,8 @@ async fn backfill_events(state: &AppState, done: &mut Reconciled) -> Result<(), 
             .await
             .map_err(|e| ReconcileError::Stripe(format!("{e:?}")))?;
         for raw in page.data {
-            let json: Value = serde_json::from_str(&miniserde::json::to_string(&raw))
-                .map_err(|e| ReconcileError::Stripe(e.to_string()))?;
-            let envelope = Envelope::deserialize(&json)
+            let json = miniserde::json::to_string(&raw);
+            let envelope = serde_json::from_str::<Envelope>(&json)
                 .map_err(|e| ReconcileError::Stripe(format!("an event without an id: {e}")))?;
             after = Some(envelope.id.clone());
             events.push((envelope, json));
@@ -249,7 +246,7 @@ async fn backfill_events(state: &AppState, done: &mut Reconciled) -> Result<(), 
         if known.contains(&envelope.id) {
             continue;
         }
-        match inbox::take(state, &envelope, json, Source::EventsList).await {
+        match inbox::take(state, &envelope, &json, Source::EventsList).await {
             Ok(Handled::Now) => {
                 tracing::info!(event_id = %envelope.id, r#type = %envelope.type_, "backfilled an event its webhook never delivered");
                 done.events_backfilled += 1;

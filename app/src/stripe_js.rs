@@ -57,6 +57,35 @@ fn has_payment_intent(answer: &JsValue) -> bool {
     Reflect::get(answer, &JsValue::from_str("paymentIntent")).is_ok_and(|pi| pi.is_object())
 }
 
+/// Waits until Stripe.js has run. The page loads it with `async`, so that on a slow network it
+/// never holds up the page or the island's hydration; the checkout waits for it here instead.
+pub async fn loaded() -> Result<(), String> {
+    const NOT_LOADED: &str = "The payment form could not be loaded. Please reload the page.";
+    let window = web_sys::window().ok_or(NOT_LOADED)?;
+    let ready =
+        || Reflect::get(&window, &JsValue::from_str("Stripe")).is_ok_and(|s| s.is_function());
+    if ready() {
+        return Ok(());
+    }
+    let script = window
+        .document()
+        .and_then(|d| d.query_selector("script[data-stripe-js]").ok().flatten())
+        .ok_or(NOT_LOADED)?;
+    // Nothing runs between the check above and these listeners, so the load cannot be missed.
+    let done = Promise::new(&mut |resolve, reject| {
+        let _ = script.add_event_listener_with_callback("load", &resolve);
+        let _ = script.add_event_listener_with_callback("error", &reject);
+    });
+    JsFuture::from(done)
+        .await
+        .map_err(|_| NOT_LOADED.to_string())?;
+    if ready() {
+        Ok(())
+    } else {
+        Err(NOT_LOADED.into())
+    }
+}
+
 /// A mounted Payment Element and the Stripe.js objects behind it.
 #[derive(Clone)]
 pub struct PaymentForm {

@@ -10,6 +10,9 @@ use leptos::config::get_configuration;
 use server::settings::Settings;
 use server::startup::Application;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "server",

@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use secrecy::ExposeSecret;
-use serde::Deserialize;
 
 pub mod signature {
     //! Stripe's `Stripe-Signature` scheme: `t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">`,
@@ -174,9 +173,11 @@ pub async fn receive(
         tracing::warn!(reason = %why, "webhook signature rejected");
         return (StatusCode::BAD_REQUEST, "invalid signature");
     }
-    let Some((envelope, payload)) = serde_json::from_slice::<serde_json::Value>(&body)
+    // Read once, as the text Stripe signed: the envelope here, the typed event in the inbox,
+    // and the text itself is what the inbox stores.
+    let Some((envelope, payload)) = std::str::from_utf8(&body)
         .ok()
-        .and_then(|v| Some((Envelope::deserialize(&v).ok()?, v)))
+        .and_then(|text| Some((serde_json::from_str::<Envelope>(text).ok()?, text)))
     else {
         tracing::warn!("a signed webhook is not an event");
         return (StatusCode::BAD_REQUEST, "not an event");

@@ -60,7 +60,11 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
         {
             let slug = slug.get_value();
             leptos::task::spawn_local(async move {
-                match start_checkout(slug).await {
+                let opened = match start_checkout(slug).await {
+                    Ok(session) => crate::stripe_js::loaded().await.map(|()| session),
+                    Err(e) => Err(e.to_string()),
+                };
+                match opened {
                     Ok(session) => match crate::stripe_js::PaymentForm::mount(
                         &session.publishable_key,
                         &session.client_secret,

@@ -560,11 +560,13 @@ impl Cluster {
     ) -> anyhow::Result<()> {
         let db = "ceiling";
         let admin = PgPool::connect(&self.admin_url()).await?;
-        sqlx::raw_sql(&format!(
-            "drop database if exists {db}; create database {db}"
-        ))
-        .execute(&admin)
-        .await?;
+        // One statement each: several in one string run as one transaction, which these refuse.
+        for statement in [
+            format!("drop database if exists {db}"),
+            format!("create database {db}"),
+        ] {
+            sqlx::raw_sql(&statement).execute(&admin).await?;
+        }
         admin.close().await;
         let pool =
             PgPool::connect(&format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)).await?;

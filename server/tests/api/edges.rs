@@ -145,7 +145,7 @@ async fn a_payment_for_another_amount_is_held_for_review_and_its_order_is_never_
 }
 
 #[tokio::test]
-async fn a_signed_event_of_an_unexpected_shape_is_kept_and_answered_5xx_for_a_retry() {
+async fn a_signed_event_of_an_unexpected_shape_is_kept_and_answered_5xx_until_it_is_handled() {
     let app = spawn().await;
     let payload = serde_json::json!({
         "id": "evt_unexpected_shape",
@@ -173,6 +173,35 @@ async fn a_signed_event_of_an_unexpected_shape_is_kept_and_answered_5xx_for_a_re
     .unwrap();
     assert!(!handled);
     assert!(error.is_some_and(|e| !e.is_empty()));
+    assert_eq!(
+        app.count("select attempts::bigint from stripe_event where id = 'evt_unexpected_shape'")
+            .await,
+        1
+    );
+
+    // Delivered again, it is still kept for a retry, one attempt more.
+    assert_eq!(
+        app.deliver_signed(&payload).await,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    assert_eq!(
+        app.count("select attempts::bigint from stripe_event where id = 'evt_unexpected_shape'")
+            .await,
+        2
+    );
+
+    // Once it is handled (a fixed version read it, or the admin settled it), a late copy is
+    // acknowledged instead of being refused for ever, and the row is left as it is.
+    sqlx::query("update stripe_event set handled_at = now() where id = 'evt_unexpected_shape'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(app.deliver_signed(&payload).await, StatusCode::OK);
+    assert_eq!(
+        app.count("select attempts::bigint from stripe_event where id = 'evt_unexpected_shape'")
+            .await,
+        2
+    );
 }
 
 #[tokio::test]

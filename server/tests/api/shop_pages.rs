@@ -26,7 +26,7 @@ fn between<'a>(page: &'a str, start: &str, end: &str) -> Option<&'a str> {
 }
 
 #[tokio::test]
-async fn every_page_has_the_shops_header_footer_and_a_skip_link() {
+async fn every_page_has_the_shops_header_footer_a_skip_link_and_stripe_js_loaded_async() {
     let app = grain_and_tone(&[]).await;
     for path in ["/", RECORDINGS, "/sign-in", "/terms", "/no-such-page"] {
         let (_, page) = app.page(path).await;
@@ -48,6 +48,13 @@ async fn every_page_has_the_shops_header_footer_and_a_skip_link() {
         ] {
             assert!(page.contains(link), "{path} has no {link}");
         }
+        // Stripe.js is on every page, as Stripe asks, but never holds up the page's parsing
+        // (and the hydration script after it) on a slow network.
+        let stripe_js = between(&page, "<script src=\"", ">").unwrap_or_default();
+        assert!(
+            stripe_js.contains("/v3/") && stripe_js.contains(" async"),
+            "{path}: Stripe.js is loaded as <script src=\"{stripe_js}>"
+        );
     }
     let (_, product) = app.page(RECORDINGS).await;
     assert!(
