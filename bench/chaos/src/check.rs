@@ -40,12 +40,13 @@ impl Paid {
 }
 
 /// Checks the database against the events that were delivered; `refunded` names the intents
-/// refunded in full (their `charge.refunded` delivered before their payment). The error lists
-/// every mismatch.
+/// refunded in full (their `charge.refunded` delivered before their payment), and `unpaid`
+/// counts the orders the run opened and never paid. The error lists every mismatch.
 pub async fn matches(
     pool: &PgPool,
     delivered: &[Paid],
     refunded: &HashSet<String>,
+    unpaid: usize,
 ) -> anyhow::Result<()> {
     let orders = sqlx::query!(
         r#"select o.public_id, o.payment_intent_id, o.status::text as "status!", o.amount_minor,
@@ -123,8 +124,11 @@ pub async fn matches(
         }
     }
     let n = delivered.len();
-    if orders.len() != n {
-        wrong.push(format!("{} orders for {n} payments", orders.len()));
+    if orders.len() != n + unpaid {
+        wrong.push(format!(
+            "{} orders for {n} payments and {unpaid} orders left unpaid",
+            orders.len()
+        ));
     }
     let kept = delivered
         .iter()
@@ -245,7 +249,7 @@ mod tests {
             if !sql.is_empty() {
                 sqlx::raw_sql(sql).execute(&pool).await.unwrap();
             }
-            let result = matches(&pool, &delivered, &HashSet::new()).await;
+            let result = matches(&pool, &delivered, &HashSet::new(), 0).await;
             dispose(pool).await;
             assert_eq!(result.is_ok(), sql.is_empty(), "{what}: {result:?}");
         }
@@ -286,7 +290,7 @@ mod tests {
                 sqlx::raw_sql(sql).execute(&pool).await.unwrap();
             }
             let refunded = HashSet::from(["pi_b".to_string()]);
-            let result = matches(&pool, &delivered, &refunded).await;
+            let result = matches(&pool, &delivered, &refunded, 0).await;
             dispose(pool).await;
             assert_eq!(result.is_ok(), passes, "{what}: {result:?}");
         }
@@ -294,7 +298,11 @@ mod tests {
         let pool = fresh().await;
         let delivered = settled(&pool).await;
         sqlx::raw_sql(refunded_first).execute(&pool).await.unwrap();
-        assert!(matches(&pool, &delivered, &HashSet::new()).await.is_err());
+        assert!(
+            matches(&pool, &delivered, &HashSet::new(), 0)
+                .await
+                .is_err()
+        );
         dispose(pool).await;
     }
 

@@ -244,6 +244,7 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
         &pool,
         &delivered,
         &refunded_intents,
+        0,
         stats.gave_up + refunds.gave_up,
     )
     .await;
@@ -951,6 +952,7 @@ async fn check(
     pool: &PgPool,
     delivered: &[check::Paid],
     refunded: &HashSet<String>,
+    unpaid: usize,
     gave_up: usize,
 ) -> anyhow::Result<()> {
     let torn = torn_orders(pool).await?;
@@ -964,7 +966,7 @@ async fn check(
         "{gave_up} deliveries were given up after two minutes of retries"
     );
     ensure!(torn == 0, "{torn} orders are half done");
-    check::matches(pool, delivered, refunded).await?;
+    check::matches(pool, delivered, refunded, unpaid).await?;
     println!(
         "OK: every event settled its own order once, with one grant for its product, and no refunded order holds a live grant"
     );

@@ -106,6 +106,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         &pool,
         &delivered,
         &refunded_intents,
+        stale.len(),
         stats.gave_up + refunds.gave_up,
     )
     .await;
@@ -335,8 +336,9 @@ async fn price_change_seen(pool: &PgPool, admin: &str, other: &str) -> anyhow::R
         .send()
         .await?;
     let at = Instant::now();
+    // A form post is answered with a redirect, a script's call with 200.
     ensure!(
-        saved.status().is_redirection(),
+        saved.status().is_redirection() || saved.status().is_success(),
         "saving the price answered {}: {}",
         saved.status(),
         saved.text().await.unwrap_or_default()
