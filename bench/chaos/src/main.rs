@@ -212,11 +212,7 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
                     "SIGKILL at {}/{total} deliveries",
                     progress.load(Ordering::Relaxed)
                 );
-                shop.kill().await?;
-                // The server is gone: whatever it left must already be whole.
-                let torn = torn_orders(&pool).await?;
-                println!("while the server is down: {torn} half-done orders");
-                ensure!(torn == 0, "{torn} orders are half done after the kill");
+                kill_and_check(&mut shop, &pool, "while the server is down").await?;
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 shop.restart().await?;
                 println!(
@@ -930,6 +926,16 @@ impl Stats {
 // ---------------------------------------------------------------------------------------------
 // Checks
 // ---------------------------------------------------------------------------------------------
+
+/// SIGKILLs `shop` mid-run and checks that what it left is whole: no code of its ran after
+/// the kill, so nothing may be half done.
+async fn kill_and_check(shop: &mut Shop, pool: &PgPool, when: &str) -> anyhow::Result<()> {
+    shop.kill().await?;
+    let torn = torn_orders(pool).await?;
+    println!("{when}: {torn} half-done orders");
+    ensure!(torn == 0, "{torn} orders are half done after the kill");
+    Ok(())
+}
 
 /// Orders that are paid without their grant, or that hold a live grant without being paid.
 /// A refunded order keeps its revoked grant: when reconciliation (the server's background job

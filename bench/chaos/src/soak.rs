@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 
 use super::*;
 
-/// Requests of each kind in flight at most; a tick that finds them all busy is counted as
-/// skipped, so the load stays bounded if the server falls behind.
+/// Requests of each kind in flight at most (see `at_rate`).
 const MOST_IN_FLIGHT: usize = 64;
 
 #[derive(Default)]
@@ -194,16 +193,7 @@ async fn page_views(
         .map(String::from)
         .chain(SLUGS.iter().map(|s| format!("/products/{s}")))
         .collect();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MOST_IN_FLIGHT));
-    let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate.max(1) as u32);
-    let mut i = 0usize;
-    while Instant::now() < end {
-        ticks.tick().await;
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            minute.lock().unwrap().skipped += 1;
-            continue;
-        };
-        i += 1;
+    at_rate(rate, end, &minute, |i| {
         let url = format!("{base}{}", paths[i % paths.len()]);
         // A quarter of the views are a shopper's whose checkout is open (no kept page).
         let cookie = i
@@ -214,7 +204,7 @@ async fn page_views(
             })
             .flatten();
         let (http, minute) = (http.clone(), minute.clone());
-        tokio::spawn(async move {
+        async move {
             let mut request = http.get(&url);
             if let Some(cookie) = cookie {
                 request = request.header(reqwest::header::COOKIE, cookie);
@@ -235,9 +225,9 @@ async fn page_views(
                 Ok(_) => minute.pages.push(took),
                 Err(_) => minute.failures += 1,
             }
-            drop(slot);
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// Checkout starts at `rate` a second until `end`: eight in ten paid, one declined, one left
@@ -253,19 +243,10 @@ async fn checkouts(
     paid: Arc<Mutex<Vec<String>>>,
     cookies: Arc<Mutex<Vec<String>>>,
 ) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MOST_IN_FLIGHT));
-    let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate.max(1) as u32);
-    let mut i = 0usize;
-    while Instant::now() < end {
-        ticks.tick().await;
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            minute.lock().unwrap().skipped += 1;
-            continue;
-        };
-        i += 1;
+    at_rate(rate, end, &minute, |i| {
         let (http, stripe, base) = (http.clone(), stripe.clone(), base.clone());
         let (minute, paid, cookies) = (minute.clone(), paid.clone(), cookies.clone());
-        tokio::spawn(async move {
+        async move {
             let sent = Instant::now();
             let answer = http
                 .post(format!("{base}/api/start_checkout"))
@@ -322,6 +303,32 @@ async fn checkouts(
                     minute.lock().unwrap().failures += 1;
                 }
             }
+        }
+    })
+    .await;
+}
+
+/// Runs `task(1)`, `task(2)`, … at `rate` a second until `end`, each on a task of its own, at
+/// most `MOST_IN_FLIGHT` at once: a tick that finds them all busy is counted as skipped, so
+/// the load stays bounded if the server falls behind.
+async fn at_rate<F, Fut>(rate: u64, end: Instant, minute: &Mutex<Minute>, mut task: F)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(tokio::sync::Semaphore::new(MOST_IN_FLIGHT));
+    let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate.max(1) as u32);
+    let mut i = 0usize;
+    while Instant::now() < end {
+        ticks.tick().await;
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            minute.lock().unwrap().skipped += 1;
+            continue;
+        };
+        i += 1;
+        let work = task(i);
+        tokio::spawn(async move {
+            work.await;
             drop(slot);
         });
     }

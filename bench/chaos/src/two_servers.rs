@@ -87,10 +87,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         "SIGKILL of the second server at {}/{total} deliveries",
         progress.load(Ordering::Relaxed)
     );
-    b.kill().await?;
-    let torn = torn_orders(&pool).await?;
-    println!("right after the kill: {torn} half-done orders");
-    ensure!(torn == 0, "{torn} orders are half done after the kill");
+    kill_and_check(&mut b, &pool, "right after the kill").await?;
 
     let stats = delivering.await??;
     stats.print(cli.events);
