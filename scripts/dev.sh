@@ -51,6 +51,14 @@ if [ "$catch_mail" = 1 ] && ! (exec 3<>/dev/tcp/127.0.0.1/1025) 2>/dev/null; the
 fi
 
 if [ "$watch" = 1 ]; then
+  if [ -f target/.wasm-fallback ]; then
+    echo "cargo leptos watch needs rustup's wasm32 target, which this machine could not fetch" >&2
+    echo "(setup.sh fell back to Debian's rustc-web); run \`bash scripts/dev.sh\` instead." >&2
+    exit 1
+  fi
+  # Built the way scripts/test.sh and build-site.sh build (same target directories, features,
+  # profile and environment; see .cargo/config.toml and [[workspace.metadata.leptos]]), so after
+  # a test run this finds the server and the wasm crate fresh and only links the site.
   cargo leptos watch
 else
   bash scripts/build-site.sh debug

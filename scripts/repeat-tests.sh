@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 runs=${1:-50}
-export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 # Databases of its own, so tests run beside it (and their clean-up) do not meet these.
 export TEST_DATABASE_PREFIX=sf_repeat_
 export TEST_DATABASE_ADMIN_URL=${TEST_DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}

@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 bash scripts/setup.sh
 cargo build --locked -p stripe-standin -p server

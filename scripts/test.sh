@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 start=$(date +%s)
-# A one-off build gains nothing from incremental caches, which take gigabytes of disk.
-export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+# Debug builds stay incremental (cargo's default), as `cargo leptos watch` builds them: built
+# otherwise, the shop's own crates would all be built again when watching starts.
 
 bash scripts/setup.sh
 

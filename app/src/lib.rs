@@ -116,7 +116,7 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
                 // `async`: on a slow network a script in the head would hold the page (and
                 // the hydration script behind it) until it arrived; the checkout waits for it.
                 {stripe_js_url.map(|src| view! { <script src=src async="" data-stripe-js=""></script> })}
-                <AutoReload options=options.clone()/>
+                <AutoReload disable_watch=!live_reload() options=options.clone()/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
@@ -125,6 +125,20 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Whether pages carry cargo-leptos's live-reload script: only when `cargo leptos watch` runs
+/// the server, which it tells by `LEPTOS_RELOAD_PORT`. (`LEPTOS_WATCH`, which leptos itself
+/// asks for, is set for every build and test run by .cargo/config.toml, so that watching reuses
+/// their build.)
+fn live_reload() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        static SET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *SET.get_or_init(|| std::env::var_os("LEPTOS_RELOAD_PORT").is_some())
+    }
+    #[cfg(not(feature = "ssr"))]
+    false
 }
 
 /// What every page's header and footer say about the shop. The layout is server HTML (only
