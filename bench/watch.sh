@@ -34,7 +34,8 @@ until curl -fsS -o /dev/null http://127.0.0.1:3000/ 2>/dev/null; do
   sleep 0.5
 done
 first=$(( $(date +%s%3N) - start ))
-compiled=$(grep -oE 'Compiling [a-z0-9_-]+ v[^ ]+' "$log" | awk '{print $2}' | sort | uniq -c | awk '{print $2 ($1 > 1 ? " x" $1 : "")}' | paste -sd' ' -)
+compiled=$(grep -oE 'Compiling [a-z0-9_-]+ v[^ ]+' "$log" | awk '{print $2}' | sort | uniq -c |
+  awk '{print $2 ($1 > 1 ? " x" $1 : "")}' | paste -sd' ' -) || true
 echo "dev.sh --watch to the first page: $(( first / 1000 )).$(( first % 1000 / 100 )) s"
 echo "crates compiled on the way: ${compiled:-none}"
 
