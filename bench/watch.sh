@@ -24,10 +24,23 @@ done
 
 log=target/watch-bench.log
 start=$(date +%s%3N)
-# Its own process group, so the watcher, cargo and the server all stop with it.
+# Its own process group, so dev.sh, the stand-in, the mail catcher, cargo-leptos and cargo stop
+# together. cargo-leptos runs the server in a group of its own and stops it when it is told to
+# stop; whatever still listens on the ports after that is stopped too.
 setsid bash scripts/dev.sh --watch >"$log" 2>&1 &
 group=$!
-trap 'kill -- -$group 2>/dev/null || true' EXIT
+stop() {
+  kill -- -"$group" 2>/dev/null || true
+  for _ in $(seq 1 40); do
+    listening=$(ss -ltnpH '( sport = :3000 or sport = :3001 or sport = :12111 )' 2>/dev/null |
+      grep -oE 'pid=[0-9]+' | cut -d= -f2 | sort -u)
+    [ -z "$listening" ] && return
+    sleep 0.25
+  done
+  echo "stopping what still listens on 3000, 3001 or 12111: $listening" >&2
+  kill $listening 2>/dev/null || true
+}
+trap stop EXIT
 
 until curl -fsS -o /dev/null http://127.0.0.1:3000/ 2>/dev/null; do
   kill -0 "$group" 2>/dev/null || { tail -30 "$log"; echo "dev.sh --watch stopped" >&2; exit 1; }

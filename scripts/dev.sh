@@ -10,7 +10,19 @@ source scripts/env.sh
 
 watch=0
 [ "${1:-}" = "--watch" ] && watch=1
-if [ "$watch" = 1 ]; then bash scripts/setup.sh --dev; else bash scripts/setup.sh; fi
+bash scripts/setup.sh
+# cargo-leptos builds wasm with rustup's wasm32 target; where setup could not fetch it (and fell
+# back to Debian's rustc-web, which only scripts/build-site.sh uses), there is no watching.
+wasm_fallback=0
+[ -f target/.wasm-fallback ] && wasm_fallback=1
+if [ "$watch" = 1 ]; then
+  if [ "$wasm_fallback" = 1 ]; then
+    echo "cargo leptos watch needs rustup's wasm32 target, which this machine could not fetch" >&2
+    echo "(setup.sh fell back to Debian's rustc-web); run \`bash scripts/dev.sh\` instead." >&2
+    exit 1
+  fi
+  bash scripts/setup.sh --dev
+fi
 
 # Embedded defaults; anything already set in the environment or .env wins.
 [ -f .env ] && set -a && source .env && set +a
@@ -51,18 +63,13 @@ if [ "$catch_mail" = 1 ] && ! (exec 3<>/dev/tcp/127.0.0.1/1025) 2>/dev/null; the
 fi
 
 if [ "$watch" = 1 ]; then
-  if [ -f target/.wasm-fallback ]; then
-    echo "cargo leptos watch needs rustup's wasm32 target, which this machine could not fetch" >&2
-    echo "(setup.sh fell back to Debian's rustc-web); run \`bash scripts/dev.sh\` instead." >&2
-    exit 1
-  fi
   # Built the way scripts/test.sh and build-site.sh build (same target directories, features,
   # profile and environment; see .cargo/config.toml and [[workspace.metadata.leptos]]), so after
   # a test run this finds the server and the wasm crate fresh and only links the site.
   cargo leptos watch
 else
   bash scripts/build-site.sh debug
-  if ! cargo leptos --version >/dev/null 2>&1; then
+  if [ "$wasm_fallback" = 0 ] && ! cargo leptos --version >/dev/null 2>&1; then
     echo "building cargo-leptos in the background for \`dev.sh --watch\` (log: target/cargo-leptos-install.log)"
     # Its own process group, so stopping the shop stops the whole build; the next run resumes it.
     setsid nice -n 15 bash scripts/setup.sh --dev >target/cargo-leptos-install.log 2>&1 &

@@ -12,6 +12,9 @@ source scripts/env.sh
 runs=${1:-50}
 # Databases of its own, so tests run beside it (and their clean-up) do not meet these.
 export TEST_DATABASE_PREFIX=sf_repeat_
+# The binaries run without cargo, so the environment .cargo/config.toml gives `cargo test` is set
+# here.
+export LEPTOS_OUTPUT_NAME=storefront LEPTOS_WATCH=true SQLX_OFFLINE=true
 export TEST_DATABASE_ADMIN_URL=${TEST_DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
 bash scripts/setup.sh >/dev/null

@@ -501,14 +501,11 @@ async fn catalog_pages_are_kept_for_visitors_without_a_session_each_with_its_own
 }
 
 /// Every build here is made with `LEPTOS_WATCH` set (.cargo/config.toml, so that
-/// `cargo leptos watch` reuses it), and this test process has it too; still, only a server that
-/// cargo-leptos runs sends its live-reload script.
+/// `cargo leptos watch` reuses it), and cargo sets it for this test process too (as
+/// scripts/repeat-tests.sh does); still, only a server that cargo-leptos runs sends its
+/// live-reload script.
 #[tokio::test]
 async fn pages_carry_no_live_reload_script_unless_cargo_leptos_runs_the_server() {
-    assert!(
-        std::env::var_os("LEPTOS_WATCH").is_some(),
-        "cargo sets LEPTOS_WATCH for tests (.cargo/config.toml)"
-    );
     let app = spawn().await;
     for path in ["/", "/products/tokyo-night-presets", "/sign-in"] {
         let (status, page) = app.page(path).await;
