@@ -13,15 +13,15 @@ site=target/site
 mkdir -p "$site/pkg"
 wasm_cargo_tail=()
 
-# The wasm32 standard library normally comes from rustup. Where rustup could not fetch it,
-# setup.sh installed Debian's rustc-web, cargo-web and rust-web-src instead, and std is built
-# from source (-Zbuild-std, allowed on a stable compiler by RUSTC_BOOTSTRAP) in a target
-# directory of its own, since that compiler differs from rustup's.
 # target/front is where cargo-leptos builds the wasm crate (apart from the server, so that the
 # two builds it runs side by side do not wait on each other): built here the same way, with
 # the same environment, `cargo leptos watch` finds it fresh.
 wasm_target=target/front
 wasm_cargo=(env CARGO_TARGET_DIR="$wasm_target" cargo)
+# The wasm32 standard library normally comes from rustup. Where rustup could not fetch it,
+# setup.sh installed Debian's rustc-web, cargo-web and rust-web-src instead, and std is built
+# from source (-Zbuild-std, allowed on a stable compiler by RUSTC_BOOTSTRAP) in a target
+# directory of its own, since that compiler differs from rustup's.
 if [ -f target/.wasm-fallback ]; then
   wasm_target=target/wasm-debian
   wasm_cargo=(env RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$wasm_target" /usr/bin/cargo)

@@ -57,10 +57,12 @@ fn has_payment_intent(answer: &JsValue) -> bool {
     Reflect::get(answer, &JsValue::from_str("paymentIntent")).is_ok_and(|pi| pi.is_object())
 }
 
+/// What the shopper is told when Stripe.js or the Payment Element is not there.
+pub const NOT_LOADED: &str = "The payment form could not be loaded. Please reload the page.";
+
 /// Waits until Stripe.js has run. The page loads it with `async`, so that on a slow network it
 /// never holds up the page or the island's hydration; the checkout waits for it here instead.
 pub async fn loaded() -> Result<(), String> {
-    const NOT_LOADED: &str = "The payment form could not be loaded. Please reload the page.";
     let window = web_sys::window().ok_or(NOT_LOADED)?;
     let ready =
         || Reflect::get(&window, &JsValue::from_str("Stripe")).is_ok_and(|s| s.is_function());

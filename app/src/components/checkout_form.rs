@@ -78,10 +78,7 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
                         }
                         Err(e) => {
                             leptos::logging::error!("payment form failed to mount: {e}");
-                            set_message.set(Some(
-                                "The payment form could not be loaded. Please reload the page."
-                                    .into(),
-                            ));
+                            set_message.set(Some(crate::stripe_js::NOT_LOADED.into()));
                         }
                     },
                     Err(e) => {
