@@ -1,20 +1,19 @@
 //! Builds the running shop from settings: database (migrated, seeded), Stripe client, routes.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use app::catalog::cache::{self, CatalogCache};
 use app::limits::Limits;
 use app::state::{AppState, PublicSettings, SESSION_DAYS, session_cookie};
-use app::{App, shell};
 use axum::Router;
 use axum::http::{Extensions, HeaderMap, StatusCode, Version};
 use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
-use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
+use leptos_axum::LeptosRoutes;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -307,16 +306,6 @@ fn storage(settings: &Settings) -> anyhow::Result<Arc<dyn object_store::ObjectSt
     Ok(Arc::new(store))
 }
 
-/// The app's routes, listed once per process. To list them, leptos renders the app with
-/// resource loading switched off by a process-wide flag (`SuppressResourceLoad`), so listing
-/// them again while a server in this process renders a page would leave that page waiting
-/// forever for data that never loads. Every server in a process is built after the first
-/// listing has finished, so no page is ever rendered while the flag is on.
-fn route_list() -> Vec<AxumRouteListing> {
-    static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
-    ROUTES.clone()
-}
-
 /// Sessions kept in Postgres (`tower_sessions.session`, created by the migrations), so every
 /// server sees the same ones. The cookie holds only a random id: HttpOnly, SameSite=Lax, and
 /// Secure unless the shop listens on loopback (development and tests over plain http).
@@ -340,7 +329,7 @@ async fn sessions(
 }
 
 fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Router {
-    let leptos_routes = route_list();
+    let leptos_routes = pages::route_list();
     // Where cookies are Secure the shop is served over https: browsers are told to use https
     // only, for two years. (A browser ignores this header on a plain http answer.) Not for
     // subdomains: the seller may have others that are not served over https.
@@ -386,10 +375,10 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
             &state,
             leptos_routes,
             || leptos::prelude::provide_context(app::api::RequestCache::default()),
-            move || shell(options.clone(), shell_js.clone()),
+            move || pages::shell(options.clone(), shell_js.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            move |options| shell(options, stripe_js.clone()),
+            move |options| pages::shell(options, stripe_js.clone()),
         ))
         .layer(axum::middleware::from_fn_with_state(
             crate::page_cache::PageCache::new(state.catalog.clone()),

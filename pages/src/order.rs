@@ -4,8 +4,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::get_order;
-use crate::components::{ErrorList, LiveOrder};
+use app::api::get_order;
+use app::islands::LiveOrder;
+
+use crate::components::ErrorList;
 
 #[component]
 pub fn OrderPage() -> impl IntoView {

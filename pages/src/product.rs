@@ -5,12 +5,12 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{current_account, get_product, owned_file};
-use crate::components::{
-    CheckoutForm, ErrorList, FormError, PageMeta, PageTitle, Preview, ProductData,
-};
-use crate::domain::{ProductKind, group_thousands};
-use crate::models::{Account, Product};
+use app::api::{current_account, get_product, owned_file};
+use app::domain::{ProductKind, group_thousands};
+use app::islands::CheckoutForm;
+use app::models::{Account, Product};
+
+use crate::components::{ErrorList, FormError, PageMeta, PageTitle, Preview, ProductData};
 
 #[component]
 pub fn ProductPage() -> impl IntoView {
@@ -153,9 +153,8 @@ fn Unlock(slug: String, credits: i64, account: Option<Account>) -> impl IntoView
 
 /// The refund window in a few words, from the shop's settings.
 fn refund_line() -> String {
-    #[cfg(feature = "ssr")]
-    if let Some(state) = use_context::<crate::state::AppState>() {
-        return match crate::policies::refund_days(state.refund_window) {
+    if let Some(state) = use_context::<app::state::AppState>() {
+        return match app::policies::refund_days(state.refund_window) {
             0 => "No refunds from your account.".to_string(),
             1 => "Refundable within 1 day.".to_string(),
             days => format!("Refundable within {days} days."),
@@ -166,8 +165,5 @@ fn refund_line() -> String {
 
 /// A fresh key for a spend form (made on the server; these pages are not hydrated).
 fn spend_key() -> String {
-    #[cfg(feature = "ssr")]
-    return crate::library::SpendKey::generate().as_str().to_string();
-    #[cfg(not(feature = "ssr"))]
-    String::new()
+    app::library::SpendKey::generate().as_str().to_string()
 }

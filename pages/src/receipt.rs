@@ -5,11 +5,12 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::my_receipt;
+use app::api::my_receipt;
+use app::domain::{OrderStatus, group_thousands};
+use app::error::ShopError;
+use app::models::{Receipt, RefundOffer};
+
 use crate::components::{ErrorList, FormError, PageTitle};
-use crate::domain::{OrderStatus, group_thousands};
-use crate::error::ShopError;
-use crate::models::{Receipt, RefundOffer};
 
 #[component]
 pub fn ReceiptPage() -> impl IntoView {

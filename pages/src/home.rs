@@ -5,9 +5,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::list_products;
+use app::api::list_products;
+use app::models::CatalogPage;
+
 use crate::components::{ErrorList, PageMeta, Preview};
-use crate::models::CatalogPage;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -51,7 +52,7 @@ pub fn HomePage() -> impl IntoView {
 
 /// One product in the catalog: picture, title (the link), what it gives and its price.
 #[component]
-fn ProductCard(product: crate::models::Product) -> impl IntoView {
+fn ProductCard(product: app::models::Product) -> impl IntoView {
     let href = format!("/products/{}", product.slug);
     let gives = product.gives();
     view! {

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::models::Product;
+use app::models::Product;
 
 /// The product's preview, or its placeholder. Decorative: the title is always beside it.
 #[component]

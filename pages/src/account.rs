@@ -8,10 +8,11 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{current_account, my_library, my_orders};
+use app::api::{current_account, my_library, my_orders};
+use app::error::ShopError;
+use app::models::{LibraryItem, OrderLine};
+
 use crate::components::{ErrorList, FormError, PageTitle};
-use crate::error::ShopError;
-use crate::models::{LibraryItem, OrderLine};
 
 /// Whether the page was reached after its form succeeded (`?sent=1`).
 fn sent() -> bool {
@@ -205,7 +206,7 @@ fn OrderHistory(orders: Vec<OrderLine>) -> impl IntoView {
                 {orders.into_iter().map(|o| {
                     let href = format!("/account/orders/{}", o.id);
                     let status = match o.refunded {
-                        Some(refunded) if o.status != crate::domain::OrderStatus::Refunded => {
+                        Some(refunded) if o.status != app::domain::OrderStatus::Refunded => {
                             format!("{} ({refunded} refunded)", o.status.label())
                         }
                         _ => o.status.label().to_string(),

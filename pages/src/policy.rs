@@ -3,9 +3,10 @@
 
 use leptos::prelude::*;
 
-use crate::api::get_policy;
+use app::api::get_policy;
+use app::models::Policy;
+
 use crate::components::{ErrorList, PageMeta, PageTitle};
-use crate::models::Policy;
 
 #[component]
 pub fn PolicyPage(policy: Policy) -> impl IntoView {

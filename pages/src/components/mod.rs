@@ -1,20 +1,16 @@
-//! Pieces pages are built from. `checkout_form` and `live_order` are islands: the only parts of
-//! a page the browser hydrates.
+//! Pieces pages are built from, rendered on the server only. (The islands the browser hydrates
+//! are in `app::islands`.)
 
-mod checkout_form;
 mod form_error;
-mod live_order;
 mod preview;
 mod seo;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::error::ShopError;
+use app::error::ShopError;
 
-pub use checkout_form::CheckoutForm;
-pub use form_error::{FormError, form_error};
-pub use live_order::LiveOrder;
+pub use form_error::FormError;
 pub use preview::Preview;
 pub use seo::{PageMeta, ProductData};
 
@@ -64,7 +60,6 @@ pub fn ErrorList(errors: ArcRwSignal<Errors>) -> impl IntoView {
 /// `<Routes>`' fallback: no page has this address. Answered with 404.
 #[component]
 pub fn NotFound() -> impl IntoView {
-    #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(axum::http::StatusCode::NOT_FOUND);
     }

@@ -4,13 +4,12 @@
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta};
 
-use crate::models::Product;
+use app::models::Product;
 
 /// The shop's public address (`PUBLIC_URL`, or the address it listens on), for the absolute
 /// links metadata needs.
 fn base_url() -> String {
-    #[cfg(feature = "ssr")]
-    if let Some(state) = use_context::<crate::state::AppState>() {
+    if let Some(state) = use_context::<app::state::AppState>() {
         return state.shop.base_url().to_string();
     }
     String::new()
@@ -18,8 +17,7 @@ fn base_url() -> String {
 
 /// The shop's name, for `og:site_name`.
 fn shop_name() -> String {
-    #[cfg(feature = "ssr")]
-    if let Some(state) = use_context::<crate::state::AppState>() {
+    if let Some(state) = use_context::<app::state::AppState>() {
         return state.shop.name.clone();
     }
     String::new()
@@ -124,7 +122,7 @@ fn json_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Currency, Money, ProductKind};
+    use app::domain::{Currency, Money, ProductKind};
 
     fn product(title: &str, price: Option<Money>) -> Product {
         Product {

@@ -7,13 +7,14 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{
+use app::api::{
     admin_events, admin_order, admin_orders, admin_overview, admin_product, admin_products,
 };
+use app::domain::{Currency, OrderStatus, ProductKind};
+use app::error::ShopError;
+use app::models::{AdminEvent, AdminOrderLine, EditableProduct, OrderRecord, Sales};
+
 use crate::components::{ErrorList, FormError, PageTitle};
-use crate::domain::{Currency, OrderStatus, ProductKind};
-use crate::error::ShopError;
-use crate::models::{AdminEvent, AdminOrderLine, EditableProduct, OrderRecord, Sales};
 
 /// The admin's own navigation, above each of its pages.
 #[component]

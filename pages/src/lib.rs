@@ -1,0 +1,232 @@
+//! The shop's pages, rendered on the server: the document shell, the layout around every page,
+//! the routes, and one module per page. Pages read through `app`'s server functions inside
+//! `<Suspense>` and render complete HTML (`SsrMode::Async`); only the islands they place
+//! (`app::islands`) run in the browser.
+//!
+//! A crate of its own, built for the server only: a page edit rebuilds this crate and relinks
+//! the server, while `app`, the `server` library and the wasm bundle stay as they were.
+
+// The whole document's view type is one deeply nested type; erasing it to an `AnyView` for the
+// server (`shell`) needs its layout, which is deeper than rustc's default limit of 128.
+#![recursion_limit = "256"]
+
+mod account;
+mod admin;
+mod components;
+mod home;
+mod order;
+mod policy;
+mod product;
+mod receipt;
+
+use std::sync::{LazyLock, OnceLock};
+
+use leptos::prelude::*;
+use leptos_axum::{AxumRouteListing, generate_route_list};
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+
+use leptos_router::SsrMode;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use app::models::Policy;
+use app::state::AppState;
+
+use crate::account::{
+    AccountPage, ForgotPasswordPage, LibraryPage, ResetPasswordPage, SignInPage, SignUpPage,
+    VerifyEmailPage,
+};
+use crate::admin::{
+    AdminEventsPage, AdminHomePage, AdminNewProductPage, AdminOrderPage, AdminOrdersPage,
+    AdminProductPage, AdminProductsPage,
+};
+use crate::components::NotFound;
+use crate::home::HomePage;
+use crate::order::OrderPage;
+use crate::policy::PolicyPage;
+use crate::product::ProductPage;
+use crate::receipt::ReceiptPage;
+
+// Full pages rendered before they are sent (`SsrMode::Async`): a shopper without JavaScript,
+// a crawler and a test all read the same complete HTML. Pages are plain server HTML with
+// islands: only `#[island]` components (the checkout form, a live order status) run in the
+// browser, so navigation is ordinary page loads and the wasm bundle holds only those.
+
+/// The HTML document around the app. `stripe_js_url` is loaded on every page, as Stripe
+/// recommends, so the payment form is ready when the shopper reaches it.
+///
+/// Returned as an `AnyView`: the server crate renders it without naming the pages' view types,
+/// so it need not be rebuilt when a page changes.
+pub fn shell(options: LeptosOptions, stripe_js_url: String) -> AnyView {
+    // Not on the pages a mailed link opens: their URL carries the link's token, and a
+    // third-party script can read the URL.
+    let stripe_js_url = use_context::<axum::http::request::Parts>()
+        .filter(|parts| matches!(parts.uri.path(), "/verify-email" | "/reset-password"))
+        .map_or(Some(stripe_js_url), |_| None);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="data:,"/>
+                // `async`: on a slow network a script in the head would hold the page (and
+                // the hydration script behind it) until it arrived; the checkout waits for it.
+                {stripe_js_url.map(|src| view! { <script src=src async="" data-stripe-js=""></script> })}
+                <AutoReload disable_watch=!live_reload() options=options.clone()/>
+                <HydrationScripts options islands=true/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+    .into_any()
+}
+
+/// The app's routes, listed once per process. To list them, leptos renders the app with
+/// resource loading switched off by a process-wide flag (`SuppressResourceLoad`), so listing
+/// them again while a server in this process renders a page would leave that page waiting
+/// forever for data that never loads. Every server in a process is built after the first
+/// listing has finished, so no page is ever rendered while the flag is on.
+pub fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
+    ROUTES.clone()
+}
+
+/// Whether pages carry cargo-leptos's live-reload script: only when `cargo leptos watch` runs
+/// the server, which it tells by `LEPTOS_RELOAD_PORT`. (`LEPTOS_WATCH`, which leptos itself
+/// asks for, is set for every build and test run by .cargo/config.toml, so that watching reuses
+/// their build.)
+fn live_reload() -> bool {
+    static SET: OnceLock<bool> = OnceLock::new();
+    *SET.get_or_init(|| std::env::var_os("LEPTOS_RELOAD_PORT").is_some())
+}
+
+/// What every page's header and footer say about the shop. The layout is server HTML (only
+/// islands hydrate), so it is read from the server's state.
+#[derive(Clone, Default)]
+struct Masthead {
+    name: String,
+    contact_email: String,
+    test_mode: bool,
+    stylesheet: String,
+}
+
+fn masthead() -> Masthead {
+    if let Some(state) = use_context::<AppState>() {
+        return Masthead {
+            name: state.shop.name.clone(),
+            contact_email: state.shop.contact_email.clone(),
+            // Every page says so while the shop runs on Stripe's test keys.
+            test_mode: !state.live_mode,
+            stylesheet: state.shop.stylesheet.clone(),
+        };
+    }
+    Masthead {
+        name: "storefront".into(),
+        stylesheet: "/pkg/storefront.css".into(),
+        ..Masthead::default()
+    }
+}
+
+#[component]
+fn App() -> impl IntoView {
+    provide_meta_context();
+    let Masthead {
+        name,
+        contact_email,
+        test_mode,
+        stylesheet,
+    } = masthead();
+    // Page titles read "Field Recordings · storefront". leptos_meta writes the title
+    // unescaped (see `PageTitle`), so the shop's name is escaped here.
+    let suffix = html_escape::encode_text(&name).into_owned();
+    let formatter = move |text: String| {
+        if text.is_empty() || text == suffix {
+            suffix.clone()
+        } else {
+            format!("{text} · {suffix}")
+        }
+    };
+    let mailto = format!("mailto:{contact_email}");
+    view! {
+        <Stylesheet id="leptos" href=stylesheet/>
+        <Title formatter text=""/>
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <header class="masthead">
+                {test_mode.then(|| view! {
+                    <p class="test-mode" role="note">
+                        "Test mode: payments use Stripe's test keys, and no real money moves."
+                    </p>
+                })}
+                <div class="site-header">
+                    <a href="/" class="brand">{name.clone()}</a>
+                    <nav aria-label="Main">
+                        <a href="/">"Catalog"</a>
+                        <AccountLink/>
+                    </nav>
+                </div>
+            </header>
+            <main id="main" tabindex="-1">
+                <Routes fallback=NotFound>
+                    <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/products/:slug") view=ProductPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async/>
+                    <Route path=path!("/terms") view=|| view! { <PolicyPage policy=Policy::Terms/> } ssr=SsrMode::Async/>
+                    <Route path=path!("/refund-policy") view=|| view! { <PolicyPage policy=Policy::RefundPolicy/> } ssr=SsrMode::Async/>
+                    <Route path=path!("/privacy") view=|| view! { <PolicyPage policy=Policy::Privacy/> } ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account/orders/:id") view=ReceiptPage ssr=SsrMode::Async/>
+                    <Route path=path!("/library") view=LibraryPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view=AdminHomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/orders") view=AdminOrdersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/orders/:id") view=AdminOrderPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/events") view=AdminEventsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/products") view=AdminProductsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/products/new") view=AdminNewProductPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/products/:slug") view=AdminProductPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+            <footer class="site-footer">
+                <p class="shop">{name}</p>
+                <nav aria-label="Shop policies">
+                    <a href="/terms">"Terms"</a>
+                    <a href="/refund-policy">"Refund policy"</a>
+                    <a href="/privacy">"Privacy"</a>
+                    <a href=mailto>{contact_email}</a>
+                </nav>
+            </footer>
+        </Router>
+    }
+}
+
+/// The library and account for a signed-in shopper, "Sign in" otherwise.
+#[component]
+fn AccountLink() -> impl IntoView {
+    let account = Resource::new(|| (), |_| app::api::current_account());
+    view! {
+        <Suspense fallback=|| view! { <a href="/sign-in">"Sign in"</a> }>
+            {move || Suspend::new(async move {
+                match account.await {
+                    Ok(Some(account)) => view! {
+                        <a href="/library">"Library"</a>
+                        <span class="balance">
+                            {format!("{} credits", app::domain::group_thousands(account.credits))}
+                        </span>
+                        <a href="/account">"Your account"</a>
+                        {account.is_admin.then(|| view! { <a href="/admin">"Admin"</a> })}
+                    }.into_any(),
+                    _ => view! { <a href="/sign-in">"Sign in"</a> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
