@@ -52,4 +52,10 @@ compiled=$(grep -oE 'Compiling [a-z0-9_-]+ v[^ ]+' "$log" | awk '{print $2}' | s
 echo "dev.sh --watch to the first page: $(( first / 1000 )).$(( first % 1000 / 100 )) s"
 echo "crates compiled on the way: ${compiled:-none}"
 
+lines=$(wc -l <"$log")
 node bench/watch-reload.mjs http://127.0.0.1:3000 "$edits"
+# cargo's own time for each rebuild after the first page (the edits, then the restore); the rest
+# of an edit's time is cargo-leptos noticing the change, restarting the server and the reload.
+builds=$(tail -n +"$((lines + 1))" "$log" | grep -E 'Finished `dev` profile' | sed -E 's/.* in //' |
+  paste -sd',' - | sed 's/,/, /g') || true
+echo "cargo's time per rebuild: ${builds:-none}"
