@@ -4,9 +4,10 @@
 // show, then puts the file back and waits for that too. Prints each time and the median;
 // asserts nothing.
 //
-// Each edit makes the heading longer than the last, so the lines below it move, as they do in
-// most real edits. (An edit that keeps every position, such as changing one digit, rebuilds
-// much less: about 6 s here against 11 to 13 s, so timing only those would flatter the loop.)
+// Each edit makes the heading longer than the last, so every position after it in the file
+// shifts, as it does after most real edits (rustc's spans are byte offsets). An edit that keeps
+// every position, such as changing one digit, rebuilds much less (about 6 s here against 11 to
+// 13 s), so timing only those would flatter the loop.
 //
 // Usage: node bench/watch-reload.mjs <shop base URL> [edits, default 5]
 import { createRequire } from 'node:module';

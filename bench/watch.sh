@@ -4,7 +4,8 @@
 #    compiled on the way (after `bash scripts/test.sh` there should be none of the shop's
 #    dependencies: the test path and cargo-leptos build the same way into the same places);
 #  - for 5 edits of the catalog page's heading, the time from saving the file to the open
-#    browser showing it (bench/watch-reload.mjs), and their median.
+#    browser showing it (bench/watch-reload.mjs), and their median;
+#  - cargo's own time for each of those rebuilds and the one that restores the file.
 # The edited file is put back at the end. Needs cargo-leptos (`bash scripts/setup.sh --dev`;
 # this script installs it first if it is missing, and that time is not counted) and free ports
 # 3000, 3001 and 12111.

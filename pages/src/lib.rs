@@ -1,10 +1,11 @@
 //! The shop's pages, rendered on the server: the document shell, the layout around every page,
-//! the routes, and one module per page. Pages read through `app`'s server functions inside
+//! the routes, and a module for each page or group of pages. Pages read through `app`'s server functions inside
 //! `<Suspense>` and render complete HTML (`SsrMode::Async`); only the islands they place
 //! (`app::islands`) run in the browser.
 //!
-//! A crate of its own, built for the server only: a page edit rebuilds this crate and relinks
-//! the server, while `app`, the `server` library and the wasm bundle stay as they were.
+//! A crate of its own, built for the server only: a page edit rebuilds this crate, recompiles
+//! the `server` library briefly (it reuses all its code: it names nothing here but `shell` and
+//! `route_list`) and relinks the server, while `app` and the wasm bundle stay as they were.
 
 // The whole document's view type is one deeply nested type; erasing it to an `AnyView` for the
 // server (`shell`) needs its layout, which is deeper than rustc's default limit of 128.
@@ -24,7 +25,6 @@ use std::sync::{LazyLock, OnceLock};
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, generate_route_list};
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-
 use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
@@ -47,16 +47,14 @@ use crate::policy::PolicyPage;
 use crate::product::ProductPage;
 use crate::receipt::ReceiptPage;
 
-// Full pages rendered before they are sent (`SsrMode::Async`): a shopper without JavaScript,
-// a crawler and a test all read the same complete HTML. Pages are plain server HTML with
-// islands: only `#[island]` components (the checkout form, a live order status) run in the
-// browser, so navigation is ordinary page loads and the wasm bundle holds only those.
+// Every route is `SsrMode::Async`: a shopper without JavaScript, a crawler and a test all read
+// the same complete HTML, and moving between pages is an ordinary page load.
 
 /// The HTML document around the app. `stripe_js_url` is loaded on every page, as Stripe
 /// recommends, so the payment form is ready when the shopper reaches it.
 ///
 /// Returned as an `AnyView`: the server crate renders it without naming the pages' view types,
-/// so it need not be rebuilt when a page changes.
+/// so a page edit leaves its code as it was.
 pub fn shell(options: LeptosOptions, stripe_js_url: String) -> AnyView {
     // Not on the pages a mailed link opens: their URL carries the link's token, and a
     // third-party script can read the URL.

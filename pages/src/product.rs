@@ -153,14 +153,14 @@ fn Unlock(slug: String, credits: i64, account: Option<Account>) -> impl IntoView
 
 /// The refund window in a few words, from the shop's settings.
 fn refund_line() -> String {
-    if let Some(state) = use_context::<app::state::AppState>() {
-        return match app::policies::refund_days(state.refund_window) {
-            0 => "No refunds from your account.".to_string(),
-            1 => "Refundable within 1 day.".to_string(),
-            days => format!("Refundable within {days} days."),
-        };
+    let Some(state) = use_context::<app::state::AppState>() else {
+        return String::new();
+    };
+    match app::policies::refund_days(state.refund_window) {
+        0 => "No refunds from your account.".to_string(),
+        1 => "Refundable within 1 day.".to_string(),
+        days => format!("Refundable within {days} days."),
     }
-    String::new()
 }
 
 /// A fresh key for a spend form (made on the server; these pages are not hydrated).

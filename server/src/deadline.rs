@@ -49,7 +49,7 @@ pub async fn answer_in_time(
                 )
                     .into_response()
             } else {
-                let page = crate::pages::plain_page(
+                let page = crate::plain_page::plain_page(
                     &shop,
                     "The shop is busy",
                     &ShopError::Busy.to_string(),

@@ -8,7 +8,7 @@ pub mod downloads;
 pub mod jobs;
 pub mod mail;
 pub mod page_cache;
-pub mod pages;
+pub mod plain_page;
 pub mod seed;
 pub mod seo;
 pub mod settings;

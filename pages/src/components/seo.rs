@@ -9,18 +9,13 @@ use app::models::Product;
 /// The shop's public address (`PUBLIC_URL`, or the address it listens on), for the absolute
 /// links metadata needs.
 fn base_url() -> String {
-    if let Some(state) = use_context::<app::state::AppState>() {
-        return state.shop.base_url().to_string();
-    }
-    String::new()
+    use_context::<app::state::AppState>()
+        .map_or_else(String::new, |state| state.shop.base_url().to_string())
 }
 
 /// The shop's name, for `og:site_name`.
 fn shop_name() -> String {
-    if let Some(state) = use_context::<app::state::AppState>() {
-        return state.shop.name.clone();
-    }
-    String::new()
+    use_context::<app::state::AppState>().map_or_else(String::new, |state| state.shop.name)
 }
 
 /// A page's description, canonical address and link-preview tags. `path` is the page's own

@@ -1,5 +1,5 @@
 //! Pages the server answers itself, outside the Leptos app (a request past its deadline), in
-//! the app's layout: header, footer and stylesheet.
+//! the layout of `pages/src/lib.rs` (header, footer and stylesheet): keep the two in step.
 
 use app::state::ShopInfo;
 
