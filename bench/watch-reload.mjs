@@ -26,7 +26,7 @@ if (!base) {
   process.exit(2);
 }
 
-const file = path.join(here, '..', 'pages', 'src', 'home.rs');
+const file = path.join(here, '..', 'pages', 'shop', 'src', 'home.rs');
 const heading = 'Digital goods';
 const original = fs.readFileSync(file, 'utf8');
 const tag = `<h1>"${heading}"</h1>`;

@@ -1,24 +1,17 @@
-//! The shop's pages, rendered on the server: the document shell, the layout around every page,
-//! the routes, and a module for each page or group of pages. Pages read through `app`'s server functions inside
-//! `<Suspense>` and render complete HTML (`SsrMode::Async`); only the islands they place
-//! (`app::islands`) run in the browser.
+//! The shop's pages, rendered on the server: the document shell, the layout around every page
+//! and the routes. The pages themselves are in the crates below, by group: `shop-pages`,
+//! `account-pages` and `admin-pages`, over `page-parts`. Pages read through `app`'s server
+//! functions inside `<Suspense>` and render complete HTML (`SsrMode::Async`); only the islands
+//! they place (`app::islands`) run in the browser.
 //!
-//! A crate of its own, built for the server only: a page edit rebuilds this crate, recompiles
-//! the `server` library briefly (it reuses all its code: it names nothing here but `shell` and
-//! `route_list`) and relinks the server, while `app` and the wasm bundle stay as they were.
+//! Built for the server only. A page edit rebuilds its group's crate; this crate, the `server`
+//! library and the binary are then recompiled or relinked, reusing their code, since each page
+//! reaches them as an `AnyView` (the server names nothing here but `shell` and `route_list`).
+//! `app` and the wasm bundle stay as they were.
 
 // The whole document's view type is one deeply nested type; erasing it to an `AnyView` for the
 // server (`shell`) needs its layout, which is deeper than rustc's default limit of 128.
 #![recursion_limit = "256"]
-
-mod account;
-mod admin;
-mod components;
-mod home;
-mod order;
-mod policy;
-mod product;
-mod receipt;
 
 use std::sync::{LazyLock, OnceLock};
 
@@ -32,20 +25,7 @@ use leptos_router::path;
 use app::models::Policy;
 use app::state::AppState;
 
-use crate::account::{
-    AccountPage, ForgotPasswordPage, LibraryPage, ResetPasswordPage, SignInPage, SignUpPage,
-    VerifyEmailPage,
-};
-use crate::admin::{
-    AdminEventsPage, AdminHomePage, AdminNewProductPage, AdminOrderPage, AdminOrdersPage,
-    AdminProductPage, AdminProductsPage,
-};
-use crate::components::NotFound;
-use crate::home::HomePage;
-use crate::order::OrderPage;
-use crate::policy::PolicyPage;
-use crate::product::ProductPage;
-use crate::receipt::ReceiptPage;
+use page_parts::NotFound;
 
 // Every route is `SsrMode::Async`: a shopper without JavaScript, a crawler and a test all read
 // the same complete HTML, and moving between pages is an ordinary page load.
@@ -170,27 +150,27 @@ fn App() -> impl IntoView {
             </header>
             <main id="main" tabindex="-1">
                 <Routes fallback=NotFound>
-                    <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/products/:slug") view=ProductPage ssr=SsrMode::Async/>
-                    <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async/>
-                    <Route path=path!("/terms") view=|| view! { <PolicyPage policy=Policy::Terms/> } ssr=SsrMode::Async/>
-                    <Route path=path!("/refund-policy") view=|| view! { <PolicyPage policy=Policy::RefundPolicy/> } ssr=SsrMode::Async/>
-                    <Route path=path!("/privacy") view=|| view! { <PolicyPage policy=Policy::Privacy/> } ssr=SsrMode::Async/>
-                    <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
-                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
-                    <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
-                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
-                    <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account/orders/:id") view=ReceiptPage ssr=SsrMode::Async/>
-                    <Route path=path!("/library") view=LibraryPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin") view=AdminHomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/orders") view=AdminOrdersPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/orders/:id") view=AdminOrderPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/events") view=AdminEventsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/products") view=AdminProductsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/products/new") view=AdminNewProductPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/products/:slug") view=AdminProductPage ssr=SsrMode::Async/>
+                    <Route path=path!("") view=shop_pages::catalog ssr=SsrMode::Async/>
+                    <Route path=path!("/products/:slug") view=shop_pages::product ssr=SsrMode::Async/>
+                    <Route path=path!("/orders/:id") view=shop_pages::order ssr=SsrMode::Async/>
+                    <Route path=path!("/terms") view=|| shop_pages::policy(Policy::Terms) ssr=SsrMode::Async/>
+                    <Route path=path!("/refund-policy") view=|| shop_pages::policy(Policy::RefundPolicy) ssr=SsrMode::Async/>
+                    <Route path=path!("/privacy") view=|| shop_pages::policy(Policy::Privacy) ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-up") view=account_pages::sign_up ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=account_pages::sign_in ssr=SsrMode::Async/>
+                    <Route path=path!("/verify-email") view=account_pages::verify_email ssr=SsrMode::Async/>
+                    <Route path=path!("/forgot-password") view=account_pages::forgot_password ssr=SsrMode::Async/>
+                    <Route path=path!("/reset-password") view=account_pages::reset_password ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=account_pages::account ssr=SsrMode::Async/>
+                    <Route path=path!("/account/orders/:id") view=account_pages::receipt ssr=SsrMode::Async/>
+                    <Route path=path!("/library") view=account_pages::library ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view=admin_pages::home ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/orders") view=admin_pages::orders ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/orders/:id") view=admin_pages::order ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/events") view=admin_pages::events ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/products") view=admin_pages::products ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/products/new") view=admin_pages::new_product ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/products/:slug") view=admin_pages::product ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="site-footer">

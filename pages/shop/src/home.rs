@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use app::api::list_products;
 use app::models::CatalogPage;
 
-use crate::components::{ErrorList, PageMeta, Preview};
+use page_parts::{ErrorList, PageMeta, Preview};
 
 #[component]
 pub fn HomePage() -> impl IntoView {

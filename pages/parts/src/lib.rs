@@ -1,5 +1,5 @@
-//! Pieces pages are built from, rendered on the server only. (The islands the browser hydrates
-//! are in `app::islands`.)
+//! What the shop's pages share, rendered on the server only: error pages, a form's error,
+//! metadata and product previews. (The islands the browser hydrates are in `app::islands`.)
 
 mod form_error;
 mod preview;

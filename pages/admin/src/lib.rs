@@ -2,7 +2,11 @@
 //! `/admin/orders/:id` (one order, with its refund form) and `/admin/events` (the webhook
 //! inbox, with "retry"). Server HTML and plain forms, like the account pages: nothing here adds
 //! to the wasm bundle. Every read goes through a server function that checks the admin first;
-//! a guest is asked to sign in and anyone else is refused.
+//! a guest is asked to sign in and anyone else is refused. The pages are handed to the routes
+//! as `AnyView`s, like the shop's pages (see `shop-pages`).
+
+// Erasing a page's view needs its type's layout, deeper than rustc's default limit of 128.
+#![recursion_limit = "256"]
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -14,7 +18,42 @@ use app::domain::{Currency, OrderStatus, ProductKind};
 use app::error::ShopError;
 use app::models::{AdminEvent, AdminOrderLine, EditableProduct, OrderRecord, Sales};
 
-use crate::components::{ErrorList, FormError, PageTitle};
+use page_parts::{ErrorList, FormError, PageTitle};
+
+/// `/admin`
+pub fn home() -> AnyView {
+    view! { <AdminHomePage/> }.into_any()
+}
+
+/// `/admin/orders`
+pub fn orders() -> AnyView {
+    view! { <AdminOrdersPage/> }.into_any()
+}
+
+/// `/admin/orders/:id`
+pub fn order() -> AnyView {
+    view! { <AdminOrderPage/> }.into_any()
+}
+
+/// `/admin/events`
+pub fn events() -> AnyView {
+    view! { <AdminEventsPage/> }.into_any()
+}
+
+/// `/admin/products`
+pub fn products() -> AnyView {
+    view! { <AdminProductsPage/> }.into_any()
+}
+
+/// `/admin/products/new`
+pub fn new_product() -> AnyView {
+    view! { <AdminNewProductPage/> }.into_any()
+}
+
+/// `/admin/products/:slug`
+pub fn product() -> AnyView {
+    view! { <AdminProductPage/> }.into_any()
+}
 
 /// The admin's own navigation, above each of its pages.
 #[component]
@@ -82,7 +121,7 @@ where
 }
 
 #[component]
-pub fn AdminHomePage() -> impl IntoView {
+fn AdminHomePage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| admin_overview());
     view! {
         <PageTitle text="Admin"/>
@@ -191,7 +230,7 @@ fn SalesChart(sales: Sales) -> impl IntoView {
 }
 
 #[component]
-pub fn AdminOrdersPage() -> impl IntoView {
+fn AdminOrdersPage() -> impl IntoView {
     let query = use_query_map();
     let q = move |k: &str| query.read().get(k);
     let orders = Resource::new(
@@ -340,7 +379,7 @@ fn OrderTable(orders: Vec<AdminOrderLine>) -> impl IntoView {
 }
 
 #[component]
-pub fn AdminOrderPage() -> impl IntoView {
+fn AdminOrderPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     admin_page(
@@ -485,7 +524,7 @@ fn EventTable(events: Vec<AdminEvent>) -> impl IntoView {
 }
 
 #[component]
-pub fn AdminEventsPage() -> impl IntoView {
+fn AdminEventsPage() -> impl IntoView {
     let query = use_query_map();
     let unhandled = move || query.read().get("unhandled").as_deref() == Some("true");
     let page = move || {
@@ -552,7 +591,7 @@ pub fn AdminEventsPage() -> impl IntoView {
 }
 
 #[component]
-pub fn AdminProductsPage() -> impl IntoView {
+fn AdminProductsPage() -> impl IntoView {
     let archived = use_query_map().read_untracked().get("archived").is_some();
     admin_page(
         "Products · Admin",
@@ -586,7 +625,7 @@ pub fn AdminProductsPage() -> impl IntoView {
 }
 
 #[component]
-pub fn AdminNewProductPage() -> impl IntoView {
+fn AdminNewProductPage() -> impl IntoView {
     // The product list's call checks who is asking; a new product's form needs nothing else.
     admin_page(
         "New product · Admin",
@@ -603,7 +642,7 @@ pub fn AdminNewProductPage() -> impl IntoView {
 }
 
 #[component]
-pub fn AdminProductPage() -> impl IntoView {
+fn AdminProductPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     admin_page(

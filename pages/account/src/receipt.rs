@@ -10,7 +10,7 @@ use app::domain::{OrderStatus, group_thousands};
 use app::error::ShopError;
 use app::models::{Receipt, RefundOffer};
 
-use crate::components::{ErrorList, FormError, PageTitle};
+use page_parts::{ErrorList, FormError, PageTitle};
 
 #[component]
 pub fn ReceiptPage() -> impl IntoView {

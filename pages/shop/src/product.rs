@@ -10,7 +10,7 @@ use app::domain::{ProductKind, group_thousands};
 use app::islands::CheckoutForm;
 use app::models::{Account, Product};
 
-use crate::components::{ErrorList, FormError, PageMeta, PageTitle, Preview, ProductData};
+use page_parts::{ErrorList, FormError, PageMeta, PageTitle, Preview, ProductData};
 
 #[component]
 pub fn ProductPage() -> impl IntoView {

@@ -3,7 +3,7 @@
 //! functions, so they work without JavaScript and add nothing to the wasm bundle: on success a
 //! function redirects (to `/account`, or back with `?sent=1`); on failure Leptos sends the
 //! browser back to the form with the error in the URL (`__path`, `__err`), and the page shows
-//! it (see `components::FormError`).
+//! it (see `page_parts::FormError`).
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -12,7 +12,7 @@ use app::api::{current_account, my_library, my_orders};
 use app::error::ShopError;
 use app::models::{LibraryItem, OrderLine};
 
-use crate::components::{ErrorList, FormError, PageTitle};
+use page_parts::{ErrorList, FormError, PageTitle};
 
 /// Whether the page was reached after its form succeeded (`?sent=1`).
 fn sent() -> bool {

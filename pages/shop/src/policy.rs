@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use app::api::get_policy;
 use app::models::Policy;
 
-use crate::components::{ErrorList, PageMeta, PageTitle};
+use page_parts::{ErrorList, PageMeta, PageTitle};
 
 #[component]
 pub fn PolicyPage(policy: Policy) -> impl IntoView {

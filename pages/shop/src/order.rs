@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 use app::api::get_order;
 use app::islands::LiveOrder;
 
-use crate::components::ErrorList;
+use page_parts::ErrorList;
 
 #[component]
 pub fn OrderPage() -> impl IntoView {
