@@ -53,6 +53,13 @@ compiled=$(grep -oE 'Compiling [a-z0-9_-]+ v[^ ]+' "$log" | awk '{print $2}' | s
 echo "dev.sh --watch to the first page: $(( first / 1000 )).$(( first % 1000 / 100 )) s"
 echo "crates compiled on the way: ${compiled:-none}"
 
+# cargo-leptos serves before its file watcher is ready: it first walks the whole tree (target/
+# included), which takes seconds with a large target/. An edit made before then is never seen.
+for _ in $(seq 1 600); do
+  grep -q "ignore list from" "$log" && break
+  sleep 0.2
+done
+sleep 1
 lines=$(wc -l <"$log")
 node bench/watch-reload.mjs http://127.0.0.1:3000 "$edits"
 # cargo's own time for each rebuild after the first page (the edits, then the restore); the rest
