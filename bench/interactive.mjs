@@ -5,13 +5,7 @@
 //
 // Usage: node bench/interactive.mjs <shop base URL> [runs, default 15]
 // Run from anywhere; Playwright comes from end2end/node_modules.
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, '..', 'end2end', 'package.json'));
-const { chromium } = require('@playwright/test');
+import { launchChromium } from './chromium.mjs';
 
 const base = process.argv[2];
 const runs = Number(process.argv[3] || 15);
@@ -20,13 +14,7 @@ if (!base) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 
 async function once(cached) {
   // A fresh context has an empty HTTP cache and no checkout cookie: a first visit. A second

@@ -9,13 +9,7 @@
 // with DevTools' factors for request-level shaping).
 //
 // Usage: node bench/slow-phone.mjs <shop base URL> [runs, default 7]
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, '..', 'end2end', 'package.json'));
-const { chromium } = require('@playwright/test');
+import { launchChromium } from './chromium.mjs';
 
 const base = process.argv[2];
 const runs = Number(process.argv[3] || 7);
@@ -30,13 +24,7 @@ const NETWORK = {
   uploadThroughput: (750 * 1024 * 0.9) / 8,
 };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 
 async function once() {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });

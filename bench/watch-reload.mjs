@@ -10,14 +10,13 @@
 // 13 s), so timing only those would flatter the loop.
 //
 // Usage: node bench/watch-reload.mjs <shop base URL> [edits, default 5]
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { launchChromium } from './chromium.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, '..', 'end2end', 'package.json'));
-const { chromium } = require('@playwright/test');
 
 const base = process.argv[2];
 const edits = Number(process.argv[3] || 5);
@@ -42,10 +41,7 @@ const restore = () => {
 process.on('exit', restore);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => process.exit(1));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-});
+const browser = await launchChromium();
 const page = await browser.newPage();
 await page.goto(base);
 

@@ -84,7 +84,7 @@ fn live_reload() -> bool {
 
 /// What every page's header and footer say about the shop. The layout is server HTML (only
 /// islands hydrate), so it is read from the server's state.
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Masthead {
     name: String,
     contact_email: String,
