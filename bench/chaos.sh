@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 bash scripts/setup.sh >/dev/null
-cargo build --locked --release -p server -p chaos
+cargo build --locked --release -p server-bin -p chaos
 [ -f target/site-release/pkg/storefront.wasm ] || bash scripts/build-site.sh release
 run=${1:-all}
 shift || true

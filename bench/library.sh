@@ -17,7 +17,7 @@ secs=${1:-10}
 bash scripts/setup.sh >/dev/null
 
 echo "==> release builds"
-cargo build --locked --release -p server -p stripe-standin
+cargo build --locked --release -p server-bin -p stripe-standin
 
 db=sf_bench_library
 admin=postgres://postgres@127.0.0.1:5432

@@ -21,7 +21,7 @@ secs=${1:-10}
 bash scripts/setup.sh >/dev/null
 
 echo "==> release builds"
-cargo build --locked --release -p server -p stripe-standin -p chaos
+cargo build --locked --release -p server-bin -p stripe-standin -p chaos
 bash scripts/build-site.sh release
 
 db=sf_bench

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 bash scripts/setup.sh >/dev/null
-cargo build --locked --release -p server -p chaos
+cargo build --locked --release -p server-bin -p chaos
 [ -f target/site-release/pkg/asset-name ] || bash scripts/build-site.sh release
 minutes=${1:-10}
 out=$(target/release/chaos soak --minutes "$minutes" --pages "${2:-100}" --checkouts "${3:-10}" 2>&1 | tee /dev/stderr) || true

@@ -49,7 +49,7 @@ trap cleanup EXIT INT TERM
 # The stand-in and the server are built in one cargo command, as scripts/test.sh builds them:
 # cargo unifies dependency features per command, so this reuses the test run's build. (Built
 # alone, the stand-in's dependencies would unify differently and build again from scratch.)
-cargo build --locked -p stripe-standin -p server
+cargo build --locked -p stripe-standin -p server-bin
 if [ -n "$STRIPE_API_BASE" ]; then
   target/debug/stripe-standin --port 12111 \
     --webhook-url http://127.0.0.1:3000/webhooks/stripe --webhook-secret "$STRIPE_WEBHOOK_SECRET" &

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the server's tests (server/tests and its unit tests) and the Playwright suite N times in
-# a row, default 50, and prints how many runs of each failed. A failing run's output is kept in
-# target/repeat/. A flaky test is a bug: this is how to find one. Not part of test.sh (about a
-# minute a run).
+# Runs the server's tests (server/bin/tests, and the unit tests of server and server-bin) and
+# the Playwright suite N times in a row, default 50, and prints how many runs of each failed. A
+# failing run's output is kept in target/repeat/. A flaky test is a bug: this is how to find
+# one. Not part of test.sh (about a minute a run).
 #
 # The binaries, the site and the browser specs are copied first, so editing or rebuilding while
 # it runs does not change what is being repeated.
@@ -23,11 +23,11 @@ eval "$(bash scripts/mail-catcher.sh --background)"
 eval "$(bash scripts/s3-server.sh --background)"
 trap 'kill "$MAIL_CATCHER_PID" "$S3_SERVER_PID" 2>/dev/null || true' EXIT
 echo "==> build"
-cargo build --locked -p stripe-standin -p server
+cargo build --locked -p stripe-standin -p server-bin
 bash scripts/build-site.sh debug
 out=target/repeat
 rm -rf "$out" && mkdir -p "$out/bin"
-cargo test --locked -p server --no-run --message-format=json 2>/dev/null |
+cargo test --locked -p server -p server-bin --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 bash scripts/setup.sh
-cargo build --locked -p stripe-standin -p server
+cargo build --locked -p stripe-standin -p server-bin
 bash scripts/build-site.sh debug
 
 rm -rf end2end/screenshots/out

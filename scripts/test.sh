@@ -24,7 +24,7 @@ fi
 bash scripts/sqlx-prepare.sh --check
 
 echo "==> build: the stand-in, the server and the site the browser tests use"
-cargo build --locked -p stripe-standin -p server
+cargo build --locked -p stripe-standin -p server-bin
 bash scripts/build-site.sh debug
 
 echo "==> mail catcher for the tests' mail, and an S3 server for the S3 storage's"

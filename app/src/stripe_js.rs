@@ -5,6 +5,8 @@ use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::domain::Money;
+
 mod bindings {
     use super::*;
 
@@ -31,6 +33,9 @@ mod bindings {
 
         #[wasm_bindgen(method)]
         pub fn submit(this: &Elements) -> Promise;
+
+        #[wasm_bindgen(method)]
+        pub fn update(this: &Elements, options: &JsValue);
 
         #[derive(Clone)]
         pub type PaymentElement;
@@ -103,16 +108,27 @@ fn set(target: &Object, key: &str, value: &JsValue) {
 
 const FALLBACK: &str = "The payment could not be completed. Please try again.";
 
+/// The `amount` and `currency` options of an Elements group, as Stripe.js reads them: minor
+/// units and the lowercase ISO code.
+fn amount_options(options: &Object, amount: Money) {
+    set(options, "amount", &JsValue::from_f64(amount.minor() as f64));
+    set(
+        options,
+        "currency",
+        &JsValue::from_str(amount.currency().code()),
+    );
+}
+
 impl PaymentForm {
-    /// Creates the Payment Element for a PaymentIntent and mounts it at `selector`.
-    pub fn mount(
-        publishable_key: &str,
-        client_secret: &str,
-        selector: &str,
-    ) -> Result<Self, String> {
+    /// Mounts the Payment Element at `selector` before any PaymentIntent exists (Stripe's
+    /// "collect payment details before creating an intent"): the form is usable as soon as
+    /// Stripe.js has run, and the intent is made when the shopper pays. `amount` is what the
+    /// page shows; it only shapes the form, the intent's amount comes from the order.
+    pub fn mount(publishable_key: &str, amount: Money, selector: &str) -> Result<Self, String> {
         let stripe = bindings::stripe(publishable_key).map_err(|e| format!("{e:?}"))?;
         let options = Object::new();
-        set(&options, "clientSecret", &JsValue::from_str(client_secret));
+        set(&options, "mode", &JsValue::from_str("payment"));
+        amount_options(&options, amount);
         let appearance = Object::new();
         set(&appearance, "theme", &JsValue::from_str("stripe"));
         set(&options, "appearance", &appearance);
@@ -126,21 +142,40 @@ impl PaymentForm {
         })
     }
 
-    /// Checks the form, then confirms the payment in the browser (3D Secure included). Redirects
-    /// only for payment methods that need it; cards come back here. The error is the message to
-    /// show next to the form.
-    pub async fn confirm(&self, return_url: &str, email: &str) -> Result<(), String> {
+    /// Tells the form the amount the order charges, when it differs from the page's.
+    pub fn set_amount(&self, amount: Money) {
+        let options = Object::new();
+        amount_options(&options, amount);
+        self.elements.update(&options);
+    }
+
+    /// Checks the form's fields. Stripe.js wants this as soon as the shopper presses pay,
+    /// before any other asynchronous work. The error is the message to show.
+    pub async fn submit(&self) -> Result<(), String> {
         let submitted = JsFuture::from(self.elements.submit())
             .await
             .map_err(|_| FALLBACK.to_string())?;
-        if let Some(message) = error_message(&submitted) {
-            return Err(message);
+        match error_message(&submitted) {
+            Some(message) => Err(message),
+            None => Ok(()),
         }
+    }
+
+    /// Confirms the order's PaymentIntent with what the form holds (3D Secure included), after
+    /// a successful `submit`. Redirects only for payment methods that need it; cards come back
+    /// here. The error is the message to show next to the form.
+    pub async fn confirm(
+        &self,
+        client_secret: &str,
+        return_url: &str,
+        email: &str,
+    ) -> Result<(), String> {
         let params = Object::new();
         set(&params, "return_url", &JsValue::from_str(return_url));
         set(&params, "receipt_email", &JsValue::from_str(email));
         let options = Object::new();
         set(&options, "elements", &self.elements);
+        set(&options, "clientSecret", &JsValue::from_str(client_secret));
         set(&options, "confirmParams", &params);
         set(&options, "redirect", &JsValue::from_str("if_required"));
         let result = JsFuture::from(self.stripe.confirm_payment(&options))

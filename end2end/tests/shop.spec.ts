@@ -26,7 +26,6 @@ import {
   startShop,
   test,
   waitForHydration,
-  waitForPaymentForm,
 } from './support/shop';
 import type { Page, Request } from '@playwright/test';
 
@@ -48,7 +47,7 @@ test('a shopper pays with 4242 and sees the paid order', async ({ page, shop }) 
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(RECORDINGS.title);
   const c = checkout(page);
   await waitForHydration(page);
-  // Typing the email starts checkout; the card fields appear while the shopper types.
+  // The card fields are there once the page's script has run; nothing is made at Stripe yet.
   await fillCheckout(page, { card: CARDS.ok });
   await expect(c.payButton).toHaveText(`Pay ${RECORDINGS.price}`);
   await c.payButton.click();
@@ -258,10 +257,8 @@ test('an invalid email shows a plain message and creates no payment', async ({ p
   const newRequests = await requestsSince(shop, requestsBefore);
   expect(newRequests.filter((r) => r.path.includes('/confirm')), JSON.stringify(newRequests, null, 2)).toEqual([]);
   expect(browserConfirms).toEqual([]);
-  // ...and the PaymentIntent the form opened is still waiting for a payment method.
-  const created = await intentsSince(shop, before);
-  expect(created).toHaveLength(1);
-  expect(created[0].status).toBe('requires_payment_method');
+  // ...and no PaymentIntent was made: the email is checked before the order is.
+  expect(await intentsSince(shop, before)).toEqual([]);
 });
 
 /** Pays with 4242 while the stand-in holds payments in `processing`, then reloads the order
@@ -325,9 +322,9 @@ test('the order page follows a processing payment to paid without a reload, then
   }
 });
 
-test('the pay button says what the order charges when the price changed after the page was shown', async ({ page, shop }) => {
-  // The page shows the catalog's price; the seller raises it before this shopper's checkout
-  // opens, so the order is made at the new price and the button must say that one.
+test('a shopper whose price changed after the page was shown is told the new price and pays it only on a second press', async ({ page, shop }) => {
+  // The page shows the catalog's price; the seller raises it before this shopper presses Pay,
+  // so the order is made at the new price. The shopper must see it before paying it.
   await page.route(`${shop.baseURL}/api/start_checkout`, async (route) => {
     sqlInShop(shop, "update product set price_minor = 1100 where slug = 'api-credits-1000'");
     await route.continue();
@@ -338,10 +335,19 @@ test('the pay button says what the order charges when the price changed after th
     await expect(page.locator('article.product .price')).toHaveText('€9.00');
     const c = checkout(page);
     await startPaying(page);
+    await expect(c.payButton).toHaveText('Pay €9.00');
+    await fillCheckout(page, { card: CARDS.ok });
+    await c.payButton.click();
+    await expect(c.error).toHaveText('The price is now €11.00. Press the button again to pay it.');
     await expect(c.payButton).toBeEnabled();
     await expect(c.payButton).toHaveText('Pay €11.00');
     const created = await intentsSince(shop, before);
-    expect(created.map((i) => [i.amount, i.currency])).toEqual([[1100, 'eur']]);
+    expect(created.map((i) => [i.amount, i.currency, i.status])).toEqual([[1100, 'eur', 'requires_payment_method']]);
+
+    await c.payButton.click();
+    await expect(orderPage(page).status).toHaveText('Paid', { timeout: 20_000 });
+    const paid = await intentsSince(shop, before);
+    expect(paid.map((i) => [i.amount, i.status])).toEqual([[1100, 'succeeded']]);
   } finally {
     sqlInShop(shop, "update product set price_minor = 900 where slug = 'api-credits-1000'");
   }
@@ -382,42 +388,47 @@ test('the order page asks less and less often while a payment stays processing, 
   }
 });
 
-test('looking at a product makes no PaymentIntent; starting to pay makes one', async ({ page, shop }) => {
+test('looking at a product and filling in the form makes no PaymentIntent; pressing Pay makes one', async ({ page, shop }) => {
   const before = await listIntents(shop);
   await page.goto(`/products/${RECORDINGS.slug}`);
-  await waitForHydration(page);
+  const c = checkout(page);
+  await startPaying(page);
   // Hydrated and idle: a crawler that runs scripts gets this far and no further.
   await page.waitForLoadState('networkidle');
+  await expect(c.loading).toHaveCount(0);
+  await fillCheckout(page, { card: CARDS.ok });
+  await page.waitForLoadState('networkidle');
   expect(await intentsSince(shop, before)).toEqual([]);
-  const c = checkout(page);
-  await expect(c.continueButton).toHaveText('Continue to payment');
-  await expect(c.cardNumber).toHaveCount(0);
 
-  await c.email.focus();
-  await waitForPaymentForm(page);
+  await c.payButton.click();
+  await expect(orderPage(page).status).toHaveText('Paid', { timeout: 20_000 });
   const created = await intentsSince(shop, before);
   expect(created.map((pi) => pi.metadata.product)).toEqual([RECORDINGS.slug]);
-  await expect(c.continueButton).toHaveCount(0);
 });
 
 test('a shopper past the checkout limit is told to wait, and nothing is made for the refused try', async ({ page }) => {
   // A shop of its own, allowing one checkout start a minute.
   const { shop, shutdown } = await startShop({ CHECKOUT_STARTS_PER_MINUTE: '1' });
   try {
+    // The one start this minute: a payment.
     await page.goto(`${shop.baseURL}/products/${RECORDINGS.slug}`);
     await startPaying(page);
+    await fillCheckout(page, { card: CARDS.ok });
+    await checkout(page).payButton.click();
+    await expect(orderPage(page).status).toHaveText('Paid', { timeout: 20_000 });
     const before = await listIntents(shop);
 
     await page.goto(`${shop.baseURL}/products/${PRESETS.slug}`);
-    await waitForHydration(page);
+    await startPaying(page);
     const c = checkout(page);
+    await fillCheckout(page, { card: CARDS.ok });
     const refused = page.waitForResponse((r) => r.url().endsWith('/api/start_checkout'));
-    await c.continueButton.click();
+    await c.payButton.click();
     expect((await refused).status()).toBe(429);
     await expect(c.error).toHaveText('Too many attempts in a short time. Please wait a minute and try again.');
     // The shopper may try again later: the button is back.
-    await expect(c.continueButton).toBeEnabled();
-    await expect(c.continueButton).toHaveText('Continue to payment');
+    await expect(c.payButton).toBeEnabled();
+    await expect(c.payButton).toHaveText(`Pay ${PRESETS.price}`);
     expect(await intentsSince(shop, before)).toEqual([]);
   } finally {
     await shutdown();

@@ -13,7 +13,8 @@ use axum::http::{Extensions, HeaderMap, StatusCode, Version};
 use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
-use leptos_axum::LeptosRoutes;
+use leptos::prelude::AnyView;
+use leptos_axum::{AxumRouteListing, LeptosRoutes};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -31,6 +32,17 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::settings::Settings;
 
+/// The pages the server renders, handed in by whoever builds it (the `server` binary in
+/// `server/bin`, and the tests) from the `pages` crate. This library does not depend on the
+/// pages, so a page edit recompiles the pages and relinks the binary, not this crate.
+#[derive(Clone, Copy)]
+pub struct Pages {
+    /// Every page route, listed once per process (`pages::route_list`).
+    pub routes: fn() -> Vec<AxumRouteListing>,
+    /// The HTML document around a page, given the options and Stripe.js's URL (`pages::shell`).
+    pub shell: fn(LeptosOptions, String) -> AnyView,
+}
+
 pub struct Application {
     listener: TcpListener,
     router: Router,
@@ -44,6 +56,7 @@ impl Application {
         settings: Settings,
         leptos_options: LeptosOptions,
         addr: SocketAddr,
+        pages: Pages,
     ) -> anyhow::Result<Self> {
         let mut leptos_options = leptos_options;
         if let Some(name) = crate::assets::hashed_name(&leptos_options) {
@@ -97,7 +110,7 @@ impl Application {
             );
         }
         let sessions = sessions(&state.pool, state.secure_cookies).await?;
-        let router = routes(state.clone(), sessions);
+        let router = routes(state.clone(), sessions, pages);
         Ok(Self {
             listener,
             router,
@@ -328,8 +341,8 @@ async fn sessions(
         .with_expiry(Expiry::OnInactivity(SessionDuration::days(SESSION_DAYS))))
 }
 
-fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Router {
-    let leptos_routes = pages::route_list();
+fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>, pages: Pages) -> Router {
+    let leptos_routes = (pages.routes)();
     // Where cookies are Secure the shop is served over https: browsers are told to use https
     // only, for two years. (A browser ignores this header on a plain http answer.) Not for
     // subdomains: the seller may have others that are not served over https.
@@ -375,10 +388,10 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Rout
             &state,
             leptos_routes,
             || leptos::prelude::provide_context(app::api::RequestCache::default()),
-            move || pages::shell(options.clone(), shell_js.clone()),
+            move || (pages.shell)(options.clone(), shell_js.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            move |options| pages::shell(options, stripe_js.clone()),
+            move |options| (pages.shell)(options, stripe_js.clone()),
         ))
         .layer(axum::middleware::from_fn_with_state(
             crate::page_cache::PageCache::new(state.catalog.clone()),

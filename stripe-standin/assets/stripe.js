@@ -1,8 +1,9 @@
 /*
  * Stripe.js v3 stand-in, served by the local `stripe-standin` server at /v3/.
  *
- * It implements the part of the Stripe.js API the shop uses (Stripe(), elements(),
- * the Payment Element, confirmPayment, retrievePaymentIntent, handleNextAction)
+ * It implements the part of the Stripe.js API the shop uses (Stripe(), elements()
+ * with a client secret or without an intent (mode, amount, currency), the Payment
+ * Element, elements.submit(), confirmPayment, retrievePaymentIntent, handleNextAction)
  * against the stand-in's HTTP API, which lives at the origin this script was
  * loaded from. The Payment Element is plain DOM (no iframe) so browser tests can
  * reach its inputs by their labels.
@@ -736,6 +737,21 @@
     if (this._clientSecret !== null && typeof this._clientSecret !== 'string') {
       throw new IntegrationError('elements(): clientSecret must be a string.');
     }
+    // Without an intent (Stripe's deferred-intent flow) the group says what it will pay:
+    // `mode`, `amount` in minor units and `currency`. The intent comes later, at confirmation.
+    this._deferred = this._clientSecret === null;
+    if (this._deferred) {
+      if (options.mode !== 'payment') {
+        throw new IntegrationError(
+          'elements(): pass either `clientSecret` or `mode`. The stand-in supports `mode: "payment"`; you passed: ' +
+          describe(options.mode) + '.'
+        );
+      }
+      checkDeferredAmount(options, 'elements()');
+    } else if (options.mode !== undefined) {
+      throw new IntegrationError('elements(): pass either `clientSecret` or `mode`, not both.');
+    }
+    this._submitted = false;
     this._appearance = options.appearance || null;
     this._options = Object.assign({}, options);
     this._elements = {};
@@ -757,8 +773,20 @@
     return this._elements[type] || null;
   };
 
+  function checkDeferredAmount(options, method) {
+    if (typeof options.amount !== 'number' || !Number.isInteger(options.amount) || options.amount < 0) {
+      throw new IntegrationError(method + ': `amount` must be a non-negative integer in the smallest currency unit. You passed: ' + describe(options.amount) + '.');
+    }
+    if (typeof options.currency !== 'string' || !/^[a-z]{3}$/.test(options.currency)) {
+      throw new IntegrationError(method + ': `currency` must be a three-letter ISO code in lowercase. You passed: ' + describe(options.currency) + '.');
+    }
+  }
+
   Elements.prototype.update = function (options) {
     options = options || {};
+    if (this._deferred && (options.amount !== undefined || options.currency !== undefined)) {
+      checkDeferredAmount(Object.assign({}, this._options, options), 'elements.update()');
+    }
     Object.assign(this._options, options);
     if (options.appearance) {
       this._appearance = options.appearance;
@@ -777,6 +805,7 @@
       return Promise.reject(new IntegrationError('elements.submit() needs a mounted Payment Element.'));
     }
     var error = el._validate();
+    this._submitted = !error;
     return Promise.resolve(error ? { error: error } : {});
   };
 
@@ -977,8 +1006,19 @@
     if (!element || !element._inputs) {
       throw new IntegrationError('confirmPayment(): the Payment Element of this `elements` group is not mounted.');
     }
+    if (elements._deferred && !options.clientSecret) {
+      throw new IntegrationError('confirmPayment(): the `elements` group was created without an intent, so pass the `clientSecret` of the PaymentIntent you made for it.');
+    }
+    if (elements._deferred && !elements._submitted) {
+      throw new IntegrationError(
+        'confirmPayment(): elements.submit() must be called before stripe.confirmPayment(). ' +
+        'Call elements.submit() as soon as your customer presses pay, prior to any asynchronous work.'
+      );
+    }
     var clientSecret = options.clientSecret || elements._clientSecret;
     intentIdFromSecret(clientSecret, 'confirmPayment clientSecret');
+    // Each confirmation needs a fresh submit.
+    elements._submitted = false;
     var redirect = options.redirect === undefined ? 'always' : options.redirect;
     if (redirect !== 'always' && redirect !== 'if_required') {
       throw new IntegrationError('confirmPayment(): `redirect` must be "always" or "if_required".');

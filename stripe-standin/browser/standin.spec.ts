@@ -333,3 +333,61 @@ test('submitting twice at once confirms the PaymentIntent only once', async ({ p
   expect(confirmed).toHaveLength(1);
   expect(confirms).toHaveLength(1);
 });
+
+test('a Payment Element mounted before any intent exists pays the intent made afterwards, once elements.submit() has checked it', async ({ page }) => {
+  await openDemo(page, (await createPaymentIntent()).client_secret);
+  const refused = await page.evaluate((pk) => {
+    const stripe = (window as any).Stripe(pk);
+    const tries = [
+      {},
+      { mode: 'payment', amount: 19.99, currency: 'usd' },
+      { mode: 'payment', amount: 1999, currency: 'USD' },
+      { mode: 'payment', currency: 'usd' },
+    ];
+    return tries.map((options) => {
+      try {
+        stripe.elements(options);
+        return 'accepted';
+      } catch (e) {
+        return (e as Error).name;
+      }
+    });
+  }, PUBLISHABLE_KEY);
+  expect(refused).toEqual(['IntegrationError', 'IntegrationError', 'IntegrationError', 'IntegrationError']);
+
+  await page.evaluate((pk) => {
+    const host = document.createElement('div');
+    host.id = 'deferred';
+    document.body.prepend(host);
+    const stripe = (window as any).Stripe(pk);
+    const elements = stripe.elements({ mode: 'payment', amount: 1999, currency: 'usd' });
+    elements.create('payment').mount('#deferred');
+    (window as any).deferred = { stripe, elements };
+  }, PUBLISHABLE_KEY);
+  const form = page.locator('#deferred');
+  await form.getByLabel('Card number').fill(CARD_OK);
+  await form.getByLabel('Expiration date').fill('12 / 34');
+  await form.getByLabel('Security code').fill('123');
+
+  // The intent is made once the shopper pays, as the shop's server does.
+  const pi = await createPaymentIntent();
+  const confirm = (secret: string, submitFirst: boolean) =>
+    page.evaluate(async ([secret, submitFirst]) => {
+      const { stripe, elements } = (window as any).deferred;
+      try {
+        if (submitFirst) {
+          const submitted = await elements.submit();
+          if (submitted.error) return `submit: ${submitted.error.message}`;
+        }
+        const r = await stripe.confirmPayment({ elements, clientSecret: secret, redirect: 'if_required' });
+        return r.error ? `error: ${r.error.message}` : r.paymentIntent.status;
+      } catch (e) {
+        return `${(e as Error).name}: ${(e as Error).message}`;
+      }
+    }, [secret, submitFirst] as const);
+
+  expect(await confirm(pi.client_secret, false)).toMatch(/^IntegrationError: .*elements\.submit\(\) must be called/);
+  expect((await fetchPaymentIntent(pi.id)).status).toBe('requires_payment_method');
+  expect(await confirm(pi.client_secret, true)).toBe('succeeded');
+  expect((await fetchPaymentIntent(pi.id)).status).toBe('succeeded');
+});

@@ -1,9 +1,10 @@
 //! The form under a product: email, the Payment Element and a pay button that says the amount.
 //! An island: the server renders it, the browser hydrates it and mounts Stripe's form.
 //!
+//! The Payment Element is mounted as soon as the island hydrates, before any PaymentIntent exists
+//! (Stripe's deferred-intent flow), so the form is usable without a round trip to the server.
 //! Viewing a product costs nothing: the order and its PaymentIntent are made only when the
-//! shopper starts paying (focuses the form, or presses "Continue to payment"), so crawlers and
-//! passers-by never reach Stripe.
+//! shopper presses "Pay", so crawlers and passers-by never reach Stripe.
 
 use leptos::prelude::*;
 
@@ -17,20 +18,18 @@ use crate::{
 /// The form under a product: email, the Payment Element and a pay button that says the amount.
 /// An island: the server renders it, the browser hydrates it and mounts Stripe's form.
 #[island]
-pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
+pub fn CheckoutForm(slug: String, price: Money, publishable_key: String) -> impl IntoView {
     let (email, set_email) = signal(String::new());
     let (message, set_message) = signal(None::<String>);
     let (busy, set_busy) = signal(false);
     // Set once the browser has taken over the form (only the browser runs effects).
     #[allow(unused_variables)]
     let (hydrated, set_hydrated) = signal(false);
-    // Checkout asked for (the form is loading) and the payment form mounted.
-    #[allow(unused_variables)]
-    let (started, set_started) = signal(false);
+    // The Payment Element is mounted and the shopper may pay.
     #[allow(unused_variables)]
     let (ready, set_ready) = signal(false);
-    // The server renders the catalog price; once checkout is open the button says the amount
-    // the order charges, as the server returned it with the client secret.
+    // The server renders the catalog price; once the order is made the button says the amount
+    // it charges, as the server returned it with the client secret.
     #[allow(unused_variables)]
     let (amount, set_amount) = signal(price);
     let pay_label = move || {
@@ -42,62 +41,41 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
         }
     };
 
-    // Kept in a StoredValue so every handler below can share one copyable `start`.
     #[allow(unused_variables)]
     let slug = StoredValue::new(slug);
+    // The mounted form, and the order once the first press of "Pay" has made it: a second try
+    // after a declined card pays the same order.
     #[cfg(feature = "hydrate")]
-    let form = StoredValue::new_local(None::<(crate::stripe_js::PaymentForm, CheckoutSession)>);
+    let form = StoredValue::new_local(None::<crate::stripe_js::PaymentForm>);
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| set_hydrated.set(true));
-    // Opens checkout once: the order, its PaymentIntent, the mounted Payment Element. After a
-    // failure the shopper may ask again.
-    let start = move || {
-        if started.get_untracked() {
-            return;
-        }
-        set_started.set(true);
-        #[cfg(feature = "hydrate")]
-        {
-            let slug = slug.get_value();
-            leptos::task::spawn_local(async move {
-                let opened = match start_checkout(slug).await {
-                    Ok(session) => crate::stripe_js::loaded().await.map(|()| session),
-                    Err(e) => Err(e.to_string()),
-                };
-                match opened {
-                    Ok(session) => match crate::stripe_js::PaymentForm::mount(
-                        &session.publishable_key,
-                        &session.client_secret,
-                        "#payment-element",
-                    ) {
-                        Ok(pf) => {
-                            set_amount.set(session.amount);
-                            form.set_value(Some((pf, session)));
-                            set_message.set(None);
-                            set_ready.set(true);
-                        }
-                        Err(e) => {
-                            leptos::logging::error!("payment form failed to mount: {e}");
-                            set_message.set(Some(crate::stripe_js::NOT_LOADED.into()));
-                        }
-                    },
-                    Err(e) => {
-                        set_message.set(Some(e.to_string()));
-                        set_started.set(false);
-                    }
+    let order = StoredValue::new(None::<CheckoutSession>);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        set_hydrated.set(true);
+        let key = publishable_key.clone();
+        leptos::task::spawn_local(async move {
+            let mounted = match crate::stripe_js::loaded().await {
+                Ok(()) => crate::stripe_js::PaymentForm::mount(&key, price, "#payment-element"),
+                Err(e) => Err(e),
+            };
+            match mounted {
+                Ok(pf) => {
+                    form.set_value(Some(pf));
+                    set_ready.set(true);
                 }
-            });
-        }
-    };
+                Err(e) => {
+                    leptos::logging::error!("payment form failed to mount: {e}");
+                    set_message.set(Some(crate::stripe_js::NOT_LOADED.into()));
+                }
+            }
+        });
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = publishable_key;
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if !ready.get_untracked() {
-            // Enter in the email field before the payment form is there.
-            start();
-            return;
-        }
-        if busy.get_untracked() {
+        if !ready.get_untracked() || busy.get_untracked() {
             return;
         }
         let typed = email.get_untracked();
@@ -109,27 +87,22 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
         set_busy.set(true);
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
-            let Some((payment_form, session)) = form.get_value() else {
+            let Some(payment_form) = form.get_value() else {
                 set_busy.set(false);
                 return;
             };
-            let order_id = session.order_id;
-            let secret = Some(session.client_secret.clone());
-            if let Err(e) = set_checkout_email(order_id.to_string(), typed.clone(), secret).await {
-                set_message.set(Some(e.to_string()));
+            if let Err(e) = pay(
+                &payment_form,
+                order,
+                slug.get_value(),
+                typed,
+                amount,
+                set_amount,
+            )
+            .await
+            {
+                set_message.set(Some(e));
                 set_busy.set(false);
-                return;
-            }
-            let origin = window().location().origin().unwrap_or_default();
-            let return_url = format!("{origin}/orders/{order_id}");
-            match payment_form.confirm(&return_url, &typed).await {
-                Ok(_) => {
-                    let _ = window().location().assign(&return_url);
-                }
-                Err(e) => {
-                    set_message.set(Some(e));
-                    set_busy.set(false);
-                }
             }
         });
     };
@@ -138,7 +111,6 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
         <form
             class="checkout"
             on:submit=on_submit
-            on:focusin=move |_| start()
             aria-label="Checkout"
             data-hydrated=move || hydrated.get().then_some("true")
             novalidate
@@ -154,32 +126,64 @@ pub fn CheckoutForm(slug: String, price: Money) -> impl IntoView {
                 on:input=move |ev| set_email.set(event_target_value(&ev))
             />
             <div id="payment-element" class="payment-element"></div>
+            {move || {
+                (!ready.get() && message.get().is_none())
+                    .then(|| view! { <p class="form-note">"Loading the payment form…"</p> })
+            }}
             <p class="form-error" role="alert">{move || message.get()}</p>
-            <Show
-                when=move || ready.get()
-                fallback=move || {
-                    view! {
-                        <button
-                            type="button"
-                            class="continue"
-                            disabled=move || started.get()
-                            on:click=move |_| start()
-                        >
-                            {move || {
-                                if started.get() {
-                                    "Loading the payment form…"
-                                } else {
-                                    "Continue to payment"
-                                }
-                            }}
-                        </button>
-                    }
-                }
+            <button
+                type="submit"
+                class="pay"
+                disabled=move || !ready.get() || busy.get()
             >
-                <button type="submit" class="pay" disabled=move || busy.get()>
-                    {pay_label}
-                </button>
-            </Show>
+                {pay_label}
+            </button>
         </form>
     }
+}
+
+/// Pays once the shopper pressed "Pay": checks the form, makes the order at the database's
+/// price (or reuses the one an earlier try made), records the receipt email and confirms the
+/// payment. Returns the message to show when the shopper has something to do.
+#[cfg(feature = "hydrate")]
+async fn pay(
+    payment_form: &crate::stripe_js::PaymentForm,
+    order: StoredValue<Option<CheckoutSession>>,
+    slug: String,
+    email: String,
+    shown: ReadSignal<Money>,
+    set_shown: WriteSignal<Money>,
+) -> Result<(), String> {
+    // Stripe.js wants the form checked before any other work.
+    payment_form.submit().await?;
+    let session = match order.get_value() {
+        Some(session) => session,
+        None => {
+            let session = start_checkout(slug).await.map_err(|e| e.to_string())?;
+            order.set_value(Some(session.clone()));
+            session
+        }
+    };
+    // The seller changed the price since the page was rendered: the shopper pays only an
+    // amount the button has shown.
+    if session.amount != shown.get_untracked() {
+        set_shown.set(session.amount);
+        payment_form.set_amount(session.amount);
+        return Err(format!(
+            "The price is now {}. Press the button again to pay it.",
+            session.amount
+        ));
+    }
+    let order_id = session.order_id;
+    let secret = Some(session.client_secret.clone());
+    set_checkout_email(order_id.to_string(), email.clone(), secret)
+        .await
+        .map_err(|e| e.to_string())?;
+    let origin = window().location().origin().unwrap_or_default();
+    let return_url = format!("{origin}/orders/{order_id}");
+    payment_form
+        .confirm(&session.client_secret, &return_url, &email)
+        .await?;
+    let _ = window().location().assign(&return_url);
+    Ok(())
 }

@@ -97,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     ensure!(
         cli.server.exists(),
-        "{} not found: build it with `cargo build --release -p server`",
+        "{} not found: build it with `cargo build --release -p server-bin`",
         cli.server.display()
     );
     println!(

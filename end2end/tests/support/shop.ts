@@ -354,15 +354,15 @@ export function checkout(page: Page) {
     cardNumber: page.getByLabel('Card number'),
     expiry: page.getByLabel('Expiration date'),
     cvc: page.getByLabel('Security code'),
-    /** Shown until the payment form is loaded: opens checkout (the order and its PaymentIntent). */
-    continueButton: form.locator('button.continue'),
+    /** Shown until the payment form is mounted. */
+    loading: form.getByText('Loading the payment form…'),
     /** The submit button, whatever its label says at the moment ("Pay …" or "Paying …"). */
     payButton: form.locator('button[type="submit"]'),
     error: form.locator('p.form-error[role="alert"]'),
   };
 }
 
-/** Opens a product page, starts paying ("Continue to payment") and waits for the payment form. */
+/** Opens a product page and waits for the payment form. */
 export async function openProduct(page: Page, slug: string): Promise<void> {
   await page.goto(`/products/${slug}`);
   await startPaying(page);
@@ -374,10 +374,9 @@ export async function waitForHydration(page: Page): Promise<void> {
   await expect(checkout(page).form).toHaveAttribute('data-hydrated', 'true', { timeout: 20_000 });
 }
 
-/** Presses "Continue to payment" on a product page and waits for the payment form. */
+/** Waits until a product page's island has hydrated and mounted the payment form. */
 export async function startPaying(page: Page): Promise<void> {
   await waitForHydration(page);
-  await checkout(page).continueButton.click();
   await waitForPaymentForm(page);
 }
 

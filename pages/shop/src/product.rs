@@ -9,6 +9,7 @@ use app::api::{current_account, get_product, owned_file};
 use app::domain::{ProductKind, group_thousands};
 use app::islands::CheckoutForm;
 use app::models::{Account, Product};
+use app::state::AppState;
 
 use page_parts::{ErrorList, FormError, PageMeta, PageTitle, Preview, ProductData};
 
@@ -19,78 +20,85 @@ pub fn ProductPage() -> impl IntoView {
     let product = Resource::new(slug, get_product);
     let owned = Resource::new(slug, owned_file);
     let account = Resource::new(|| (), |_| current_account());
+    // Public by design: Stripe.js needs it in the browser to mount the payment form.
+    let publishable_key = use_context::<AppState>()
+        .map(|state| state.public.publishable_key.clone())
+        .unwrap_or_default();
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
-                {move || Suspend::new(async move {
-                    // A file already owned is downloaded, not bought again. (Credits and
-                    // memberships may be bought again: they always show the form.)
-                    let owned = owned.await.ok().flatten();
-                    let account = account.await.ok().flatten();
-                    product.await.map(|p| {
-                        let get = match (owned, p.price) {
-                            (Some(order), _) => view! {
-                                <div class="owned" role="status">
-                                    <p>"In your library."</p>
-                                    <a class="download" href=format!("/library/{order}/download")>"Download"</a>
-                                </div>
-                            }.into_any(),
-                            (None, None) => view! { <AddFree product=p.clone() account=account.clone()/> }.into_any(),
-                            (None, Some(price)) => view! {
-                                {p.price_credits.map(|credits| view! {
-                                    <Unlock slug=p.slug.clone() credits account=account.clone()/>
-                                })}
-                                <CheckoutForm slug=p.slug.clone() price/>
-                            }.into_any(),
-                        };
-                        // A pack says what it adds in its own line below.
-                        let gives = p.gives().filter(|_| p.kind != ProductKind::Credits);
-                        let delivery = match (p.price, p.kind) {
-                            (None, _) => "Free: add it to your library.",
-                            (_, ProductKind::Download) => "Download it as soon as you have paid.",
-                            (_, ProductKind::Credits) => "Added to your balance as soon as you have paid.",
-                            (_, ProductKind::Membership) => "Yours as soon as you have paid.",
-                        };
-                        let paid = p.price.is_some();
-                        view! {
-                            <PageTitle text=p.title.clone()/>
-                            <PageMeta
-                                title=p.title.clone()
-                                description=p.summary.clone()
-                                path=format!("/products/{}", p.slug)
-                                image=p.preview.clone()
-                                kind="product"
-                            />
-                            <ProductData product=p.clone()/>
-                            <p class="back"><a href="/">"← All products"</a></p>
-                            <article class="product">
-                                <div class="product-media">
-                                    <Preview product=p.clone() eager=true/>
-                                </div>
-                                <div class="product-info">
-                                    <p class="kind">{p.kind.label()}</p>
-                                    <h1>{p.title.clone()}</h1>
-                                    // Rendered from the seller's Markdown and sanitised on the server.
-                                    <div class="description prose" inner_html=p.description_html.clone()></div>
-                                </div>
-                                <section class="buy" aria-label="Buy">
-                                    <p class="price">{p.price_label()}</p>
-                                    <ul class="facts">
-                                        {gives.map(|g| view! { <li><span class="fact">"You get: "</span>{g}</li> })}
-                                        {p.credits.map(|n| view! {
-                                            <li class="gets">{format!("Adds {} credits to your balance.", group_thousands(n))}</li>
-                                        })}
-                                        <li>{delivery}</li>
-                                        {paid.then(|| view! {
-                                            <li>{refund_line()} " " <a href="/refund-policy">"Refund policy"</a></li>
-                                        })}
-                                    </ul>
-                                    {get}
-                                </section>
-                            </article>
-                        }
+                {move || {
+                    let publishable_key = publishable_key.clone();
+                    Suspend::new(async move {
+                        // A file already owned is downloaded, not bought again. (Credits and
+                        // memberships may be bought again: they always show the form.)
+                        let owned = owned.await.ok().flatten();
+                        let account = account.await.ok().flatten();
+                        product.await.map(|p| {
+                            let get = match (owned, p.price) {
+                                (Some(order), _) => view! {
+                                    <div class="owned" role="status">
+                                        <p>"In your library."</p>
+                                        <a class="download" href=format!("/library/{order}/download")>"Download"</a>
+                                    </div>
+                                }.into_any(),
+                                (None, None) => view! { <AddFree product=p.clone() account=account.clone()/> }.into_any(),
+                                (None, Some(price)) => view! {
+                                    {p.price_credits.map(|credits| view! {
+                                        <Unlock slug=p.slug.clone() credits account=account.clone()/>
+                                    })}
+                                    <CheckoutForm slug=p.slug.clone() price publishable_key=publishable_key.clone()/>
+                                }.into_any(),
+                            };
+                            // A pack says what it adds in its own line below.
+                            let gives = p.gives().filter(|_| p.kind != ProductKind::Credits);
+                            let delivery = match (p.price, p.kind) {
+                                (None, _) => "Free: add it to your library.",
+                                (_, ProductKind::Download) => "Download it as soon as you have paid.",
+                                (_, ProductKind::Credits) => "Added to your balance as soon as you have paid.",
+                                (_, ProductKind::Membership) => "Yours as soon as you have paid.",
+                            };
+                            let paid = p.price.is_some();
+                            view! {
+                                <PageTitle text=p.title.clone()/>
+                                <PageMeta
+                                    title=p.title.clone()
+                                    description=p.summary.clone()
+                                    path=format!("/products/{}", p.slug)
+                                    image=p.preview.clone()
+                                    kind="product"
+                                />
+                                <ProductData product=p.clone()/>
+                                <p class="back"><a href="/">"← All products"</a></p>
+                                <article class="product">
+                                    <div class="product-media">
+                                        <Preview product=p.clone() eager=true/>
+                                    </div>
+                                    <div class="product-info">
+                                        <p class="kind">{p.kind.label()}</p>
+                                        <h1>{p.title.clone()}</h1>
+                                        // Rendered from the seller's Markdown and sanitised on the server.
+                                        <div class="description prose" inner_html=p.description_html.clone()></div>
+                                    </div>
+                                    <section class="buy" aria-label="Buy">
+                                        <p class="price">{p.price_label()}</p>
+                                        <ul class="facts">
+                                            {gives.map(|g| view! { <li><span class="fact">"You get: "</span>{g}</li> })}
+                                            {p.credits.map(|n| view! {
+                                                <li class="gets">{format!("Adds {} credits to your balance.", group_thousands(n))}</li>
+                                            })}
+                                            <li>{delivery}</li>
+                                            {paid.then(|| view! {
+                                                <li>{refund_line()} " " <a href="/refund-policy">"Refund policy"</a></li>
+                                            })}
+                                        </ul>
+                                        {get}
+                                    </section>
+                                </article>
+                            }
+                        })
                     })
-                })}
+                }}
             </ErrorBoundary>
         </Suspense>
     }

@@ -7,7 +7,7 @@ use leptos::config::get_configuration;
 use rand::Rng;
 use reqwest::StatusCode;
 use server::settings::Settings;
-use server::startup::Application;
+use server::startup::{Application, Pages};
 use sqlx::PgPool;
 use stripe_standin::Running;
 
@@ -160,15 +160,23 @@ pub async fn build_app_with_site(
     settings: Settings,
     site: Option<&std::path::Path>,
 ) -> Application {
-    let mut conf =
-        get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap();
+    let mut conf = get_configuration(Some(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../Leptos.toml"
+    )))
+    .unwrap();
     if let Some(site) = site {
         conf.leptos_options.site_root = site.display().to_string().into();
     }
+    let pages = Pages {
+        routes: pages::route_list,
+        shell: pages::shell,
+    };
     Application::build(
         settings,
         conf.leptos_options,
         "127.0.0.1:0".parse().unwrap(),
+        pages,
     )
     .await
     .unwrap()
@@ -645,7 +653,7 @@ pub fn server_command(args: &[&str], database_url: &str) -> tokio::process::Comm
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"));
     server
         .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .env_clear()
         .env("DATABASE_URL", database_url)
         .env("STRIPE_SECRET_KEY", SECRET_KEY)

@@ -96,7 +96,7 @@ async fn the_migrate_command_brings_an_empty_database_up_to_this_build() {
         .unwrap();
 
     let stdout = crate::helpers::succeeded(&out);
-    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations"))
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations"))
         .unwrap()
         .count() as i64;
     assert!(

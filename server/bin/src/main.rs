@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use leptos::config::get_configuration;
 use server::settings::Settings;
-use server::startup::Application;
+use server::startup::{Application, Pages};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -90,7 +90,11 @@ async fn main() -> anyhow::Result<()> {
     let connect = || server::startup::connect(&settings, conf.leptos_options.clone(), false);
     match cli.command {
         None | Some(Command::Serve) => {
-            let app = Application::build(settings, conf.leptos_options, addr).await?;
+            let pages = Pages {
+                routes: pages::route_list,
+                shell: pages::shell,
+            };
+            let app = Application::build(settings, conf.leptos_options, addr, pages).await?;
             tracing::info!("storefront listening on http://{addr}");
             app.run().await
         }
