@@ -158,13 +158,12 @@ impl std::fmt::Display for Cost {
     }
 }
 
-/// What the browser needs to take a payment: nothing secret but the client secret of its own
-/// PaymentIntent.
+/// What the browser needs to pay an order: nothing secret but the client secret of its own
+/// PaymentIntent, and the amount the order charges. (The publishable key comes with the page.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckoutSession {
     pub order_id: OrderId,
     pub client_secret: String,
-    pub publishable_key: String,
     pub amount: Money,
 }
 

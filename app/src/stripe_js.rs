@@ -10,6 +10,8 @@ use crate::domain::Money;
 mod bindings {
     use super::*;
 
+    // Every call that Stripe.js may refuse by throwing (an IntegrationError) is `catch`, so a
+    // refusal comes back as an error instead of ending the task that made the call.
     #[wasm_bindgen]
     extern "C" {
         /// The object `Stripe(publishableKey)` returns.
@@ -19,29 +21,42 @@ mod bindings {
         #[wasm_bindgen(catch, js_name = Stripe)]
         pub fn stripe(publishable_key: &str) -> Result<Stripe, JsValue>;
 
-        #[wasm_bindgen(method)]
-        pub fn elements(this: &Stripe, options: &JsValue) -> Elements;
+        #[wasm_bindgen(method, catch)]
+        pub fn elements(this: &Stripe, options: &JsValue) -> Result<Elements, JsValue>;
 
-        #[wasm_bindgen(method, js_name = confirmPayment)]
-        pub fn confirm_payment(this: &Stripe, options: &JsValue) -> Promise;
+        #[wasm_bindgen(method, catch, js_name = confirmPayment)]
+        pub fn confirm_payment(this: &Stripe, options: &JsValue) -> Result<Promise, JsValue>;
+
+        #[wasm_bindgen(method, catch, js_name = retrievePaymentIntent)]
+        pub fn retrieve_payment_intent(
+            this: &Stripe,
+            client_secret: &str,
+        ) -> Result<Promise, JsValue>;
 
         #[derive(Clone)]
         pub type Elements;
 
-        #[wasm_bindgen(method)]
-        pub fn create(this: &Elements, kind: &str, options: &JsValue) -> PaymentElement;
+        #[wasm_bindgen(method, catch)]
+        pub fn create(
+            this: &Elements,
+            kind: &str,
+            options: &JsValue,
+        ) -> Result<PaymentElement, JsValue>;
 
-        #[wasm_bindgen(method)]
-        pub fn submit(this: &Elements) -> Promise;
+        #[wasm_bindgen(method, catch)]
+        pub fn submit(this: &Elements) -> Result<Promise, JsValue>;
 
-        #[wasm_bindgen(method)]
-        pub fn update(this: &Elements, options: &JsValue);
+        #[wasm_bindgen(method, catch)]
+        pub fn update(this: &Elements, options: &JsValue) -> Result<(), JsValue>;
 
         #[derive(Clone)]
         pub type PaymentElement;
 
         #[wasm_bindgen(method, catch)]
         pub fn mount(this: &PaymentElement, selector: &str) -> Result<(), JsValue>;
+
+        #[wasm_bindgen(method)]
+        pub fn on(this: &PaymentElement, event: &str, handler: &js_sys::Function);
     }
 }
 
@@ -98,7 +113,7 @@ pub async fn loaded() -> Result<(), String> {
 pub struct PaymentForm {
     stripe: bindings::Stripe,
     elements: bindings::Elements,
-    _element: bindings::PaymentElement,
+    element: bindings::PaymentElement,
 }
 
 fn set(target: &Object, key: &str, value: &JsValue) {
@@ -119,26 +134,66 @@ fn amount_options(options: &Object, amount: Money) {
     );
 }
 
+/// What Stripe.js threw or rejected with, for the log (never for the shopper).
+fn describe(thrown: &JsValue) -> String {
+    thrown
+        .as_string()
+        .or_else(|| {
+            Reflect::get(thrown, &JsValue::from_str("message"))
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| format!("{thrown:?}"))
+}
+
+/// Awaits a Stripe.js promise; a rejection is logged and becomes the general message.
+async fn settle(promise: Result<Promise, JsValue>) -> Result<JsValue, String> {
+    let answer = match promise {
+        Ok(promise) => JsFuture::from(promise).await,
+        Err(thrown) => Err(thrown),
+    };
+    answer.map_err(|thrown| {
+        leptos::logging::error!("Stripe.js refused a call: {}", describe(&thrown));
+        FALLBACK.to_string()
+    })
+}
+
 impl PaymentForm {
     /// Mounts the Payment Element at `selector` before any PaymentIntent exists (Stripe's
-    /// "collect payment details before creating an intent"): the form is usable as soon as
-    /// Stripe.js has run, and the intent is made when the shopper pays. `amount` is what the
-    /// page shows; it only shapes the form, the intent's amount comes from the order.
+    /// "collect payment details before creating an intent"): the form needs no round trip to
+    /// the shop, and the intent is made when the shopper pays. `amount` is what the page shows;
+    /// it only shapes the form, the intent's amount comes from the order. The error is for the
+    /// log.
     pub fn mount(publishable_key: &str, amount: Money, selector: &str) -> Result<Self, String> {
-        let stripe = bindings::stripe(publishable_key).map_err(|e| format!("{e:?}"))?;
+        let stripe = bindings::stripe(publishable_key).map_err(|e| describe(&e))?;
         let options = Object::new();
         set(&options, "mode", &JsValue::from_str("payment"));
         amount_options(&options, amount);
         let appearance = Object::new();
         set(&appearance, "theme", &JsValue::from_str("stripe"));
         set(&options, "appearance", &appearance);
-        let elements = stripe.elements(&options);
-        let element = elements.create("payment", &Object::new());
-        element.mount(selector).map_err(|e| format!("{e:?}"))?;
+        let elements = stripe.elements(&options).map_err(|e| describe(&e))?;
+        let element = elements
+            .create("payment", &Object::new())
+            .map_err(|e| describe(&e))?;
+        element.mount(selector).map_err(|e| describe(&e))?;
         Ok(Self {
             stripe,
             elements,
-            _element: element,
+            element,
+        })
+    }
+
+    /// Waits until the mounted form can be used (its `ready` event); its `loaderror` event
+    /// (a refused key, an amount or currency Stripe will not take) is the error, for the log.
+    pub async fn ready(&self) -> Result<(), String> {
+        let loaded = Promise::new(&mut |resolve, reject| {
+            self.element.on("ready", &resolve);
+            self.element.on("loaderror", &reject);
+        });
+        JsFuture::from(loaded).await.map(|_| ()).map_err(|event| {
+            let error = Reflect::get(&event, &JsValue::from_str("error")).unwrap_or(event);
+            describe(&error)
         })
     }
 
@@ -146,15 +201,15 @@ impl PaymentForm {
     pub fn set_amount(&self, amount: Money) {
         let options = Object::new();
         amount_options(&options, amount);
-        self.elements.update(&options);
+        if let Err(thrown) = self.elements.update(&options) {
+            leptos::logging::error!("Stripe.js refused the new amount: {}", describe(&thrown));
+        }
     }
 
     /// Checks the form's fields. Stripe.js wants this as soon as the shopper presses pay,
     /// before any other asynchronous work. The error is the message to show.
     pub async fn submit(&self) -> Result<(), String> {
-        let submitted = JsFuture::from(self.elements.submit())
-            .await
-            .map_err(|_| FALLBACK.to_string())?;
+        let submitted = settle(self.elements.submit()).await?;
         match error_message(&submitted) {
             Some(message) => Err(message),
             None => Ok(()),
@@ -178,13 +233,29 @@ impl PaymentForm {
         set(&options, "clientSecret", &JsValue::from_str(client_secret));
         set(&options, "confirmParams", &params);
         set(&options, "redirect", &JsValue::from_str("if_required"));
-        let result = JsFuture::from(self.stripe.confirm_payment(&options))
-            .await
-            .map_err(|_| FALLBACK.to_string())?;
+        let result = settle(self.stripe.confirm_payment(&options)).await?;
         match error_message(&result) {
             Some(message) => Err(message),
             None if has_payment_intent(&result) => Ok(()),
             None => Err(FALLBACK.into()),
         }
+    }
+
+    /// Whether the PaymentIntent has been paid (or is being paid) whatever the browser heard:
+    /// asked after a confirmation that failed, because its answer may have been lost on the way.
+    pub async fn paid(&self, client_secret: &str) -> bool {
+        let Ok(answer) = settle(self.stripe.retrieve_payment_intent(client_secret)).await else {
+            return false;
+        };
+        Reflect::get(&answer, &JsValue::from_str("paymentIntent"))
+            .and_then(|pi| Reflect::get(&pi, &JsValue::from_str("status")))
+            .ok()
+            .and_then(|status| status.as_string())
+            .is_some_and(|status| {
+                matches!(
+                    status.as_str(),
+                    "succeeded" | "processing" | "requires_capture"
+                )
+            })
     }
 }

@@ -139,7 +139,7 @@ test('a shopper buys with the keyboard alone', async ({ page }) => {
   await waitForHydration(page);
 
   const c = checkout(page);
-  // Reaching the email field opens checkout; the card fields follow it.
+  // The card fields are mounted once the island has hydrated; the keyboard reaches them after the email.
   await tabTo(page, c.email);
   await page.keyboard.type('keys@example.com');
   await expect(c.cardNumber).toBeVisible({ timeout: 20_000 });

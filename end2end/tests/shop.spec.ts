@@ -235,6 +235,30 @@ test('the pay button is disabled while the payment is in flight', async ({ page,
   await expect(orderPage(page).status).toHaveText('Paid');
 });
 
+test('a payment whose answer is lost on the way still shows the paid order, and no second order is made', async ({ page, shop }) => {
+  const before = await listIntents(shop);
+  await openProduct(page, RECORDINGS.slug);
+  await fillCheckout(page, { card: CARDS.ok });
+  // The confirmation reaches the stand-in and is carried out; its answer never reaches the
+  // browser, as when a phone loses its connection at that moment.
+  let lost = 0;
+  await page.route(
+    (url) => url.origin === shop.standinURL && /^\/v1\/payment_intents\/[^/]+\/confirm$/.test(url.pathname),
+    async (route) => {
+      await route.fetch();
+      lost += 1;
+      await route.abort('connectionfailed');
+    },
+  );
+  await checkout(page).payButton.click();
+
+  const orderId = await orderIdFromUrl(page);
+  await expect(orderPage(page).status).toHaveText('Paid');
+  expect(lost).toBe(1);
+  const created = (await intentsSince(shop, before)).filter((pi) => pi.metadata?.product === RECORDINGS.slug);
+  expect(created.map((pi) => [pi.metadata.order_id, pi.status])).toEqual([[orderId, 'succeeded']]);
+});
+
 test('an invalid email shows a plain message and creates no payment', async ({ page, shop }) => {
   const before = await listIntents(shop);
   const requestsBefore = await standinRequests(shop);

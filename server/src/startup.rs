@@ -77,7 +77,10 @@ impl Application {
             state.catalog.clone(),
             state.pool.clone(),
         ));
-        app::accounts::warm_up().await;
+        // In the background: start-up does not wait for the hash (a quarter of a second in a
+        // debug build, paid at every restart under `cargo leptos watch`); a sign-in that comes
+        // before it is made waits for it.
+        tokio::spawn(app::accounts::warm_up());
         let limits = state.limits.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));

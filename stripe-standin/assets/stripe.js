@@ -739,17 +739,17 @@
     }
     // Without an intent (Stripe's deferred-intent flow) the group says what it will pay:
     // `mode`, `amount` in minor units and `currency`. The intent comes later, at confirmation.
-    this._deferred = this._clientSecret === null;
+    this._deferred = this._clientSecret === null && options.mode !== undefined;
+    if (this._clientSecret !== null && options.mode !== undefined) {
+      throw new IntegrationError('elements(): pass either `clientSecret` or `mode`, not both.');
+    }
     if (this._deferred) {
       if (options.mode !== 'payment') {
         throw new IntegrationError(
-          'elements(): pass either `clientSecret` or `mode`. The stand-in supports `mode: "payment"`; you passed: ' +
-          describe(options.mode) + '.'
+          'elements(): the stand-in supports `mode: "payment"`; you passed: ' + describe(options.mode) + '.'
         );
       }
       checkDeferredAmount(options, 'elements()');
-    } else if (options.mode !== undefined) {
-      throw new IntegrationError('elements(): pass either `clientSecret` or `mode`, not both.');
     }
     this._submitted = false;
     this._appearance = options.appearance || null;
@@ -763,6 +763,12 @@
     }
     if (this._elements.payment) {
       throw new IntegrationError('Only one Payment Element can be created per elements() group.');
+    }
+    if (this._clientSecret === null && !this._deferred) {
+      throw new IntegrationError(
+        'In order to create a payment element, pass a `clientSecret` (of a PaymentIntent) or a ' +
+        '`mode` with its `amount` and `currency` when creating the Elements group.'
+      );
     }
     var el = new PaymentElement(this, options);
     this._elements.payment = el;
@@ -1045,6 +1051,18 @@
     element._setBusy(true);
     return (async function () {
       try {
+        if (elements._deferred) {
+          // As Stripe.js does, the intent must be in the currency the group was created with.
+          var current = await self._api('GET', '/v1/payment_intents/' + encodeURIComponent(intentId), { client_secret: clientSecret });
+          if (current.error) return { error: current.error };
+          var wanted = elements._options.currency;
+          if (current.data.currency !== wanted) {
+            throw new IntegrationError(
+              'confirmPayment(): the PaymentIntent is in ' + current.data.currency + ' but the `elements` group ' +
+              'was created with currency ' + wanted + '. Pass the same currency to elements() or elements.update().'
+            );
+          }
+        }
         var pmParams = Object.assign({}, pmData, { type: 'card', card: element._cardParams() });
         var pm = await self._api('POST', '/v1/payment_methods', pmParams);
         if (pm.error) return { error: pm.error };

@@ -77,14 +77,14 @@ test.afterAll(async () => {
 
 type PaymentIntent = { id: string; client_secret: string; status: string; [key: string]: unknown };
 
-async function createPaymentIntent(): Promise<PaymentIntent> {
+async function createPaymentIntent(currency = 'usd'): Promise<PaymentIntent> {
   const res = await fetch(`${base}/v1/payment_intents`, {
     method: 'POST',
     headers: {
       Authorization: `Bearer ${SECRET_KEY}`,
       'Content-Type': 'application/x-www-form-urlencoded',
     },
-    body: 'amount=1999&currency=usd&automatic_payment_methods[enabled]=true',
+    body: `amount=1999&currency=${currency}&automatic_payment_methods[enabled]=true`,
   });
   const body = await res.json();
   expect(res.status, JSON.stringify(body)).toBe(200);
@@ -339,14 +339,15 @@ test('a Payment Element mounted before any intent exists pays the intent made af
   const refused = await page.evaluate((pk) => {
     const stripe = (window as any).Stripe(pk);
     const tries = [
-      {},
       { mode: 'payment', amount: 19.99, currency: 'usd' },
       { mode: 'payment', amount: 1999, currency: 'USD' },
       { mode: 'payment', currency: 'usd' },
+      // Accepted by elements(), as by Stripe.js; a Payment Element needs an intent or a mode.
+      {},
     ];
     return tries.map((options) => {
       try {
-        stripe.elements(options);
+        stripe.elements(options).create('payment');
         return 'accepted';
       } catch (e) {
         return (e as Error).name;
@@ -388,6 +389,10 @@ test('a Payment Element mounted before any intent exists pays the intent made af
 
   expect(await confirm(pi.client_secret, false)).toMatch(/^IntegrationError: .*elements\.submit\(\) must be called/);
   expect((await fetchPaymentIntent(pi.id)).status).toBe('requires_payment_method');
+  // An intent in another currency than the group's is refused before anything is charged.
+  const euros = await createPaymentIntent('eur');
+  expect(await confirm(euros.client_secret, true)).toMatch(/^IntegrationError: .*currency/);
+  expect((await fetchPaymentIntent(euros.id)).status).toBe('requires_payment_method');
   expect(await confirm(pi.client_secret, true)).toBe('succeeded');
   expect((await fetchPaymentIntent(pi.id)).status).toBe('succeeded');
 });

@@ -99,7 +99,6 @@ pub async fn start_checkout(slug: String) -> Result<CheckoutSession, ShopError> 
         Ok(CheckoutSession {
             order_id: opened.order,
             client_secret: opened.client_secret,
-            publishable_key: state.public.publishable_key.clone(),
             amount: opened.amount,
         })
     })

@@ -2,18 +2,15 @@
 //! An island: the server renders it, the browser hydrates it and mounts Stripe's form.
 //!
 //! The Payment Element is mounted as soon as the island hydrates, before any PaymentIntent exists
-//! (Stripe's deferred-intent flow), so the form is usable without a round trip to the server.
-//! Viewing a product costs nothing: the order and its PaymentIntent are made only when the
-//! shopper presses "Pay", so crawlers and passers-by never reach Stripe.
+//! (Stripe's deferred-intent flow), so the form is usable without a round trip to the shop.
+//! No order and no PaymentIntent are made until the shopper presses "Pay", so crawlers and
+//! passers-by leave nothing behind.
 
 use leptos::prelude::*;
 
-use crate::domain::Money;
 #[cfg(feature = "hydrate")]
-use crate::{
-    api::{set_checkout_email, start_checkout},
-    models::CheckoutSession,
-};
+use crate::api::{set_checkout_email, start_checkout};
+use crate::domain::Money;
 
 /// The form under a product: email, the Payment Element and a pay button that says the amount.
 /// An island: the server renders it, the browser hydrates it and mounts Stripe's form.
@@ -43,12 +40,8 @@ pub fn CheckoutForm(slug: String, price: Money, publishable_key: String) -> impl
 
     #[allow(unused_variables)]
     let slug = StoredValue::new(slug);
-    // The mounted form, and the order once the first press of "Pay" has made it: a second try
-    // after a declined card pays the same order.
     #[cfg(feature = "hydrate")]
     let form = StoredValue::new_local(None::<crate::stripe_js::PaymentForm>);
-    #[cfg(feature = "hydrate")]
-    let order = StoredValue::new(None::<CheckoutSession>);
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         set_hydrated.set(true);
@@ -58,13 +51,17 @@ pub fn CheckoutForm(slug: String, price: Money, publishable_key: String) -> impl
                 Ok(()) => crate::stripe_js::PaymentForm::mount(&key, price, "#payment-element"),
                 Err(e) => Err(e),
             };
-            match mounted {
+            let ready = match mounted {
+                Ok(pf) => pf.ready().await.map(|()| pf),
+                Err(e) => Err(e),
+            };
+            match ready {
                 Ok(pf) => {
                     form.set_value(Some(pf));
                     set_ready.set(true);
                 }
                 Err(e) => {
-                    leptos::logging::error!("payment form failed to mount: {e}");
+                    leptos::logging::error!("payment form failed to load: {e}");
                     set_message.set(Some(crate::stripe_js::NOT_LOADED.into()));
                 }
             }
@@ -91,16 +88,7 @@ pub fn CheckoutForm(slug: String, price: Money, publishable_key: String) -> impl
                 set_busy.set(false);
                 return;
             };
-            if let Err(e) = pay(
-                &payment_form,
-                order,
-                slug.get_value(),
-                typed,
-                amount,
-                set_amount,
-            )
-            .await
-            {
+            if let Err(e) = pay(&payment_form, slug.get_value(), typed, amount, set_amount).await {
                 set_message.set(Some(e));
                 set_busy.set(false);
             }
@@ -128,7 +116,13 @@ pub fn CheckoutForm(slug: String, price: Money, publishable_key: String) -> impl
             <div id="payment-element" class="payment-element"></div>
             {move || {
                 (!ready.get() && message.get().is_none())
-                    .then(|| view! { <p class="form-note">"Loading the payment form…"</p> })
+                    .then(|| {
+                        view! {
+                            <p class="form-note" role="status">
+                                "Loading the payment form…"
+                            </p>
+                        }
+                    })
             }}
             <p class="form-error" role="alert">{move || message.get()}</p>
             <button
@@ -142,13 +136,13 @@ pub fn CheckoutForm(slug: String, price: Money, publishable_key: String) -> impl
     }
 }
 
-/// Pays once the shopper pressed "Pay": checks the form, makes the order at the database's
-/// price (or reuses the one an earlier try made), records the receipt email and confirms the
-/// payment. Returns the message to show when the shopper has something to do.
+/// Pays once the shopper pressed "Pay": checks the form, asks the server for the order (made at
+/// the database's price, or this browser's open order for the product when it can still be
+/// paid, as after a declined card), records the receipt email and confirms the payment.
+/// Returns the message to show when the shopper has something to do.
 #[cfg(feature = "hydrate")]
 async fn pay(
     payment_form: &crate::stripe_js::PaymentForm,
-    order: StoredValue<Option<CheckoutSession>>,
     slug: String,
     email: String,
     shown: ReadSignal<Money>,
@@ -156,14 +150,9 @@ async fn pay(
 ) -> Result<(), String> {
     // Stripe.js wants the form checked before any other work.
     payment_form.submit().await?;
-    let session = match order.get_value() {
-        Some(session) => session,
-        None => {
-            let session = start_checkout(slug).await.map_err(|e| e.to_string())?;
-            order.set_value(Some(session.clone()));
-            session
-        }
-    };
+    // Asked at every press, never kept here: the server knows whether the order is still
+    // payable (not expired, not paid meanwhile, still at the catalog's price).
+    let session = start_checkout(slug).await.map_err(|e| e.to_string())?;
     // The seller changed the price since the page was rendered: the shopper pays only an
     // amount the button has shown.
     if session.amount != shown.get_untracked() {
@@ -181,9 +170,16 @@ async fn pay(
         .map_err(|e| e.to_string())?;
     let origin = window().location().origin().unwrap_or_default();
     let return_url = format!("{origin}/orders/{order_id}");
-    payment_form
+    let confirmed = payment_form
         .confirm(&session.client_secret, &return_url, &email)
-        .await?;
+        .await;
+    // A failure may be only the answer lost on the way: the order page tells a payment that
+    // went through, and pressing "Pay" again must not make a second order.
+    if let Err(e) = confirmed
+        && !payment_form.paid(&session.client_secret).await
+    {
+        return Err(e);
+    }
     let _ = window().location().assign(&return_url);
     Ok(())
 }

@@ -48,6 +48,10 @@ pub fn ProductPage() -> impl IntoView {
                                         <Unlock slug=p.slug.clone() credits account=account.clone()/>
                                     })}
                                     <CheckoutForm slug=p.slug.clone() price publishable_key=publishable_key.clone()/>
+                                    // Outside the island: the browser does not hydrate it.
+                                    <noscript>
+                                        <p class="form-note">"Paying needs JavaScript, which is off in this browser."</p>
+                                    </noscript>
                                 }.into_any(),
                             };
                             // A pack says what it adds in its own line below.
