@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Measures the shop and prints the figures, each beside the previous run's (nothing here
 # asserts a time):
-#  - requests/s and latency percentiles of the catalog (200 products, 24 to a page: `/` and
-#    `/?page=5`) and a product page under wrk (32 connections), a release server with the
-#    database behind it, for a visitor without a session;
+#  - requests/s and latency percentiles of `/healthz` (the machine's reference), the catalog
+#    (200 products, 24 to a page: `/` and `/?page=5`) and a product page under wrk (32
+#    connections), a release server with the database behind it, for a visitor without a
+#    session;
 #  - server memory (RSS) at rest and after the load;
 #  - static assets: the stylesheet (brotli, precompressed) and the wasm bundle's 304 answers;
 #  - webhook throughput: signed events fulfilled durably per second, delivery latency, the
@@ -63,7 +64,9 @@ echo
 figure "server RSS at rest" "$(( $(ps -o rss= -p "$server_pid") / 1024 ))" MiB
 
 # wrk gets one thread: on two cores, every cycle it does not use goes to the server.
-for path in / "/?page=5" /products/tokyo-night-presets; do
+# `/healthz` first, as the machine's reference: it does no work, so the figures below are best
+# compared with it when two runs were made on different machines.
+for path in /healthz / "/?page=5" /products/tokyo-night-presets; do
   curl -fs "http://127.0.0.1:$port$path" >/dev/null
   out=$(wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$port$path")
   if echo "$out" | grep -qE "Non-2xx|Socket errors"; then
