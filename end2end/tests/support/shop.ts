@@ -67,7 +67,7 @@ export type ApiRequest = {
 function binary(envName: string, name: string): string {
   const bin = process.env[envName] || path.join(REPO_ROOT, 'target', 'debug', name);
   if (!existsSync(bin)) {
-    throw new Error(`${name} not found at ${bin}: build it with \`cargo build -p ${name}\` (or set ${envName}).`);
+    throw new Error(`${name} not found at ${bin}: build it with \`cargo build --bin ${name}\` (or set ${envName}).`);
   }
   return bin;
 }
