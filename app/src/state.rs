@@ -7,8 +7,36 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+/// What every request may need, behind one `Arc`: axum hands each request's handler its own
+/// copy of the state, so a copy costs one reference count. (As a plain struct of these fields,
+/// copying and dropping it for each request was a quarter of the server's time answering
+/// `/healthz`: its strings, the Stripe client's headers, the leptos options. bench/RESULTS.md.)
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(std::sync::Arc::new(shared))
+    }
+
+    /// The fields, to change while the server is being set up (a copy is made first if the
+    /// state is already shared, so no running task sees a change).
+    pub fn make_mut(&mut self) -> &mut Shared {
+        std::sync::Arc::make_mut(&mut self.0)
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The fields of `AppState`.
+#[derive(Clone)]
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
     /// The published products, kept between changes (see `catalog::cache`).

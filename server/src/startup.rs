@@ -71,7 +71,7 @@ impl Application {
         // address bound, with its port.
         if state.shop.public_url.is_none() {
             let bound = listener.local_addr().unwrap_or(addr);
-            state.shop.public_url = Some(format!("http://{bound}"));
+            state.make_mut().shop.public_url = Some(format!("http://{bound}"));
         }
         tokio::spawn(cache::follow_changes(
             state.catalog.clone(),
@@ -248,7 +248,7 @@ pub async fn connect(
             .await
             .context("Failed to store the demo catalog's files")?;
     }
-    Ok(AppState {
+    Ok(AppState::new(app::state::Shared {
         leptos_options: leptos_options.clone(),
         pool,
         catalog: CatalogCache::default(),
@@ -277,7 +277,7 @@ pub async fn connect(
                 leptos_options.site_pkg_dir, leptos_options.output_name
             ),
         },
-    })
+    }))
 }
 
 /// Where bought files are kept: the configured S3-compatible bucket, or a local directory.
@@ -444,18 +444,18 @@ fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>, pages: 
             crate::cross_origin::refuse_cross_origin,
         ))
         .layer(
+            // Borrowed, not copied: with the span off (RUST_LOG above info), a request costs
+            // nothing here.
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let path = req
                     .extensions()
                     .get::<axum::extract::MatchedPath>()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_else(|| req.uri().path().to_string());
+                    .map_or_else(|| req.uri().path(), |p| p.as_str());
                 let request_id = req
                     .headers()
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
+                    .unwrap_or_default();
                 tracing::info_span!("request", method = %req.method(), path, request_id)
             }),
         )

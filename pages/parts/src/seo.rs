@@ -15,7 +15,7 @@ fn base_url() -> String {
 
 /// The shop's name, for `og:site_name`.
 fn shop_name() -> String {
-    use_context::<app::state::AppState>().map_or_else(String::new, |state| state.shop.name)
+    use_context::<app::state::AppState>().map_or_else(String::new, |state| state.shop.name.clone())
 }
 
 /// A page's description, canonical address and link-preview tags. `path` is the page's own
