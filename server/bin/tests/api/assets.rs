@@ -1,6 +1,6 @@
-//! The site's assets: content-hashed names kept by browsers for good, other names checked each
-//! time, brotli copies made at build time sent as they are, 304 to a browser that has the file,
-//! and pages that a cache must ask for again.
+//! The site's assets: content-hashed names kept by browsers for good and served from memory,
+//! other names checked each time, brotli copies made at build time sent as they are, 304 to a
+//! browser that has the file, and pages that a cache must ask for again.
 
 use std::path::Path;
 
@@ -51,7 +51,7 @@ async fn get(
 }
 
 #[tokio::test]
-async fn hashed_assets_are_kept_for_good_and_sent_as_precompressed() {
+async fn hashed_assets_are_kept_for_good_served_from_memory_and_sent_as_precompressed() {
     let dir = tempfile::tempdir().unwrap();
     site(dir.path());
     let app = spawn_with_site(Some(WEBHOOK_SECRET), &[], Some(dir.path())).await;
@@ -97,6 +97,31 @@ async fn hashed_assets_are_kept_for_good_and_sent_as_precompressed() {
         again.headers()[CACHE_CONTROL],
         "public, max-age=31536000, immutable"
     );
+
+    // An older copy is sent the file again.
+    let older = get(
+        &app,
+        &format!("/pkg/{HASHED}.wasm"),
+        Some((IF_MODIFIED_SINCE, "Mon, 01 Jan 2001 00:00:00 GMT")),
+    )
+    .await;
+    assert_eq!(older.status(), StatusCode::OK);
+    assert_eq!(older.bytes().await.unwrap().as_ref(), b"\0asm");
+
+    // Hashed files are read once, at start: what is on the disk later does not matter, and a
+    // browser that refuses brotli gets the plain file.
+    std::fs::remove_file(dir.path().join(format!("pkg/{HASHED}.css"))).unwrap();
+    std::fs::remove_file(dir.path().join(format!("pkg/{HASHED}.css.br"))).unwrap();
+    let kept = get(
+        &app,
+        &format!("/pkg/{HASHED}.css"),
+        Some((ACCEPT_ENCODING, "gzip;q=1, br;q=0")),
+    )
+    .await;
+    assert_eq!(kept.status(), StatusCode::OK);
+    assert!(kept.headers().get(CONTENT_ENCODING).is_none());
+    assert_eq!(kept.headers()[reqwest::header::CONTENT_TYPE], "text/css");
+    assert_eq!(kept.text().await.unwrap(), "body{color:red}");
 
     // A plain name may change: it is checked each time.
     let plain = get(&app, "/pkg/storefront.css", None).await;
