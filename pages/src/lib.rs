@@ -4,10 +4,10 @@
 //! functions inside `<Suspense>` and render complete HTML (`SsrMode::Async`); only the islands
 //! they place (`app::islands`) run in the browser.
 //!
-//! Built for the server only. A page edit rebuilds its group's crate; this crate, the `server`
-//! library and the binary are then recompiled or relinked, reusing their code, since each page
-//! reaches them as an `AnyView` (the server names nothing here but `shell` and `route_list`).
-//! `app` and the wasm bundle stay as they were.
+//! Built for the server only. A page edit rebuilds its group's crate; this crate and the
+//! binary (`server/bin`) are then recompiled and relinked, reusing their code, since each page
+//! reaches them as an `AnyView`. The `server` library does not depend on this crate (the binary
+//! hands it `shell` and `route_list`), and `app` and the wasm bundle stay as they were.
 
 // The whole document's view type is one deeply nested type; erasing it to an `AnyView` for the
 // server (`shell`) needs its layout, which is deeper than rustc's default limit of 128.
@@ -33,7 +33,7 @@ use page_parts::NotFound;
 /// The HTML document around the app. `stripe_js_url` is loaded on every page, as Stripe
 /// recommends, so the payment form is ready when the shopper reaches it.
 ///
-/// Returned as an `AnyView`: the server crate renders it without naming the pages' view types,
+/// Returned as an `AnyView`: the server renders it without naming the pages' view types,
 /// so a page edit leaves its code as it was.
 pub fn shell(options: LeptosOptions, stripe_js_url: String) -> AnyView {
     // Not on the pages a mailed link opens: their URL carries the link's token, and a

@@ -83,6 +83,8 @@ struct KeptFile {
     content_type: &'static str,
     /// Whole seconds, as `Last-Modified` carries it.
     modified: SystemTime,
+    /// `modified` as the header says it, written once.
+    last_modified: HeaderValue,
     plain: Bytes,
     brotli: Option<Bytes>,
     gzip: Option<Bytes>,
@@ -110,11 +112,17 @@ impl Kept {
             let seconds = modified
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
+            let modified = UNIX_EPOCH + Duration::from_secs(seconds);
+            let Ok(last_modified) = HeaderValue::from_str(&httpdate::fmt_http_date(modified))
+            else {
+                continue;
+            };
             files.insert(
                 file.clone(),
                 KeptFile {
                     content_type,
-                    modified: UNIX_EPOCH + Duration::from_secs(seconds),
+                    modified,
+                    last_modified,
                     plain,
                     brotli: read(&format!("{file}.br")),
                     gzip: read(&format!("{file}.gz")),
@@ -152,7 +160,6 @@ async fn from_memory(State(kept): State<Kept>, request: Request, next: Next) -> 
         return next.run(request).await;
     };
     let headers = request.headers();
-    let last_modified = httpdate::fmt_http_date(file.modified);
     let mut response = Response::new(Body::empty());
     let unchanged = headers
         .get(header::IF_MODIFIED_SINCE)
@@ -178,9 +185,9 @@ async fn from_memory(State(kept): State<Kept>, request: Request, next: Next) -> 
         }
         *response.body_mut() = Body::from(body);
     }
-    if let Ok(value) = HeaderValue::from_str(&last_modified) {
-        response.headers_mut().insert(header::LAST_MODIFIED, value);
-    }
+    response
+        .headers_mut()
+        .insert(header::LAST_MODIFIED, file.last_modified.clone());
     response
 }
 
