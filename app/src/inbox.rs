@@ -187,6 +187,8 @@ async fn act(
     match outcome {
         Ok(()) => {
             tx.commit().await?;
+            // A settlement may have written a receipt or a refund notice.
+            state.new_mail.written();
             Ok(Handled::Now)
         }
         Err(e) => {
@@ -238,7 +240,7 @@ fn failure_note(error: &HandleError) -> String {
 }
 
 /// An event as it arrived, before it is stored: its JSON text goes to the database as it
-/// came, parsed there into `jsonb`.
+/// came, and is kept so (`json`, checked but not rebuilt).
 struct Incoming<'a> {
     envelope: &'a Envelope,
     payload: &'a str,
@@ -258,7 +260,7 @@ impl Incoming<'_> {
         Ok(sqlx::query_scalar!(
             r#"insert into stripe_event
                    (id, type, payload, handled_at, attempts, source, created_at, payment_intent_id)
-               values ($1, $2, $3::text::jsonb, now(), 1, $4, to_timestamp($5), $6)
+               values ($1, $2, $3::text::json, now(), 1, $4, to_timestamp($5), $6)
                on conflict (id) do update
                    set handled_at = now(), attempts = stripe_event.attempts + 1, last_error = null
                    where stripe_event.handled_at is null
@@ -281,7 +283,7 @@ impl Incoming<'_> {
         sqlx::query!(
             "insert into stripe_event
                  (id, type, payload, handled_at, source, created_at, payment_intent_id)
-             values ($1, $2, $3::text::jsonb, now(), $4, to_timestamp($5), $6)
+             values ($1, $2, $3::text::json, now(), $4, to_timestamp($5), $6)
              on conflict (id) do nothing",
             e.id,
             e.type_,
@@ -302,7 +304,7 @@ impl Incoming<'_> {
         let stored = sqlx::query!(
             "insert into stripe_event
                  (id, type, payload, attempts, last_error, source, created_at, payment_intent_id)
-             values ($1, $2, $3::text::jsonb, 1, $4, $5, to_timestamp($6), $7)
+             values ($1, $2, $3::text::json, 1, $4, $5, to_timestamp($6), $7)
              on conflict (id) do update
                  set attempts = stripe_event.attempts + 1, last_error = excluded.last_error
                  where stripe_event.handled_at is null",

@@ -23,6 +23,7 @@
 //! | `limits` | rate limits on checkout starts and Stripe reads | ssr |
 //! | `checkout`, `orders` | opening checkout; an order as its page shows it | ssr |
 //! | `inbox` | Stripe events stored, then settled once | ssr |
+//! | `outbox` | waking the mail job when a transaction wrote mail | ssr |
 //! | `fulfillment` | settling orders from what Stripe reports | ssr |
 //! | `payment_intents` | every call to Stripe's PaymentIntents API | ssr |
 //! | `catalog` | published products, and their in-memory copy | ssr |
@@ -62,6 +63,8 @@ pub mod limits;
 pub mod models;
 #[cfg(feature = "ssr")]
 pub mod orders;
+#[cfg(feature = "ssr")]
+pub mod outbox;
 #[cfg(feature = "ssr")]
 pub mod payment_intents;
 #[cfg(feature = "ssr")]

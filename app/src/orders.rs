@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::domain::{Currency, DisputeStatus, Money, OrderId, OrderStatus, ProductKind};
 use crate::error::{OrInternal, ShopError};
 use crate::fulfillment;
+use crate::outbox::NewMail;
 use crate::models::{Cost, LibraryItem, OrderLine, OrderView};
 use crate::payment_intents;
 
@@ -32,6 +33,7 @@ struct Row {
 pub async fn view(
     pool: &PgPool,
     stripe: &stripe::Client,
+    new_mail: &NewMail,
     id: &OrderId,
     may_ask_stripe: impl FnOnce() -> bool,
 ) -> Result<OrderView, ShopError> {
@@ -40,7 +42,7 @@ pub async fn view(
         && let Some(intent) = row.payment_intent_id.clone()
         && may_ask_stripe()
     {
-        refresh(pool, stripe, &intent).await;
+        refresh(pool, stripe, new_mail, &intent).await;
         row = read(pool, id).await?.ok_or(ShopError::NotFound)?;
     }
     let amount = cost(row.amount_minor, row.currency, row.credits_spent)?;
@@ -78,12 +80,17 @@ async fn read(pool: &PgPool, id: &OrderId) -> Result<Option<Row>, ShopError> {
 
 /// Asks Stripe for the order's PaymentIntent and settles the order from it. A Stripe or
 /// database failure here is logged and the page shows what the database already has.
-async fn refresh(pool: &PgPool, stripe: &stripe::Client, intent_id: &str) {
+async fn refresh(pool: &PgPool, stripe: &stripe::Client, new_mail: &NewMail, intent_id: &str) {
     let Ok(intent) = payment_intents::retrieve(stripe, intent_id).await else {
         return;
     };
-    if let Err(e) = fulfillment::settle_intent_now(pool, &intent).await {
-        tracing::warn!(error = %e, intent = intent_id, "could not settle an order from the order page");
+    match fulfillment::settle_intent_now(pool, &intent).await {
+        // A receipt may have been written with the payment.
+        Ok(fulfillment::Settled::Changed { .. }) => new_mail.written(),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, intent = intent_id, "could not settle an order from the order page")
+        }
     }
 }
 

@@ -165,6 +165,7 @@ async fn check_open_orders(
         match fulfillment::settle_intent_now(&state.pool, &intent).await {
             Ok(Settled::Changed { from, to }) => {
                 tracing::info!(order = %order.public_id, ?from, ?to, "settled by reconciliation");
+                state.new_mail.written();
                 done.orders_settled += 1;
             }
             Ok(_) => {}

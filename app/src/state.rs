@@ -68,6 +68,8 @@ pub struct Shared {
     pub background_jobs: bool,
     /// The shop as its pages present it.
     pub shop: ShopInfo,
+    /// Rung after a commit that wrote mail, so this server's mail job sends it at once.
+    pub new_mail: crate::outbox::NewMail,
 }
 
 /// The shop as its pages present it: its name, where shoppers write to, where the seller's

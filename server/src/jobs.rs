@@ -110,6 +110,7 @@ pub async fn start(
         .await?;
     underway::run_migrations(&pool).await?;
     let shop_pool = chores.state.pool.clone();
+    let new_mail = chores.state.new_mail.clone();
     let job = Job::builder()
         .state(chores)
         .step(|cx, run: Housekeeping| async move {
@@ -137,7 +138,7 @@ pub async fn start(
     .await?;
 
     match mailer {
-        Some(mailer) => start_mail(shop_pool, pool.clone(), mailer).await?,
+        Some(mailer) => start_mail(shop_pool, pool.clone(), mailer, new_mail).await?,
         None => tracing::warn!("SMTP_URL is not set: receipts and notices wait in the outbox"),
     }
     let deletion_pool = pool.clone();
@@ -148,13 +149,11 @@ pub async fn start(
         }
     });
     work_on(&job, "housekeeping");
+    bid_for_schedule(&job, "housekeeping");
     Ok(())
 }
 
-/// Starts this server's worker for `job` (one run at a time) and its bid for the job's
-/// schedule: the scheduler returns at once unless this server holds the schedule's lock, in
-/// which case it queues runs until the process ends; asking again every minute moves the
-/// schedule to another server when its holder stops.
+/// Starts this server's worker for `job`: one run at a time.
 fn work_on<I, S>(job: &Job<I, S>, name: &'static str)
 where
     I: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
@@ -167,6 +166,16 @@ where
             tracing::error!(error = %e, job = name, "a background worker stopped");
         }
     });
+}
+
+/// Starts this server's bid for `job`'s schedule: the scheduler returns at once unless this
+/// server holds the schedule's lock, in which case it queues runs until the process ends;
+/// asking again every minute moves the schedule to another server when its holder stops.
+fn bid_for_schedule<I, S>(job: &Job<I, S>, name: &'static str)
+where
+    I: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+    S: Clone + Send + Sync + 'static,
+{
     let scheduler = job.scheduler();
     tokio::spawn(async move {
         loop {
@@ -178,8 +187,11 @@ where
     });
 }
 
-/// How long the mail job's waker gathers notifications into one run.
+/// How long the mail job's waker gathers rings into one run.
 const MAIL_BURST: Duration = Duration::from_millis(50);
+/// How often the waker looks for mail no ring told it of: written by another process (an
+/// operator command, another server), or due again after a failed send.
+const MAIL_LOOK: Duration = Duration::from_secs(2);
 
 /// A run of the mail job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,9 +199,15 @@ pub struct SendMail {
     pub reason: String,
 }
 
-/// The mail job: queued when the outbox gets a message (Postgres notifies), every minute (for
-/// retries), and at start. Runs on several servers at once split the outbox between them.
-async fn start_mail(shop: sqlx::PgPool, queue: sqlx::PgPool, mailer: Mailer) -> anyhow::Result<()> {
+/// The mail job: queued when this server commits mail (`NewMail` rings), when a look every
+/// `MAIL_LOOK` finds mail due, and at start. Runs on several servers at once
+/// split the outbox between them.
+async fn start_mail(
+    shop: sqlx::PgPool,
+    queue: sqlx::PgPool,
+    mailer: Mailer,
+    new_mail: app::outbox::NewMail,
+) -> anyhow::Result<()> {
     let job = Job::builder()
         .state((shop.clone(), mailer))
         .step(|cx, _run: SendMail| async move {
@@ -203,46 +221,37 @@ async fn start_mail(shop: sqlx::PgPool, queue: sqlx::PgPool, mailer: Mailer) -> 
         .pool(queue)
         .build()
         .await?;
-    let schedule: ZonedSchedule = "0 * * * * *[UTC]".parse()?;
-    job.schedule(
-        &schedule,
-        &SendMail {
-            reason: "schedule".into(),
-        },
-    )
-    .await?;
+    // The look below finds whatever a schedule would (mail due again after a failed send, mail
+    // written elsewhere) within seconds, so the minute's schedule of earlier versions goes.
+    job.unschedule().await?;
     job.enqueue(&SendMail {
         reason: "start".into(),
     })
     .await?;
 
-    let mut listener = sqlx::postgres::PgListener::connect_with(&shop).await?;
-    // A lost connection ends `try_recv` with None and is made again on the next call, so the
-    // gathering below never cuts a reconnection short.
-    listener.eager_reconnect(false);
-    listener.listen("outbound_email").await?;
     let waker = job.clone();
     tokio::spawn(async move {
+        let mut look = tokio::time::interval(MAIL_LOOK);
+        look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let reason = match listener.try_recv().await {
-                Ok(Some(_)) => {
-                    // One run for a burst of mail (a sale's receipts): what arrives within
-                    // the pause is taken by the same run, and anything later wakes another.
-                    let until = tokio::time::Instant::now() + MAIL_BURST;
-                    while let Ok(Ok(Some(_))) =
-                        tokio::time::timeout_at(until, listener.try_recv()).await
-                    {
-                    }
+            let reason = tokio::select! {
+                () = new_mail.rung() => {
+                    // One run for a burst of mail (a sale's receipts): rings within the pause
+                    // are taken by the same run, and a later one queues another.
+                    tokio::time::sleep(MAIL_BURST).await;
                     "new mail"
                 }
-                // Notifications sent while the connection was lost are gone: a run looks.
-                Ok(None) => "the outbox listener reconnects",
-                Err(e) => {
-                    tracing::warn!(error = %e, "the outbox listener failed; reconnecting");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+                _ = look.tick() => match mail::any_due(&shop).await {
+                    Ok(true) => "mail due",
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not look for due mail");
+                        continue;
+                    }
+                },
             };
+            // Whatever woke it, the next look is a full pause away.
+            look.reset();
             if let Err(e) = waker
                 .enqueue(&SendMail {
                     reason: reason.into(),

@@ -77,6 +77,18 @@ struct Due {
     credits_spent: Option<i64>,
 }
 
+/// Whether the outbox holds mail to send now (a look that costs one indexed read).
+pub async fn any_due(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (
+               select 1 from outbound_email
+               where sent_at is null and skipped_reason is null and next_attempt_at <= now()
+           ) as "due!""#
+    )
+    .fetch_one(pool)
+    .await
+}
+
 /// Sends what is due in the outbox, oldest first.
 #[tracing::instrument(skip_all)]
 pub async fn send_due(pool: &PgPool, mailer: &Mailer) -> Result<Sent, sqlx::Error> {

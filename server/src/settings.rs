@@ -45,6 +45,9 @@ pub struct Settings {
     /// Read the client's address from the last `X-Forwarded-For` entry (`TRUST_FORWARDED_FOR`):
     /// set it only behind a proxy that appends that header and cannot be bypassed.
     pub trust_forwarded_for: bool,
+    /// How many connections to Postgres this server's requests share (`DATABASE_POOL_SIZE`, 16;
+    /// the background jobs keep a few more of their own).
+    pub pool_size: NonZeroU32,
     /// Run the job queue's worker and schedule on this server (`BACKGROUND_JOBS`, on by
     /// default). Off for a server that only serves, or a test that calls the chores itself.
     pub background_jobs: bool,
@@ -269,6 +272,7 @@ impl Settings {
             }
         };
         let upload_limit = 1024 * 1024 * u64::from(positive(&get, "UPLOAD_MAX_MB", 512)?.get());
+        let pool_size = positive(&get, "DATABASE_POOL_SIZE", 16)?;
         let s3 = match get("STORAGE_S3_BUCKET").filter(|v| !v.trim().is_empty()) {
             None => None,
             Some(bucket) => Some(S3Settings::read(&get, bucket.trim().to_string())?),
@@ -305,6 +309,7 @@ impl Settings {
             retention,
             limits,
             trust_forwarded_for,
+            pool_size,
             background_jobs,
             smtp_url,
             mail_from,

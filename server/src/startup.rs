@@ -208,7 +208,7 @@ pub async fn connect(
     secure_by_default: bool,
 ) -> anyhow::Result<AppState> {
     let options = PgPoolOptions::new()
-        .max_connections(16)
+        .max_connections(settings.pool_size.get())
         .acquire_timeout(Duration::from_secs(5));
     let pool = migrated_pool(settings, options).await?;
     if settings.seed_demo_catalog {
@@ -277,6 +277,7 @@ pub async fn connect(
                 leptos_options.site_pkg_dir, leptos_options.output_name
             ),
         },
+        new_mail: Default::default(),
     }))
 }
 

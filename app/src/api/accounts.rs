@@ -145,6 +145,7 @@ pub async fn sign_up(email: String, password: String) -> Result<(), ShopError> {
         accounts::sign_up(&state.pool, &email, password)
             .await
             .or_internal("Failed to sign up")?;
+        state.new_mail.written();
         leptos_axum::redirect("/sign-up?sent=1");
         Ok(())
     })
@@ -221,6 +222,7 @@ pub async fn request_password_reset(email: String) -> Result<(), ShopError> {
         accounts::request_reset(&state.pool, &email)
             .await
             .or_internal("Failed to request a reset")?;
+        state.new_mail.written();
         leptos_axum::redirect("/forgot-password?sent=1");
         Ok(())
     })
@@ -266,6 +268,7 @@ pub async fn resend_verification() -> Result<(), ShopError> {
             accounts::resend_verification(&state.pool, user.id)
                 .await
                 .or_internal("Failed to send a verification link")?;
+            state.new_mail.written();
         }
         leptos_axum::redirect("/account?sent=1");
         Ok(())

@@ -47,6 +47,7 @@ pub async fn unlock_with_credits(slug: String, credits: i64, key: String) -> Res
         let user = user().await?;
         let state = app_state()?;
         library::unlock(&state.pool, user, &slug, credits, &key).await?;
+        state.new_mail.written();
         leptos_axum::redirect("/library");
         Ok(())
     })

@@ -139,7 +139,7 @@ pub async fn get_order(id: String) -> Result<OrderView, ShopError> {
         let id = OrderId::parse(&id).map_err(|_| ShopError::NotFound)?;
         let state = app_state()?;
         let client = client_address(&state).await?;
-        let mut order = crate::orders::view(&state.pool, &state.stripe, &id, || {
+        let mut order = crate::orders::view(&state.pool, &state.stripe, &state.new_mail, &id, || {
             let allowed = state.limits.stripe_read(client);
             if !allowed {
                 tracing::info!(%client, "Stripe reads over the rate limit; showing the stored state");

@@ -1,6 +1,6 @@
 //! Mail to buyers, through the local SMTP catcher: a receipt once per paid order however often
 //! its payment is settled, a notice per refund, nothing lost while the mail server is down, and
-//! the mail job sending on its own once a payment settles.
+//! the mail job sending on its own once a payment settles, here or in another process.
 
 use reqwest::StatusCode;
 use server::mail::{self, Sent};
@@ -187,7 +187,8 @@ async fn the_mail_job_sends_the_receipt_on_its_own_soon_after_the_payment() {
 
     paid_by(&app, &buyer).await;
 
-    // The outbox notifies the job as the payment commits; no schedule tick is waited for.
+    // The webhook's settlement wakes this server's mail job as it commits; no schedule tick
+    // is waited for.
     let inbox = eventually("the receipt in the catcher", || async {
         let inbox = catcher.inbox(&buyer).await;
         (!inbox.is_empty()).then_some(inbox)
@@ -203,4 +204,53 @@ async fn the_mail_job_sends_the_receipt_on_its_own_soon_after_the_payment() {
         (sent == 1).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn mail_another_process_wrote_is_sent_by_the_running_servers_job() {
+    let catcher = mail_catcher();
+    let app = spawn_with_env(
+        None,
+        &[
+            ("BACKGROUND_JOBS", "true"),
+            ("SMTP_URL", catcher.smtp.as_str()),
+            ("PUBLIC_URL", "https://shop.example"),
+        ],
+    )
+    .await;
+    // The runs queued at the server's start (mail, and housekeeping, which could settle the
+    // payment itself) are over, so only the mail job's own look can send what comes next.
+    eventually("the background runs queued at start, finished", || async {
+        let (finished, open) = sqlx::query_as::<_, (i64, i64)>(
+            "select count(*) filter (where state = 'succeeded'),
+                    count(*) filter (where state in ('pending', 'in_progress'))
+             from underway.task",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        (finished >= 2 && open == 0).then_some(())
+    })
+    .await;
+    let buyer = unique_address("operator");
+    let order = app.checkout("field-recordings-vol-1").await;
+    app.set_email(&order, &buyer).await;
+    app.pay(&order, "pm_card_visa").await;
+
+    // No webhook: the operator's reconcile command, a process of its own, settles the payment
+    // and writes the receipt. Nothing tells the running server; its mail job finds it.
+    let out = app.server_command(&["reconcile"]).output().await.unwrap();
+    crate::helpers::succeeded(&out);
+    assert_eq!(app.order_status(&order.order_id).await, "paid");
+
+    let inbox = eventually("the receipt in the catcher", || async {
+        let inbox = catcher.inbox(&buyer).await;
+        (!inbox.is_empty()).then_some(inbox)
+    })
+    .await;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(
+        inbox[0]["subject"],
+        "Your receipt for Field Recordings, Vol. 1"
+    );
 }
