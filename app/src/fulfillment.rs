@@ -34,17 +34,18 @@ pub enum Settled {
     NotOurs,
 }
 
-struct LockedOrder {
-    id: i64,
-    product_id: i64,
-    email: Option<String>,
-    amount_minor: i64,
-    currency: Currency,
-    status: OrderStatus,
-    amount_refunded_minor: i64,
-    dispute_status: Option<DisputeStatus>,
+/// An order locked for the settlement's transaction, as the settlement reads it.
+pub(crate) struct LockedOrder {
+    pub(crate) id: i64,
+    pub(crate) product_id: i64,
+    pub(crate) email: Option<String>,
+    pub(crate) amount_minor: i64,
+    pub(crate) currency: Currency,
+    pub(crate) status: OrderStatus,
+    pub(crate) amount_refunded_minor: i64,
+    pub(crate) dispute_status: Option<DisputeStatus>,
     /// The credits a pack order adds.
-    pack_credits: Option<i64>,
+    pub(crate) pack_credits: Option<i64>,
 }
 
 /// Finds the order a PaymentIntent pays for and locks it for this transaction. `None` means
@@ -55,7 +56,8 @@ async fn lock_order(
     intent_id: &str,
     order_public_id: Option<&str>,
 ) -> Result<Option<LockedOrder>, SettleError> {
-    let ours = order_public_id.is_some_and(|id| OrderId::parse(id).is_ok());
+    // The inbox locks the same way (`inbox::Incoming::claim_and_lock_order`), in the statement
+    // that claims the event: keep the two alike.
     let order = sqlx::query_as!(
         LockedOrder,
         r#"select id, product_id, email, amount_minor, currency as "currency: Currency",
@@ -72,6 +74,17 @@ async fn lock_order(
     )
     .fetch_optional(&mut **tx)
     .await?;
+    found(order, intent_id, order_public_id)
+}
+
+/// What finding (or not) the order of a payment means: `None` for a payment that is not this
+/// shop's; an error for one that names an order this database does not have yet.
+pub(crate) fn found(
+    order: Option<LockedOrder>,
+    intent_id: &str,
+    order_public_id: Option<&str>,
+) -> Result<Option<LockedOrder>, SettleError> {
+    let ours = order_public_id.is_some_and(|id| OrderId::parse(id).is_ok());
     match order {
         Some(order) => Ok(Some(order)),
         None if ours => Err(SettleError::OrderNotVisible(intent_id.to_string())),
@@ -102,13 +115,24 @@ fn next_status(
 
 /// Applies a PaymentIntent's state to its order, fulfilling it if it is now paid. Idempotent:
 /// applying the same intent twice changes nothing the second time.
-#[tracing::instrument(skip_all, fields(intent = %intent.id, status = ?intent.status))]
 pub async fn settle_intent(
     tx: &mut Transaction<'_, Postgres>,
     intent: &PaymentIntent,
 ) -> Result<Settled, SettleError> {
     let order_ref = intent.metadata.get("order_id").map(String::as_str);
-    let Some(order) = lock_order(tx, intent.id.as_str(), order_ref).await? else {
+    let order = lock_order(tx, intent.id.as_str(), order_ref).await?;
+    settle_locked_intent(tx, intent, order).await
+}
+
+/// [`settle_intent`] for an order its caller has locked already (`None`: the payment is not
+/// this shop's).
+#[tracing::instrument(skip_all, fields(intent = %intent.id, status = ?intent.status))]
+pub(crate) async fn settle_locked_intent(
+    tx: &mut Transaction<'_, Postgres>,
+    intent: &PaymentIntent,
+    order: Option<LockedOrder>,
+) -> Result<Settled, SettleError> {
+    let Some(order) = order else {
         return Ok(Settled::NotOurs);
     };
     let Some(mut to) = next_status(
@@ -473,17 +497,28 @@ pub const SETTLING_EVENT_TYPES: &[&str] = &[
     "charge.dispute.closed",
 ];
 
+/// The PaymentIntent an event reports on, for the events that settle an order from it.
+pub(crate) fn intent_of(object: &EventObject) -> Option<&PaymentIntent> {
+    use EventObject::*;
+    match object {
+        PaymentIntentSucceeded(pi)
+        | PaymentIntentProcessing(pi)
+        | PaymentIntentPaymentFailed(pi)
+        | PaymentIntentCanceled(pi) => Some(pi),
+        _ => None,
+    }
+}
+
 /// Settles whatever an event is about. Types the shop does not act on are acknowledged.
 pub async fn settle_event(
     tx: &mut Transaction<'_, Postgres>,
     object: &EventObject,
 ) -> Result<Option<Settled>, SettleError> {
     use EventObject::*;
+    if let Some(intent) = intent_of(object) {
+        return settle_intent(tx, intent).await.map(Some);
+    }
     match object {
-        PaymentIntentSucceeded(pi)
-        | PaymentIntentProcessing(pi)
-        | PaymentIntentPaymentFailed(pi)
-        | PaymentIntentCanceled(pi) => settle_intent(tx, pi).await.map(Some),
         ChargeRefunded(charge) => settle_refund(tx, charge).await.map(Some),
         ChargeDisputeCreated(dispute) | ChargeDisputeClosed(dispute) => {
             settle_dispute(tx, dispute).await.map(Some)

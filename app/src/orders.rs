@@ -7,8 +7,8 @@ use sqlx::PgPool;
 use crate::domain::{Currency, DisputeStatus, Money, OrderId, OrderStatus, ProductKind};
 use crate::error::{OrInternal, ShopError};
 use crate::fulfillment;
-use crate::outbox::NewMail;
 use crate::models::{Cost, LibraryItem, OrderLine, OrderView};
+use crate::outbox::NewMail;
 use crate::payment_intents;
 
 struct Row {

@@ -280,12 +280,12 @@ impl StatementCount {
 
     /// The next transaction id the cluster will hand out (read without taking one).
     async fn next_xid(pool: &PgPool) -> anyhow::Result<i64> {
-        Ok(sqlx::query_scalar::<_, String>(
-            "select pg_snapshot_xmax(pg_current_snapshot())::text",
+        Ok(
+            sqlx::query_scalar::<_, String>("select pg_snapshot_xmax(pg_current_snapshot())::text")
+                .fetch_one(pool)
+                .await?
+                .parse()?,
         )
-        .fetch_one(pool)
-        .await?
-        .parse()?)
     }
 
     async fn print(self, pool: &PgPool, events: usize) -> anyhow::Result<()> {
