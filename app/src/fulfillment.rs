@@ -43,7 +43,6 @@ pub(crate) struct LockedOrder {
     pub(crate) currency: Currency,
     pub(crate) status: OrderStatus,
     pub(crate) amount_refunded_minor: i64,
-    pub(crate) dispute_status: Option<DisputeStatus>,
     /// The credits a pack order adds.
     pub(crate) pack_credits: Option<i64>,
 }
@@ -61,9 +60,7 @@ async fn lock_order(
     let order = sqlx::query_as!(
         LockedOrder,
         r#"select id, product_id, email, amount_minor, currency as "currency: Currency",
-                  status as "status: OrderStatus", amount_refunded_minor,
-                  order_dispute_status(customer_order.id) as "dispute_status: DisputeStatus",
-                  pack_credits
+                  status as "status: OrderStatus", amount_refunded_minor, pack_credits
            from customer_order
            where payment_intent_id = $1 or (public_id = $2 and payment_intent_id is null)
            order by (payment_intent_id = $1) desc nulls last
@@ -176,9 +173,10 @@ pub(crate) async fn settle_locked_intent(
         _ => None,
     };
     // Once paid, the buyer is given what they paid for (a grant, which starts as any dispute
-    // already reported says), the order joins the verified account its email belongs to, and
-    // the receipt goes to the outbox: all in the one statement that moves the order, so a
-    // settlement is one round trip to the database.
+    // already reported says: read in this statement, after the order's lock was taken, so a
+    // dispute recorded while the settlement waited for that lock is seen), the order joins
+    // the verified account its email belongs to, and the receipt goes to the outbox: all in
+    // the one statement that moves the order, so a settlement is one round trip.
     let fulfil = matches!(to, OrderStatus::Paid | OrderStatus::PartiallyRefunded);
     // Unknown (null) when the payment carried no email: never an empty string.
     let grant_email = order
@@ -208,8 +206,9 @@ pub(crate) async fn settle_locked_intent(
            granted as (
                insert into entitlement (order_id, product_id, email, suspended_at, revoked_at)
                select $1, $7, $8,
-                      case when $9::dispute_status = 'open' then now() end,
-                      case when $9::dispute_status = 'lost' then now() end
+                      case when dispute.status = 'open' then now() end,
+                      case when dispute.status = 'lost' then now() end
+               from (select order_dispute_status($1) as status) dispute
                where $6
                on conflict on constraint entitlement_order_key do nothing
            ),
@@ -227,8 +226,7 @@ pub(crate) async fn settle_locked_intent(
         intent.receipt_email.as_deref(),
         fulfil,
         order.product_id,
-        grant_email,
-        order.dispute_status as Option<DisputeStatus>
+        grant_email
     )
     .fetch_one(&mut **tx)
     .await?;

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::domain::{Currency, DisputeStatus, OrderStatus};
+use crate::domain::{Currency, OrderStatus};
 use crate::fulfillment::{self, LockedOrder, SettleError};
 use crate::state::AppState;
 
@@ -359,14 +359,11 @@ impl Incoming<'_> {
                       o.amount_minor as "amount_minor?", o.currency as "currency?: Currency",
                       o.status as "status?: OrderStatus",
                       o.amount_refunded_minor as "amount_refunded_minor?",
-                      o.dispute_status as "dispute_status?: DisputeStatus",
                       o.pack_credits as "pack_credits?"
                from claim
                left join lateral (
                    select id, product_id, email, amount_minor, currency, status,
-                          amount_refunded_minor,
-                          order_dispute_status(customer_order.id) as dispute_status,
-                          pack_credits
+                          amount_refunded_minor, pack_credits
                    from customer_order
                    where payment_intent_id = $7
                       or (public_id = $8 and payment_intent_id is null)
@@ -413,7 +410,6 @@ impl Incoming<'_> {
                 currency,
                 status,
                 amount_refunded_minor,
-                dispute_status: row.dispute_status,
                 pack_credits: row.pack_credits,
             }),
             (None, ..) => None,
