@@ -365,6 +365,8 @@ test('a shopper whose price changed after the page was shown is told the new pri
     await expect(c.error).toHaveText('The price is now €11.00. Press the button again to pay it.');
     await expect(c.payButton).toBeEnabled();
     await expect(c.payButton).toHaveText('Pay €11.00');
+    // The page's own price line says the new price too.
+    await expect(page.locator('article.product .price')).toHaveText('€11.00');
     const created = await intentsSince(shop, before);
     expect(created.map((i) => [i.amount, i.currency, i.status])).toEqual([[1100, 'eur', 'requires_payment_method']]);
 

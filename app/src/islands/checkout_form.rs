@@ -12,6 +12,10 @@ use leptos::prelude::*;
 use crate::api::{set_checkout_email, start_checkout};
 use crate::domain::Money;
 
+/// The id of the product page's price line: when the shopper learns at "Pay" that the price
+/// has changed, the island writes the new one there too.
+pub const PRICE_LINE_ID: &str = "product-price";
+
 /// The form under a product: email, the Payment Element and a pay button that says the amount.
 /// An island: the server renders it, the browser hydrates it and mounts Stripe's form.
 #[island]
@@ -158,6 +162,10 @@ async fn pay(
     if session.amount != shown.get_untracked() {
         set_shown.set(session.amount);
         payment_form.set_amount(session.amount);
+        // The product page's price line, outside the island, says the same.
+        if let Ok(Some(line)) = document().query_selector(&format!("#{PRICE_LINE_ID}")) {
+            line.set_text_content(Some(&session.amount.to_string()));
+        }
         return Err(format!(
             "The price is now {}. Press the button again to pay it.",
             session.amount

@@ -4,5 +4,5 @@
 mod checkout_form;
 mod live_order;
 
-pub use checkout_form::CheckoutForm;
+pub use checkout_form::{CheckoutForm, PRICE_LINE_ID};
 pub use live_order::LiveOrder;

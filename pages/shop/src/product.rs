@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use app::api::{current_account, get_product, owned_file};
 use app::domain::{ProductKind, group_thousands};
-use app::islands::CheckoutForm;
+use app::islands::{CheckoutForm, PRICE_LINE_ID};
 use app::models::{Account, Product};
 use app::state::AppState;
 
@@ -85,7 +85,8 @@ pub fn ProductPage() -> impl IntoView {
                                         <div class="description prose" inner_html=p.description_html.clone()></div>
                                     </div>
                                     <section class="buy" aria-label="Buy">
-                                        <p class="price">{p.price_label()}</p>
+                                        // The checkout island rewrites it if the price changed since.
+                                        <p class="price" id=PRICE_LINE_ID>{p.price_label()}</p>
                                         <ul class="facts">
                                             {gives.map(|g| view! { <li><span class="fact">"You get: "</span>{g}</li> })}
                                             {p.credits.map(|n| view! {

@@ -14,7 +14,10 @@ async fn a_signed_in_shopper_adds_a_free_product_once_and_downloads_it() {
     let shopper = verified_account(&app, &mail_catcher(), &unique_address("free")).await;
     let page = app.page_as(&shopper, &format!("/products/{SAMPLER}")).await;
     assert!(page.contains("Add to library"), "{page}");
-    assert!(page.contains(r#"<p class="price">Free</p>"#), "{page}");
+    assert!(
+        page.contains(r#"<p id="product-price" class="price">Free</p>"#),
+        "{page}"
+    );
 
     let (a, b) = tokio::join!(
         call(&app, &shopper, "add_to_library", &[("slug", SAMPLER)]),
