@@ -55,8 +55,18 @@ async fn lock_order(
     intent_id: &str,
     order_public_id: Option<&str>,
 ) -> Result<Option<LockedOrder>, SettleError> {
-    // The inbox locks the same way (`inbox::Incoming::claim_and_lock_order`), in the statement
-    // that claims the event: keep the two alike.
+    let order = lock_order_row(tx, intent_id, order_public_id).await?;
+    found(order, intent_id, order_public_id)
+}
+
+/// [`lock_order`]'s lock, without its reading of what no order means.
+async fn lock_order_row(
+    tx: &mut Transaction<'_, Postgres>,
+    intent_id: &str,
+    order_public_id: Option<&str>,
+) -> Result<Option<LockedOrder>, sqlx::Error> {
+    // The inbox locks the same way (`inbox::Incoming::claim`), in the statement that claims
+    // the event: keep the two alike.
     let order = sqlx::query_as!(
         LockedOrder,
         r#"select id, product_id, email, amount_minor, currency as "currency: Currency",
@@ -71,12 +81,12 @@ async fn lock_order(
     )
     .fetch_optional(&mut **tx)
     .await?;
-    found(order, intent_id, order_public_id)
+    Ok(order)
 }
 
 /// What finding (or not) the order of a payment means: `None` for a payment that is not this
 /// shop's; an error for one that names an order this database does not have yet.
-pub(crate) fn found(
+fn found(
     order: Option<LockedOrder>,
     intent_id: &str,
     order_public_id: Option<&str>,
@@ -87,6 +97,11 @@ pub(crate) fn found(
         None if ours => Err(SettleError::OrderNotVisible(intent_id.to_string())),
         None => Ok(None),
     }
+}
+
+/// The shop's order a payment names in its metadata, if any.
+pub(crate) fn order_ref(intent: &PaymentIntent) -> Option<&str> {
+    intent.metadata.get("order_id").map(String::as_str)
 }
 
 /// The status an order moves to when Stripe reports `intent`, or `None` to leave it. Payments
@@ -116,20 +131,19 @@ pub async fn settle_intent(
     tx: &mut Transaction<'_, Postgres>,
     intent: &PaymentIntent,
 ) -> Result<Settled, SettleError> {
-    let order_ref = intent.metadata.get("order_id").map(String::as_str);
-    let order = lock_order(tx, intent.id.as_str(), order_ref).await?;
+    let order = lock_order_row(tx, intent.id.as_str(), order_ref(intent)).await?;
     settle_locked_intent(tx, intent, order).await
 }
 
-/// [`settle_intent`] for an order its caller has locked already (`None`: the payment is not
-/// this shop's).
+/// [`settle_intent`] for an order its caller has locked already (`None`: no order was found
+/// for the payment).
 #[tracing::instrument(skip_all, fields(intent = %intent.id, status = ?intent.status))]
 pub(crate) async fn settle_locked_intent(
     tx: &mut Transaction<'_, Postgres>,
     intent: &PaymentIntent,
     order: Option<LockedOrder>,
 ) -> Result<Settled, SettleError> {
-    let Some(order) = order else {
+    let Some(order) = found(order, intent.id.as_str(), order_ref(intent))? else {
         return Ok(Settled::NotOurs);
     };
     let Some(mut to) = next_status(

@@ -124,46 +124,29 @@ pub async fn take(
         }
     };
     let mut tx = state.pool.begin().await?;
-    // A payment's event claims itself and locks its order in one round trip.
+    // A payment's event locks its order in the statement that claims the event (not an event
+    // of the other Stripe mode: that one is never acted on).
     let intent =
         fulfillment::intent_of(&event.data.object).filter(|_| event.livemode == state.live_mode);
-    let claimed = match intent {
-        Some(intent) => match incoming.claim_and_lock_order(&mut tx, intent).await {
-            Ok(claimed) => claimed.map(|order| Some((intent, order))),
-            Err(e) => {
-                // The order's lock failed (a timeout, a lost connection): as when a
-                // settlement fails, the event is kept with why, for a later delivery or a
-                // replay.
-                if let Err(rollback) = tx.rollback().await {
-                    tracing::warn!(error = %rollback, "rollback failed; the connection is dropped");
-                }
-                let e = HandleError::Database(e);
-                if let Err(store) = incoming.store_failed(&state.pool, &failure_note(&e)).await {
-                    tracing::error!(error = %e, "an event's order could not be locked");
-                    return Err(store.into());
-                }
-                return Err(e);
-            }
-        },
-        None => incoming.claim(&mut tx).await?.then_some(None),
-    };
-    let Some(locked) = claimed else {
-        // Ends at once the lock the claim took on the handled row.
-        tx.rollback().await?;
-        return Ok(Handled::Before);
-    };
-    let outcome = match locked {
-        Some((intent, order)) => {
-            let settled = fulfillment::found(order, intent.id.as_str(), order_ref(intent));
-            let settled = match settled {
-                Ok(order) => fulfillment::settle_locked_intent(&mut tx, intent, order)
-                    .await
-                    .map(drop),
-                Err(e) => Err(e),
-            };
-            finish(state, tx, settled.map_err(HandleError::from)).await
+    let outcome = match incoming.claim(&mut tx, intent).await {
+        Ok(None) => {
+            // Ends at once the lock the claim took on the handled row.
+            tx.rollback().await?;
+            return Ok(Handled::Before);
         }
-        None => act(state, tx, &event).await,
+        Ok(Some(order)) => {
+            let settled = match intent {
+                Some(intent) => fulfillment::settle_locked_intent(&mut tx, intent, order)
+                    .await
+                    .map(drop)
+                    .map_err(HandleError::from),
+                None => settle_claimed(state, &mut tx, &event).await,
+            };
+            finish(state, tx, settled).await
+        }
+        // The claim or the order's lock failed (a timeout, a lost connection): rolled back and
+        // kept with why, as a failed settlement is.
+        Err(e) => finish(state, tx, Err(e.into())).await,
     };
     if let Err(e) = &outcome {
         // The transaction is gone with everything it did; the event is kept with its error.
@@ -281,11 +264,6 @@ impl From<SettleError> for HandleError {
     }
 }
 
-/// The shop's order a payment names in its metadata, if any.
-fn order_ref(intent: &stripe_shared::PaymentIntent) -> Option<&str> {
-    intent.metadata.get("order_id").map(String::as_str)
-}
-
 /// What an event's row keeps of why it was not settled.
 fn failure_note(error: &HandleError) -> String {
     match error {
@@ -304,43 +282,19 @@ struct Incoming<'a> {
 }
 
 impl Incoming<'_> {
-    /// Stores the event as handled and takes the right to act on it, in `tx`: true when this
-    /// transaction inserted it or found it stored but never handled. A concurrent delivery of
-    /// the same event waits here until this transaction ends, and then finds it handled (or,
-    /// if this one rolled back, claims it itself).
+    /// Stores the event as handled and takes the right to act on it, in `tx`, and for a payment
+    /// (`intent`) locks in the same statement the order it pays for, as
+    /// `fulfillment::lock_order` does (keep the two alike): one round trip for both on the path
+    /// every payment takes.
+    ///
+    /// `None` when the event was handled before (nothing is locked then); otherwise the order,
+    /// if there is one. A concurrent delivery of the same event waits here until this
+    /// transaction ends, and then finds it handled (or, if this one rolled back, claims it
+    /// itself).
     async fn claim(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    ) -> Result<bool, sqlx::Error> {
-        let e = self.envelope;
-        Ok(sqlx::query_scalar!(
-            r#"insert into stripe_event
-                   (id, type, payload, handled_at, attempts, source, created_at, payment_intent_id)
-               values ($1, $2, $3::text::json, now(), 1, $4, to_timestamp($5), $6)
-               on conflict (id) do update
-                   set handled_at = now(), attempts = stripe_event.attempts + 1, last_error = null
-                   where stripe_event.handled_at is null
-               returning true as "claimed!""#,
-            e.id,
-            e.type_,
-            self.payload,
-            self.source.as_str(),
-            e.created.map(|c| c as f64),
-            e.intent()
-        )
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some())
-    }
-
-    /// [`Self::claim`] and, in the same statement, the lock on the order `intent` pays for, as
-    /// `fulfillment::lock_order` takes it (keep the two alike): a round trip fewer on the path
-    /// every payment takes. `None` when the event was handled before (nothing is locked then);
-    /// otherwise the order, if there is one.
-    async fn claim_and_lock_order(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        intent: &stripe_shared::PaymentIntent,
+        intent: Option<&stripe_shared::PaymentIntent>,
     ) -> Result<Option<Option<LockedOrder>>, sqlx::Error> {
         let e = self.envelope;
         let row = sqlx::query!(
@@ -377,49 +331,30 @@ impl Incoming<'_> {
             self.source.as_str(),
             e.created.map(|c| c as f64),
             e.intent(),
-            intent.id.as_str(),
-            order_ref(intent)
+            intent.map(|i| i.id.as_str()),
+            intent.and_then(fulfillment::order_ref)
         )
         .fetch_optional(&mut **tx)
         .await?;
         let Some(row) = row else {
             return Ok(None);
         };
-        // The order's columns are all set when it was found (they are `not null`); a row that
-        // says otherwise is refused rather than taken for "no order".
-        let order = match (
-            row.id,
-            row.product_id,
-            row.amount_minor,
-            row.currency,
-            row.status,
-            row.amount_refunded_minor,
-        ) {
-            (
-                Some(id),
-                Some(product_id),
-                Some(amount_minor),
-                Some(currency),
-                Some(status),
-                Some(amount_refunded_minor),
-            ) => Some(LockedOrder {
-                id,
-                product_id,
-                email: row.email,
-                amount_minor,
-                currency,
-                status,
-                amount_refunded_minor,
-                pack_credits: row.pack_credits,
-            }),
-            (None, ..) => None,
-            _ => {
-                return Err(sqlx::Error::Protocol(
-                    "a locked order came back with a column missing".into(),
-                ));
-            }
+        let Some(id) = row.id else {
+            return Ok(Some(None));
         };
-        Ok(Some(order))
+        // The order's columns are `not null`: one missing is an error, never "no order".
+        let missing =
+            || sqlx::Error::Protocol("a locked order came back with a column missing".into());
+        Ok(Some(Some(LockedOrder {
+            id,
+            product_id: row.product_id.ok_or_else(missing)?,
+            email: row.email,
+            amount_minor: row.amount_minor.ok_or_else(missing)?,
+            currency: row.currency.ok_or_else(missing)?,
+            status: row.status.ok_or_else(missing)?,
+            amount_refunded_minor: row.amount_refunded_minor.ok_or_else(missing)?,
+            pack_credits: row.pack_credits,
+        })))
     }
 
     /// Stores an event the shop settles nothing from, as handled.
