@@ -65,8 +65,13 @@ fi
 if [ "$watch" = 1 ]; then
   # Built the way scripts/test.sh and build-site.sh build (same target directories, features,
   # profile and environment; see .cargo/config.toml and [[workspace.metadata.leptos]]), so after
-  # a test run this finds the server and the wasm crate fresh and only links the site.
-  cargo leptos watch
+  # a test run this finds the server and the wasm crate fresh and only links the site. The
+  # server takes its dependencies from one shared library (scripts/build-dylib.sh), and its
+  # port is held open across cargo-leptos's restarts (scripts/hold-port.py), so a reload waits
+  # for the new server instead of being refused.
+  bash scripts/build-dylib.sh
+  python3 scripts/hold-port.py "${LEPTOS_SITE_ADDR:-127.0.0.1:3000}" \
+    cargo leptos watch --bin-features dylib
 else
   bash scripts/build-site.sh debug
   if [ "$wasm_fallback" = 0 ] && ! cargo leptos --version >/dev/null 2>&1; then

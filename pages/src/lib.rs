@@ -7,16 +7,15 @@
 //! Built for the server only. A page edit rebuilds its group's crate; this crate and the
 //! binary (`server/bin`) are then recompiled and relinked, reusing their code, since each page
 //! reaches them as an `AnyView`. The `server` library does not depend on this crate (the binary
-//! hands it `shell` and `route_list`), and `app` and the wasm bundle stay as they were.
+//! hands it `shell` and `app`), and `app` and the wasm bundle stay as they were.
 
 // The whole document's view type is one deeply nested type; erasing it to an `AnyView` for the
 // server (`shell`) needs its layout, which is deeper than rustc's default limit of 128.
 #![recursion_limit = "256"]
 
-use std::sync::{LazyLock, OnceLock};
+use std::sync::OnceLock;
 
 use leptos::prelude::*;
-use leptos_axum::{AxumRouteListing, generate_route_list};
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
@@ -63,14 +62,11 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> AnyView {
     .into_any()
 }
 
-/// The app's routes, listed once per process. To list them, leptos renders the app with
-/// resource loading switched off by a process-wide flag (`SuppressResourceLoad`), so listing
-/// them again while a server in this process renders a page would leave that page waiting
-/// forever for data that never loads. Every server in a process is built after the first
-/// listing has finished, so no page is ever rendered while the flag is on.
-pub fn route_list() -> Vec<AxumRouteListing> {
-    static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
-    ROUTES.clone()
+/// The whole app, erased to an `AnyView`: the server lists its routes from it
+/// (`server::startup::Pages`), so that leptos's route listing is compiled once in the server
+/// library rather than again, for this crate's view types, after every page edit.
+pub fn app() -> AnyView {
+    view! { <App/> }.into_any()
 }
 
 /// Whether pages carry cargo-leptos's live-reload script: only when `cargo leptos watch` runs

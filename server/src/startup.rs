@@ -37,10 +37,20 @@ use crate::settings::Settings;
 /// pages, so a page edit recompiles the pages and relinks the binary, not this crate.
 #[derive(Clone, Copy)]
 pub struct Pages {
-    /// Every page route, listed once per process (`pages::route_list`).
-    pub routes: fn() -> Vec<AxumRouteListing>,
+    /// The whole app, from which every page route is listed (`pages::app`).
+    pub app: fn() -> AnyView,
     /// The HTML document around a page, given the options and Stripe.js's URL (`pages::shell`).
     pub shell: fn(LeptosOptions, String) -> AnyView,
+}
+
+/// Where the server takes its connections from.
+pub enum Listen {
+    /// Bind this address (port 0 takes a free one).
+    Bind(SocketAddr),
+    /// A socket already listening, handed down by the process that started this one
+    /// (systemd's socket activation; `scripts/dev.sh --watch` keeps the port open this way
+    /// while cargo-leptos restarts the server).
+    Inherited(std::net::TcpListener),
 }
 
 pub struct Application {
@@ -50,12 +60,12 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates, seeds, starts the background work and binds `addr` (port 0 takes a
-    /// free one).
+    /// Connects, migrates, seeds, starts the background work and binds its address, or takes
+    /// the socket it was given.
     pub async fn build(
         settings: Settings,
         leptos_options: LeptosOptions,
-        addr: SocketAddr,
+        listen: Listen,
         pages: Pages,
     ) -> anyhow::Result<Self> {
         let mut leptos_options = leptos_options;
@@ -63,15 +73,21 @@ impl Application {
             tracing::info!(assets = %name, "serving content-hashed assets");
             leptos_options.output_name = name.into();
         }
+        let listener = match listen {
+            Listen::Bind(addr) => TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("Failed to bind {addr}"))?,
+            Listen::Inherited(socket) => {
+                socket.set_nonblocking(true)?;
+                TcpListener::from_std(socket).context("Failed to use the socket handed down")?
+            }
+        };
+        let addr = listener.local_addr()?;
         let mut state = connect(&settings, leptos_options, !addr.ip().is_loopback()).await?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("Failed to bind {addr}"))?;
         // Absolute links (mail, the sitemap, link previews) use PUBLIC_URL, or else the
         // address bound, with its port.
         if state.shop.public_url.is_none() {
-            let bound = listener.local_addr().unwrap_or(addr);
-            state.make_mut().shop.public_url = Some(format!("http://{bound}"));
+            state.make_mut().shop.public_url = Some(format!("http://{addr}"));
         }
         tokio::spawn(cache::follow_changes(
             state.catalog.clone(),
@@ -121,11 +137,15 @@ impl Application {
         })
     }
 
-    pub fn port(&self) -> u16 {
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
         self.listener
             .local_addr()
-            .map(|a| a.port())
-            .unwrap_or_default()
+            .expect("a listening socket has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address().port()
     }
 
     pub async fn run(self) -> anyhow::Result<()> {
@@ -147,6 +167,18 @@ impl Application {
         .await
         .context("server stopped")
     }
+}
+
+/// The app's routes, listed once per process. To list them, leptos renders the app with
+/// resource loading switched off by a process-wide flag (`SuppressResourceLoad`), so listing
+/// them again while a server in this process renders a page would leave that page waiting
+/// forever for data that never loads. Every server in a process is built after the first
+/// listing has finished, so no page is ever rendered while the flag is on.
+fn route_list(app: fn() -> AnyView) -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES
+        .get_or_init(|| leptos_axum::generate_route_list(app))
+        .clone()
 }
 
 /// The shop's migrations, built into the binary.
@@ -346,7 +378,7 @@ async fn sessions(
 }
 
 fn routes(state: AppState, sessions: SessionManagerLayer<PostgresStore>, pages: Pages) -> Router {
-    let leptos_routes = (pages.routes)();
+    let leptos_routes = route_list(pages.app);
     // Where cookies are Secure the shop is served over https: browsers are told to use https
     // only, for two years. (A browser ignores this header on a plain http answer.) Not for
     // subdomains: the seller may have others that are not served over https.

@@ -8,8 +8,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use leptos::config::get_configuration;
 use server::settings::Settings;
-use server::startup::{Application, Pages};
+use server::startup::{Application, Listen, Pages};
 
+// Development only: the dependencies come from one shared library (see server/dylib). A Rust
+// shared library allocates with the standard library's allocator, so the executable keeps it too.
+#[cfg(feature = "dylib")]
+use server_dylib as _;
+
+#[cfg(not(feature = "dylib"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -91,11 +97,20 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         None | Some(Command::Serve) => {
             let pages = Pages {
-                routes: pages::route_list,
+                app: pages::app,
                 shell: pages::shell,
             };
-            let app = Application::build(settings, conf.leptos_options, addr, pages).await?;
-            tracing::info!("storefront listening on http://{addr}");
+            // A socket handed down (LISTEN_FDS) is used as it is; otherwise the configured
+            // address is bound.
+            let listen = match listenfd::ListenFd::from_env()
+                .take_tcp_listener(0)
+                .context("LISTEN_FDS hands down a socket that is not a TCP listener")?
+            {
+                Some(socket) => Listen::Inherited(socket),
+                None => Listen::Bind(addr),
+            };
+            let app = Application::build(settings, conf.leptos_options, listen, pages).await?;
+            tracing::info!("storefront listening on http://{}", app.address());
             app.run().await
         }
         Some(Command::Migrate) => {

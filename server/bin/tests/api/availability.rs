@@ -115,3 +115,60 @@ async fn the_migrate_command_brings_an_empty_database_up_to_this_build() {
         .unwrap();
     assert_eq!(applied, migrations);
 }
+
+#[tokio::test]
+async fn the_server_serves_on_a_listening_socket_handed_down_by_its_parent() {
+    // As systemd's socket activation does, and scripts/dev.sh --watch through hold-port.py: the
+    // port is opened by the parent, and the server is told so by LISTEN_FDS. Its own address is
+    // set elsewhere, so a server that bound it instead would never answer on the held port.
+    let app = spawn().await;
+    let server = app.server_command(&["serve"]);
+    let server = server.as_std();
+    let mut held = tokio::process::Command::new("python3");
+    held.arg("scripts/hold-port.py")
+        .arg("127.0.0.1:0")
+        .arg(server.get_program())
+        .args(server.get_args())
+        .current_dir(server.get_current_dir().unwrap())
+        .env_clear()
+        .envs(server.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("BACKGROUND_JOBS", "false")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut held = held.spawn().unwrap();
+
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(held.stderr.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap_or_default();
+    let address = first
+        .strip_prefix("hold-port: ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("hold-port.py said {first:?}"))
+        .to_string();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    // Connections wait in the socket's queue until the server takes them, so the first
+    // request is answered once the server is up, without retrying.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let health = client
+        .get(format!("http://{address}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(health.text().await.unwrap(), "ok");
+    let catalog = client
+        .get(format!("http://{address}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(catalog.status(), StatusCode::OK);
+    assert!(catalog.text().await.unwrap().contains("<h1>"));
+    held.kill().await.unwrap();
+}

@@ -7,7 +7,7 @@ use leptos::config::get_configuration;
 use rand::Rng;
 use reqwest::StatusCode;
 use server::settings::Settings;
-use server::startup::{Application, Pages};
+use server::startup::{Application, Listen, Pages};
 use sqlx::PgPool;
 use stripe_standin::Running;
 
@@ -169,13 +169,13 @@ pub async fn build_app_with_site(
         conf.leptos_options.site_root = site.display().to_string().into();
     }
     let pages = Pages {
-        routes: pages::route_list,
+        app: pages::app,
         shell: pages::shell,
     };
     Application::build(
         settings,
         conf.leptos_options,
-        "127.0.0.1:0".parse().unwrap(),
+        Listen::Bind("127.0.0.1:0".parse().unwrap()),
         pages,
     )
     .await
