@@ -28,7 +28,8 @@ def main() -> None:
     host, _, port = sys.argv[1].rpartition(":")
     host = host.strip("[]")
     try:
-        listener = socket.create_server((host, int(port)), backlog=1024)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.create_server((host, int(port)), family=family, backlog=1024)
     except OSError as error:
         sys.exit(f"cannot listen on {sys.argv[1]}: {error.strerror}")
     bound_host, bound_port = listener.getsockname()[:2]

@@ -25,8 +25,9 @@ bash scripts/sqlx-prepare.sh --check
 
 echo "==> build: the stand-in, the server and the site the browser tests use"
 # First the server as `dev.sh --watch` runs it, so that watching after a test run starts at once
-# and a change that breaks that build fails here; then the one the tests run.
-bash scripts/build-dylib.sh
+# and a change that breaks that build fails here (not where there is no watching: see dev.sh);
+# then the one the tests run.
+[ -f target/.wasm-fallback ] || bash scripts/build-dylib.sh
 cargo build --locked -p stripe-standin -p server-bin
 bash scripts/build-site.sh debug
 
@@ -38,8 +39,7 @@ trap 'kill "$MAIL_CATCHER_PID" "$S3_SERVER_PID" 2>/dev/null || true' EXIT
 echo "==> cargo test"
 # frontend is the wasm crate: built above for wasm32, never with the server's features.
 export TEST_DATABASE_ADMIN_URL=${TEST_DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-# server-dylib is built only as the executable's dependency (scripts/build-dylib.sh).
-cargo test --locked --workspace --exclude frontend --exclude server-dylib
+cargo test --locked --workspace --exclude frontend
 
 echo "==> playwright (end2end/)"
 (cd end2end && STANDIN_BIN="$ROOT/target/debug/stripe-standin" SERVER_BIN="$ROOT/target/debug/server" npx playwright test)

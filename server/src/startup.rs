@@ -73,6 +73,13 @@ impl Application {
             tracing::info!(assets = %name, "serving content-hashed assets");
             leptos_options.output_name = name.into();
         }
+        let local = match &listen {
+            Listen::Bind(addr) => *addr,
+            Listen::Inherited(socket) => socket.local_addr()?,
+        };
+        let mut state = connect(&settings, leptos_options, !local.ip().is_loopback()).await?;
+        // Bound once the shop can serve: until then a load balancer's check, or a proxy that
+        // tries another server, is refused rather than left waiting on a start that may fail.
         let listener = match listen {
             Listen::Bind(addr) => TcpListener::bind(addr)
                 .await
@@ -83,7 +90,6 @@ impl Application {
             }
         };
         let addr = listener.local_addr()?;
-        let mut state = connect(&settings, leptos_options, !addr.ip().is_loopback()).await?;
         // Absolute links (mail, the sitemap, link previews) use PUBLIC_URL, or else the
         // address bound, with its port.
         if state.shop.public_url.is_none() {

@@ -10,7 +10,7 @@ use leptos::config::get_configuration;
 use server::settings::Settings;
 use server::startup::{Application, Listen, Pages};
 
-// Development only: the dependencies come from one shared library (see server/dylib). A Rust
+// Development only: the dependencies come from one shared library (see server-dylib). A Rust
 // shared library allocates with the standard library's allocator, so the executable keeps it too.
 #[cfg(feature = "dylib")]
 use server_dylib as _;
@@ -78,10 +78,23 @@ enum AdminCommand {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Both of these change the environment, so they come before the runtime starts its threads.
     // .env is for development; real environments set variables directly.
     let _ = dotenvy::dotenv();
+    // A listening socket handed down by whoever started the server (LISTEN_FDS), which `serve`
+    // uses instead of binding the configured address.
+    let inherited = listenfd::ListenFd::from_env()
+        .take_tcp_listener(0)
+        .context("LISTEN_FDS hands down a socket that is not a TCP listener")?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("Failed to start the async runtime")?
+        .block_on(run(inherited))
+}
+
+async fn run(inherited: Option<std::net::TcpListener>) -> anyhow::Result<()> {
     server::telemetry::init();
     let cli = Cli::parse();
     let settings = match Settings::from_env() {
@@ -100,12 +113,7 @@ async fn main() -> anyhow::Result<()> {
                 app: pages::app,
                 shell: pages::shell,
             };
-            // A socket handed down (LISTEN_FDS) is used as it is; otherwise the configured
-            // address is bound.
-            let listen = match listenfd::ListenFd::from_env()
-                .take_tcp_listener(0)
-                .context("LISTEN_FDS hands down a socket that is not a TCP listener")?
-            {
+            let listen = match inherited {
                 Some(socket) => Listen::Inherited(socket),
                 None => Listen::Bind(addr),
             };
