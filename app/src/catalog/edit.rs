@@ -23,6 +23,9 @@ pub const PRICE_TOO_HIGH: &str =
     "That is more than Stripe takes in one payment (99,999,999 of the currency's smallest unit).";
 pub const CHANGED_MEANWHILE: &str =
     "Someone changed this product while you were editing it. Please reload it and try again.";
+pub const SOLD_KIND_OR_CURRENCY: &str = "This product has orders, so what it is and its \
+     currency can no longer change (its buyers keep what they paid for). Make a new product \
+     instead.";
 pub const NEEDS_FILE: &str = "Add the product's file before publishing it.";
 pub const UNPUBLISH_FIRST: &str = "Unpublish the product before archiving it.";
 pub const ARCHIVED: &str = "This product is archived and can no longer change.";
@@ -174,14 +177,18 @@ pub async fn create(pool: &PgPool, draft: &Draft) -> Result<i64, ShopError> {
 }
 
 /// Saves changes to product `id`, made on the form of its `version`: a save over someone
-/// else's change is refused rather than undoing it.
+/// else's change is refused rather than undoing it. Once a product has orders, what it is and
+/// its currency stay as they were sold: a download's buyers keep a download, and its orders'
+/// amounts keep the currency they were paid in.
 pub async fn update(pool: &PgPool, id: i64, version: i32, draft: &Draft) -> Result<(), ShopError> {
     let changed = sqlx::query!(
         "update product
          set slug = $3, title = $4, description = $5, kind = $6, price_minor = $7,
              currency = $8, credits = $9, price_credits = $10, membership_days = $11,
              version = version + 1, updated_at = now()
-         where id = $1 and version = $2 and archived_at is null",
+         where id = $1 and version = $2 and archived_at is null
+           and ((kind = $6 and currency = $8)
+                or not exists (select from customer_order o where o.product_id = product.id))",
         id,
         version,
         draft.slug.as_str(),
@@ -199,7 +206,26 @@ pub async fn update(pool: &PgPool, id: i64, version: i32, draft: &Draft) -> Resu
     .map_err(|e| refused_save(e, "Failed to save a product"))?
     .rows_affected();
     if changed == 0 {
-        return Err(ShopError::Invalid(CHANGED_MEANWHILE.into()));
+        // Either the form is stale, or it changes what a sold product is.
+        let sold = sqlx::query_scalar!(
+            r#"select exists (select from customer_order o where o.product_id = p.id) as "sold!"
+               from product p
+               where p.id = $1 and p.version = $2 and (p.kind <> $3 or p.currency <> $4)"#,
+            id,
+            version,
+            draft.kind as ProductKind,
+            draft.currency as Currency
+        )
+        .fetch_optional(pool)
+        .await
+        .or_internal("Failed to read a product")?
+        .unwrap_or(false);
+        let why = if sold {
+            SOLD_KIND_OR_CURRENCY
+        } else {
+            CHANGED_MEANWHILE
+        };
+        return Err(ShopError::Invalid(why.into()));
     }
     tracing::info!(product = id, slug = %draft.slug, "product saved");
     Ok(())

@@ -366,6 +366,64 @@ async fn a_save_over_someone_elses_change_is_refused() {
     assert_eq!(price, 600);
 }
 
+#[tokio::test]
+async fn a_product_with_orders_keeps_its_kind_and_currency_and_the_rest_still_changes() {
+    let app = spawn().await;
+    let staff = staff(&app).await;
+    let id = create(&app, &staff, "sold-zine", "5.00").await;
+    upload(&app, &staff, "sold-zine", "file", "zine.pdf", pdf()).await;
+    assert!(
+        set_state(&app, &staff, "sold-zine", "published")
+            .await
+            .status()
+            .is_success()
+    );
+    app.checkout("sold-zine").await;
+    let id = id.to_string();
+    let product = || async {
+        sqlx::query_as::<_, (String, String, i64, i32)>(
+            "select kind::text, currency::text, price_minor, version from product where slug = 'sold-zine'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    let (_, _, _, version) = product().await;
+    let version = version.to_string();
+
+    for (field, value) in [("currency", "eur"), ("kind", "membership")] {
+        let mut form = details("sold-zine", "5.00");
+        form.retain(|(name, _)| *name != field);
+        form.extend([
+            (field, value),
+            ("id", id.as_str()),
+            ("version", version.as_str()),
+        ]);
+        let resp = call(&app, &staff, "admin_save_product", &form).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{field}");
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains("This product has orders"),
+            "{field}"
+        );
+        let (kind, currency, _, now) = product().await;
+        assert_eq!((kind.as_str(), currency.as_str()), ("download", "usd"));
+        assert_eq!(now.to_string(), version, "nothing about it changed");
+    }
+
+    let mut form = details("sold-zine", "6.00");
+    form.extend([("id", id.as_str()), ("version", version.as_str())]);
+    let resp = call(&app, &staff, "admin_save_product", &form).await;
+    assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    let (kind, currency, price, _) = product().await;
+    assert_eq!(
+        (kind.as_str(), currency.as_str(), price),
+        ("download", "usd", 600)
+    );
+}
+
 /// The Stripe Product a product is mirrored as.
 async fn stripe_product(app: &TestApp, id: i64) -> String {
     sqlx::query_scalar("select stripe_product_id from product where id = $1")
