@@ -422,6 +422,8 @@ pub struct EditableProduct {
     pub price_credits: Option<i64>,
     pub membership_days: Option<i32>,
     pub published: bool,
+    /// Whether it has orders: what it is and its currency are then fixed.
+    pub sold: bool,
     /// The version the form edits: a save over a newer one is refused.
     pub version: i32,
     /// The preview image's URL.

@@ -330,7 +330,8 @@ pub async fn get(pool: &PgPool, slug: &ProductSlug) -> Result<Option<EditablePro
                   p.membership_days, p.published, p.version, p.preview_key,
                   p.stripe_synced_version >= p.version as "synced!", p.stripe_sync_error,
                   p.stripe_product_id, f.filename as "filename?", f.size_bytes as "size_bytes?",
-                  f.content_type as "content_type?"
+                  f.content_type as "content_type?",
+                  exists (select from customer_order o where o.product_id = p.id) as "sold!"
            from product p left join product_file f on f.product_id = p.id
            where p.slug = $1 and p.archived_at is null"#,
         slug.as_str()
@@ -350,6 +351,7 @@ pub async fn get(pool: &PgPool, slug: &ProductSlug) -> Result<Option<EditablePro
         price_credits: r.price_credits,
         membership_days: r.membership_days,
         published: r.published,
+        sold: r.sold,
         version: r.version,
         preview: r.preview_key.map(|k| super::preview_url(&k)),
         file: r.filename.map(|name| {

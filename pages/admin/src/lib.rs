@@ -737,6 +737,15 @@ fn ProductEditor(product: EditableProduct) -> impl IntoView {
     }
 }
 
+/// How the product form names a kind (`ProductForm::check` reads it back).
+fn kind_code(kind: ProductKind) -> &'static str {
+    match kind {
+        ProductKind::Download => "download",
+        ProductKind::Credits => "credits",
+        ProductKind::Membership => "membership",
+    }
+}
+
 /// The details form, empty for a new product. Prices are typed as the currency writes them
 /// (`12.50`; `1500` for yen).
 #[component]
@@ -744,6 +753,7 @@ fn ProductFormView(product: Option<EditableProduct>) -> impl IntoView {
     let p = product.clone();
     let kind = p.as_ref().map_or(ProductKind::Download, |p| p.kind);
     let currency = p.as_ref().map_or(Currency::Usd, |p| p.currency);
+    let sold = p.as_ref().is_some_and(|p| p.sold);
     let value = |f: fn(&EditableProduct) -> String| p.as_ref().map(f).unwrap_or_default();
     view! {
         <form method="post" action="/api/admin_save_product" class="form product-form" aria-label="Product details">
@@ -757,21 +767,40 @@ fn ProductFormView(product: Option<EditableProduct>) -> impl IntoView {
             <input id="slug" name="slug" required pattern="[a-z0-9]+(-[a-z0-9]+)*" value=value(|p| p.slug.clone())/>
             <label for="description">"Description (Markdown)"</label>
             <textarea id="description" name="description" rows="8">{value(|p| p.description.clone())}</textarea>
-            <label for="kind">"What it is"</label>
-            <select id="kind" name="kind">
-                {[(ProductKind::Download, "download"), (ProductKind::Credits, "credits"), (ProductKind::Membership, "membership")]
-                    .into_iter()
-                    .map(|(k, code)| view! { <option value=code selected=k == kind>{k.label()}</option> })
-                    .collect_view()}
-            </select>
+            // Once it has orders, what it is and its currency stay as they were sold (the save
+            // refuses a change): the form says so and sends them as they are.
+            {if sold {
+                view! {
+                    <p class="hint" id="kind-and-currency">
+                        "What it is: " {kind.label()} ". Currency: " {currency.code().to_uppercase()}
+                        ". Both are fixed once a product has orders."
+                    </p>
+                    <input type="hidden" name="kind" value=kind_code(kind)/>
+                    <input type="hidden" name="currency" value=currency.code()/>
+                }
+                .into_any()
+            } else {
+                view! {
+                    <label for="kind">"What it is"</label>
+                    <select id="kind" name="kind">
+                        {[ProductKind::Download, ProductKind::Credits, ProductKind::Membership]
+                            .into_iter()
+                            .map(|k| view! { <option value=kind_code(k) selected=k == kind>{k.label()}</option> })
+                            .collect_view()}
+                    </select>
+                }
+                .into_any()
+            }}
             <label for="price">"Price (0 for free)"</label>
             <input id="price" name="price" required inputmode="decimal" value=value(|p| p.price.clone())/>
-            <label for="currency">"Currency"</label>
-            <select id="currency" name="currency">
-                {Currency::ALL.into_iter().map(|c| view! {
-                    <option value=c.code() selected=c == currency>{c.code().to_uppercase()}</option>
-                }).collect_view()}
-            </select>
+            {(!sold).then(|| view! {
+                <label for="currency">"Currency"</label>
+                <select id="currency" name="currency">
+                    {Currency::ALL.into_iter().map(|c| view! {
+                        <option value=c.code() selected=c == currency>{c.code().to_uppercase()}</option>
+                    }).collect_view()}
+                </select>
+            })}
             <label for="credits">"Credits a pack adds (credit packs only)"</label>
             <input id="credits" name="credits" inputmode="numeric" value=value(|p| p.credits.map(|c| c.to_string()).unwrap_or_default())/>
             <label for="price_credits">"Price in credits (optional; not for packs or free products)"</label>

@@ -390,6 +390,14 @@ async fn a_product_with_orders_keeps_its_kind_and_currency_and_the_rest_still_ch
     };
     let (_, _, _, version) = product().await;
     let version = version.to_string();
+    // The form says so, and offers neither to change.
+    let form_page = app.page_as(&staff, "/admin/products/sold-zine").await;
+    assert!(
+        form_page.contains("Both are fixed once a product has orders"),
+        "{form_page}"
+    );
+    assert!(!form_page.contains(r#"<select id="kind""#));
+    assert!(!form_page.contains(r#"<select id="currency""#));
 
     for (field, value) in [("currency", "eur"), ("kind", "membership")] {
         let mut form = details("sold-zine", "5.00");
