@@ -154,7 +154,18 @@ impl Application {
         self.address().port()
     }
 
+    /// Serves until the task is dropped (the tests' shops).
     pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Serves until `stop` completes, then takes no new connections and finishes the requests
+    /// under way (a webhook mid-settlement, a download), for at most `DRAIN`. Idle keep-alive
+    /// connections are closed at once.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         use axum::serve::ListenerExt;
         // Responses go out as soon as they are written: with Nagle's algorithm on, a body sent
         // after its headers (a file from /pkg) waited for the client's delayed ACK, 40 ms on
@@ -164,14 +175,53 @@ impl Application {
                 tracing::debug!(%error, "could not set TCP_NODELAY on a connection");
             }
         });
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let told = stopping.clone();
         // The peer's address reaches server functions, for the rate limits.
-        axum::serve(
+        let serving = axum::serve(
             listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .await
-        .context("server stopped")
+        .with_graceful_shutdown(async move {
+            stop.await;
+            tracing::info!("stopping: no new connections; finishing the requests under way");
+            told.notify_one();
+        });
+        tokio::select! {
+            served = serving => served.context("server stopped"),
+            () = async {
+                stopping.notified().await;
+                tokio::time::sleep(DRAIN).await;
+            } => {
+                tracing::warn!(after = ?DRAIN, "stopped with requests still under way");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// How long a stopping server waits for the requests under way: less than the 30 s a
+/// container platform commonly allows between its SIGTERM and its SIGKILL.
+pub const DRAIN: Duration = Duration::from_secs(25);
+
+/// Completes when the process is told to stop: SIGTERM (a service manager, a deploy,
+/// cargo-leptos restarting it) or Ctrl-C.
+pub async fn stop_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C still stops the server");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
     }
 }
 

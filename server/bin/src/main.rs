@@ -119,7 +119,7 @@ async fn run(inherited: Option<std::net::TcpListener>) -> anyhow::Result<()> {
             };
             let app = Application::build(settings, conf.leptos_options, listen, pages).await?;
             tracing::info!("storefront listening on http://{}", app.address());
-            app.run().await
+            app.run_until(server::startup::stop_signal()).await
         }
         Some(Command::Migrate) => {
             let known = server::startup::migrate(&settings).await?;

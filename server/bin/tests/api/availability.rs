@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::spawn;
+use crate::helpers::{TestApp, WEBHOOK_SECRET, eventually, now, sign, spawn};
 use reqwest::StatusCode;
 
 const BUSY: &str = "The shop is busy right now. Please try again in a moment.";
@@ -116,12 +116,11 @@ async fn the_migrate_command_brings_an_empty_database_up_to_this_build() {
     assert_eq!(applied, migrations);
 }
 
-#[tokio::test]
-async fn the_server_serves_on_a_listening_socket_handed_down_by_its_parent() {
-    // As systemd's socket activation does, and scripts/dev.sh --watch through hold-port.py: the
-    // port is opened by the parent, and the server is told so by LISTEN_FDS. Its own address is
-    // set elsewhere, so a server that bound it instead would never answer on the held port.
-    let app = spawn().await;
+/// `server serve` against `app`'s database and stand-in, on a socket `scripts/hold-port.py`
+/// opens and hands down (LISTEN_FDS), as systemd's socket activation and `dev.sh --watch` do.
+/// Its own address is set elsewhere, so a server that bound that instead would never answer
+/// here. Returns the process and the address it serves.
+async fn serve_handed_down(app: &TestApp) -> (tokio::process::Child, String) {
     let server = app.server_command(&["serve"]);
     let server = server.as_std();
     let mut held = tokio::process::Command::new("python3");
@@ -135,6 +134,7 @@ async fn the_server_serves_on_a_listening_socket_handed_down_by_its_parent() {
         .env("PATH", std::env::var_os("PATH").unwrap())
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("BACKGROUND_JOBS", "false")
+        .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
@@ -149,21 +149,31 @@ async fn the_server_serves_on_a_listening_socket_handed_down_by_its_parent() {
         .unwrap_or_else(|| panic!("hold-port.py said {first:?}"))
         .to_string();
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (held, address)
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_server_serves_on_a_listening_socket_handed_down_by_its_parent() {
+    let app = spawn().await;
+    let (mut held, address) = serve_handed_down(&app).await;
 
     // Connections wait in the socket's queue until the server takes them, so the first
     // request is answered once the server is up, without retrying.
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let health = client
+    let health = client()
         .get(format!("http://{address}/healthz"))
         .send()
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     assert_eq!(health.text().await.unwrap(), "ok");
-    let catalog = client
+    let catalog = client()
         .get(format!("http://{address}/"))
         .send()
         .await
@@ -171,4 +181,79 @@ async fn the_server_serves_on_a_listening_socket_handed_down_by_its_parent() {
     assert_eq!(catalog.status(), StatusCode::OK);
     assert!(catalog.text().await.unwrap().contains("<h1>"));
     held.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_told_to_stop_finishes_the_webhook_under_way_and_takes_no_new_connections() {
+    let app = spawn().await;
+    let session = app.checkout("field-recordings-vol-1").await;
+    app.pay(&session, "pm_card_visa").await;
+    let payload = app.event_payload("payment_intent.succeeded").await;
+    let (mut server, address) = serve_handed_down(&app).await;
+    let health = client()
+        .get(format!("http://{address}/healthz"))
+        .send()
+        .await;
+    assert_eq!(health.unwrap().status(), StatusCode::OK);
+
+    // The order is held, so the delivery waits inside its settlement.
+    let mut hold = app.pool.begin().await.unwrap();
+    sqlx::query("select 1 from customer_order where public_id = $1 for update")
+        .bind(&session.order_id)
+        .execute(&mut *hold)
+        .await
+        .unwrap();
+    let signature = sign(&payload, WEBHOOK_SECRET, now());
+    let delivery = tokio::spawn({
+        let url = format!("http://{address}/webhooks/stripe");
+        async move {
+            client()
+                .post(url)
+                .header("stripe-signature", signature)
+                .header("content-type", "application/json")
+                .body(payload)
+                .send()
+                .await
+        }
+    });
+    let pool = app.pool.clone();
+    eventually("the delivery waiting for the order's lock", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where wait_event_type = 'Lock' and datname = current_database()",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (waiting > 0).then_some(())
+    })
+    .await;
+
+    let pid = server.id().unwrap().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    // It stops listening at once: a new connection is refused.
+    eventually("the server refusing new connections", || async {
+        tokio::net::TcpStream::connect(&address)
+            .await
+            .err()
+            .map(drop)
+    })
+    .await;
+
+    hold.rollback().await.unwrap();
+    let answered = delivery
+        .await
+        .unwrap()
+        .expect("the delivery under way is answered");
+    assert_eq!(answered.status(), StatusCode::OK);
+    let exit = tokio::time::timeout(Duration::from_secs(20), server.wait())
+        .await
+        .expect("the server exits once its requests are done")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(app.order_status(&session.order_id).await, "paid");
 }
