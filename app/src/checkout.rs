@@ -5,7 +5,7 @@
 use sqlx::PgPool;
 
 use crate::catalog::{self, ProductRow};
-use crate::domain::{Currency, Email, Money, OrderId, OrderStatus, ProductSlug};
+use crate::domain::{Currency, Email, Money, OrderId, OrderStatus, ProductKind, ProductSlug};
 use crate::error::{OrInternal, ShopError};
 use crate::fulfillment;
 use crate::payment_intents::{self, NewIntent};
@@ -219,11 +219,18 @@ async fn create(
     user: Option<i64>,
 ) -> Result<OpenOrder, ShopError> {
     let public_id = OrderId::generate();
+    // Made only from the product as it still is, and holding it while the order is written:
+    // an admin's change of its kind, currency or price waits for this order, or this order is
+    // not made from the product as it was before that change.
     sqlx::query_as!(
         OpenOrder,
         r#"insert into customer_order (public_id, product_id, amount_minor, currency, user_id,
                                        pack_credits)
-           values ($1, $2, $3, $4, $5, $6)
+           select $1, p.id, $3, $4, $5, $6
+           from product p
+           where p.id = $2 and p.price_minor = $3 and p.currency::text = $4 and p.kind = $7
+             and p.credits is not distinct from $6
+           for share
            returning id, public_id, product_id, amount_minor, currency as "currency: Currency",
                      status as "status: OrderStatus", payment_intent_id, client_secret,
                      intent_attempt, 0::float8 as "age_secs!", user_id, pack_credits"#,
@@ -232,11 +239,13 @@ async fn create(
         price.minor(),
         price.currency().code(),
         user,
-        product.credits
+        product.credits,
+        product.kind as ProductKind
     )
-    .fetch_one(pool)
+    .fetch_optional(pool)
     .await
-    .or_internal("Failed to create an order")
+    .or_internal("Failed to create an order")?
+    .ok_or_else(|| ShopError::Invalid(crate::domain::RELOAD_AND_RETRY.into()))
 }
 
 /// Cancels the PaymentIntent of an open order that a new one replaced (the price changed), so

@@ -178,12 +178,16 @@ async fn grant_order(
     credits: Option<i64>,
 ) -> Result<OrderId, ShopError> {
     let order = OrderId::generate();
-    sqlx::query!(
+    // Made only from the product as it still is, held until the order commits (see
+    // `checkout::create`).
+    let made = sqlx::query!(
         "with made as (
              insert into customer_order (public_id, product_id, email, amount_minor, currency,
                                          status, paid_at, user_id, credits_spent)
-             select $1, $2, u.email, 0, $3, 'paid', now(), u.id, $5
-             from app_user u where u.id = $4
+             select $1, p.id, u.email, 0, p.currency, 'paid', now(), u.id, $5
+             from app_user u, product p
+             where u.id = $4 and p.id = $2 and p.currency::text = $3 and p.kind = $6
+             for share of p
              returning id, product_id, email
          )
          insert into entitlement (order_id, product_id, email)
@@ -192,10 +196,14 @@ async fn grant_order(
         product.id,
         product.currency.code(),
         user,
-        credits
+        credits,
+        product.kind as ProductKind
     )
     .execute(&mut *conn)
     .await
     .or_internal("Failed to record an order")?;
+    if made.rows_affected() == 0 {
+        return Err(ShopError::Invalid(RELOAD_AND_RETRY.into()));
+    }
     Ok(order)
 }

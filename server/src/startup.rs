@@ -205,9 +205,19 @@ impl Application {
 /// container platform commonly allows between its SIGTERM and its SIGKILL.
 pub const DRAIN: Duration = Duration::from_secs(25);
 
-/// Completes when the process is told to stop: SIGTERM (a service manager, a deploy,
-/// cargo-leptos restarting it) or Ctrl-C.
+/// Completes when the process is told to stop: SIGTERM (a service manager, a deploy) or
+/// SIGINT (Ctrl-C; cargo-leptos restarting it under `dev.sh --watch`). Told a second time while
+/// it finishes its requests, the process ends at once.
 pub async fn stop_signal() {
+    told_to_stop().await;
+    tokio::spawn(async {
+        told_to_stop().await;
+        tracing::warn!("told to stop again: stopping now");
+        std::process::exit(130);
+    });
+}
+
+async fn told_to_stop() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {

@@ -181,6 +181,13 @@ pub async fn create(pool: &PgPool, draft: &Draft) -> Result<i64, ShopError> {
 /// its currency stay as they were sold: a download's buyers keep a download, and its orders'
 /// amounts keep the currency they were paid in.
 pub async fn update(pool: &PgPool, id: i64, version: i32, draft: &Draft) -> Result<(), ShopError> {
+    let mut tx = pool.begin().await.or_internal("Failed to save a product")?;
+    // First waits for any order being made from the product (they hold it while they are
+    // written), so that the update below, a statement of its own, sees every order made so far.
+    sqlx::query!("select id from product where id = $1 for update", id)
+        .fetch_optional(&mut *tx)
+        .await
+        .or_internal("Failed to save a product")?;
     let changed = sqlx::query!(
         "update product
          set slug = $3, title = $4, description = $5, kind = $6, price_minor = $7,
@@ -201,10 +208,11 @@ pub async fn update(pool: &PgPool, id: i64, version: i32, draft: &Draft) -> Resu
         draft.price_credits,
         draft.membership_days
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(|e| refused_save(e, "Failed to save a product"))?
     .rows_affected();
+    tx.commit().await.or_internal("Failed to save a product")?;
     if changed == 0 {
         // Either the form is stale, or it changes what a sold product is.
         let sold = sqlx::query_scalar!(

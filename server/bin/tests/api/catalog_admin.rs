@@ -371,6 +371,13 @@ async fn a_product_with_orders_keeps_its_kind_and_currency_and_the_rest_still_ch
     let app = spawn().await;
     let staff = staff(&app).await;
     let id = create(&app, &staff, "sold-zine", "5.00").await;
+    // Before any order, both are choices.
+    let unsold = app.page_as(&staff, "/admin/products/sold-zine").await;
+    assert!(
+        unsold.contains(r#"<select id="kind" name="kind">"#),
+        "{unsold}"
+    );
+    assert!(unsold.contains(r#"<select id="currency" name="currency">"#));
     upload(&app, &staff, "sold-zine", "file", "zine.pdf", pdf()).await;
     assert!(
         set_state(&app, &staff, "sold-zine", "published")
@@ -398,6 +405,9 @@ async fn a_product_with_orders_keeps_its_kind_and_currency_and_the_rest_still_ch
     );
     assert!(!form_page.contains(r#"<select id="kind""#));
     assert!(!form_page.contains(r#"<select id="currency""#));
+    // It sends them as they are, so a save from this form keeps them.
+    assert!(form_page.contains(r#"<input type="hidden" name="kind" value="download">"#));
+    assert!(form_page.contains(r#"<input type="hidden" name="currency" value="usd">"#));
 
     for (field, value) in [("currency", "eur"), ("kind", "membership")] {
         let mut form = details("sold-zine", "5.00");
