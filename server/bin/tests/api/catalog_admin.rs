@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 
-use crate::helpers::{TestApp, call, spawn, spawn_with_env};
+use crate::helpers::{TestApp, call, eventually, spawn, spawn_with_env};
 
 async fn staff(app: &TestApp) -> reqwest::Client {
     crate::helpers::signed_in_admin(app, "catalog").await.0
@@ -439,6 +439,59 @@ async fn a_product_with_orders_keeps_its_kind_and_currency_and_the_rest_still_ch
     assert_eq!(
         (kind.as_str(), currency.as_str(), price),
         ("download", "usd", 600)
+    );
+}
+
+#[tokio::test]
+async fn a_checkout_racing_a_currency_change_makes_no_order_in_the_old_currency() {
+    let app = spawn().await;
+    let slug = "field-recordings-vol-1";
+    // An admin's save is under way: the product's currency is changed, not yet committed.
+    let mut save = app.pool.begin().await.unwrap();
+    sqlx::query("update product set currency = 'eur', version = version + 1 where slug = $1")
+        .bind(slug)
+        .execute(&mut *save)
+        .await
+        .unwrap();
+    let checkout = tokio::spawn({
+        let http = app.http.clone();
+        let url = format!("{}/api/start_checkout", app.base);
+        async move {
+            let resp = http.post(url).form(&[("slug", slug)]).send().await.unwrap();
+            (resp.status(), resp.text().await.unwrap())
+        }
+    });
+    // The checkout read the product before the change; it now either waits for the save or
+    // (were it to write its order regardless) has finished.
+    let pool = app.pool.clone();
+    eventually("the checkout waiting for the product, or done", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where wait_event_type = 'Lock' and datname = current_database()",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (waiting > 0 || checkout.is_finished()).then_some(())
+    })
+    .await;
+    save.commit().await.unwrap();
+
+    let (status, body) = checkout.await.unwrap();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body.contains("Please reload the page and try again"),
+        "{body}"
+    );
+    let orders = app
+        .count(
+            "select count(*) from customer_order o join product p on p.id = o.product_id
+             where p.slug = 'field-recordings-vol-1'",
+        )
+        .await;
+    assert_eq!(
+        orders, 0,
+        "no order was made from the product as it was before the change"
     );
 }
 
