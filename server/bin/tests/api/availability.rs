@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{TestApp, WEBHOOK_SECRET, eventually, now, sign, spawn};
+use crate::helpers::{TestApp, WEBHOOK_SECRET, eventually, lock_waiters, now, sign, spawn};
 use reqwest::StatusCode;
 
 const BUSY: &str = "The shop is busy right now. Please try again in a moment.";
@@ -218,14 +218,7 @@ async fn a_server_told_to_stop_finishes_the_webhook_under_way_and_takes_no_new_c
     });
     let pool = app.pool.clone();
     eventually("the delivery waiting for the order's lock", || async {
-        let waiting: i64 = sqlx::query_scalar(
-            "select count(*) from pg_stat_activity
-             where wait_event_type = 'Lock' and datname = current_database()",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        (waiting > 0).then_some(())
+        (lock_waiters(&pool).await > 0).then_some(())
     })
     .await;
 

@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 
-use crate::helpers::{TestApp, call, eventually, spawn, spawn_with_env};
+use crate::helpers::{TestApp, call, eventually, lock_waiters, spawn, spawn_with_env};
 
 async fn staff(app: &TestApp) -> reqwest::Client {
     crate::helpers::signed_in_admin(app, "catalog").await.0
@@ -465,14 +465,7 @@ async fn a_checkout_racing_a_currency_change_makes_no_order_in_the_old_currency(
     // (were it to write its order regardless) has finished.
     let pool = app.pool.clone();
     eventually("the checkout waiting for the product, or done", || async {
-        let waiting: i64 = sqlx::query_scalar(
-            "select count(*) from pg_stat_activity
-             where wait_event_type = 'Lock' and datname = current_database()",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        (waiting > 0 || checkout.is_finished()).then_some(())
+        (lock_waiters(&pool).await > 0 || checkout.is_finished()).then_some(())
     })
     .await;
     save.commit().await.unwrap();

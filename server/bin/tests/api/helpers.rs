@@ -645,6 +645,18 @@ pub async fn unlock_with_credits(
     .await
 }
 
+/// How many connections to this test's database wait for a lock (a row another transaction
+/// holds), to know that a request is parked where a test wants it.
+pub async fn lock_waiters(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_stat_activity
+         where wait_event_type = 'Lock' and datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 /// The `server` binary with `args`, run as an operator would against `database_url`: from
 /// the repository root, with only the settings it needs. Its Stripe is an address nothing
 /// answers at unless the test gives the stand-in's (`STRIPE_API_BASE`): no test reaches the
