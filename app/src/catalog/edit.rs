@@ -182,22 +182,31 @@ pub async fn create(pool: &PgPool, draft: &Draft) -> Result<i64, ShopError> {
 /// amounts keep the currency they were paid in.
 pub async fn update(pool: &PgPool, id: i64, version: i32, draft: &Draft) -> Result<(), ShopError> {
     let mut tx = pool.begin().await.or_internal("Failed to save a product")?;
-    // First waits for any order being made from the product (they hold it while they are
-    // written), so that the update below, a statement of its own, sees every order made so far.
-    sqlx::query!("select id from product where id = $1 for update", id)
-        .fetch_optional(&mut *tx)
-        .await
-        .or_internal("Failed to save a product")?;
-    let changed = sqlx::query!(
+    // Waits for any order being made from the product (each holds it while it is written), so
+    // that the check for orders below, a statement of its own, sees every one made so far.
+    let now = sqlx::query!(
+        r#"select version, kind as "kind: ProductKind", currency as "currency: Currency"
+           from product where id = $1 and archived_at is null
+           for update"#,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .or_internal("Failed to read a product")?;
+    let Some(now) = now.filter(|now| now.version == version) else {
+        return Err(ShopError::Invalid(CHANGED_MEANWHILE.into()));
+    };
+    if (now.kind != draft.kind || now.currency != draft.currency) && has_orders(&mut tx, id).await?
+    {
+        return Err(ShopError::Invalid(SOLD_KIND_OR_CURRENCY.into()));
+    }
+    sqlx::query!(
         "update product
-         set slug = $3, title = $4, description = $5, kind = $6, price_minor = $7,
-             currency = $8, credits = $9, price_credits = $10, membership_days = $11,
+         set slug = $2, title = $3, description = $4, kind = $5, price_minor = $6,
+             currency = $7, credits = $8, price_credits = $9, membership_days = $10,
              version = version + 1, updated_at = now()
-         where id = $1 and version = $2 and archived_at is null
-           and ((kind = $6 and currency = $8)
-                or not exists (select from customer_order o where o.product_id = product.id))",
+         where id = $1",
         id,
-        version,
         draft.slug.as_str(),
         draft.title,
         draft.description,
@@ -210,33 +219,21 @@ pub async fn update(pool: &PgPool, id: i64, version: i32, draft: &Draft) -> Resu
     )
     .execute(&mut *tx)
     .await
-    .map_err(|e| refused_save(e, "Failed to save a product"))?
-    .rows_affected();
+    .map_err(|e| refused_save(e, "Failed to save a product"))?;
     tx.commit().await.or_internal("Failed to save a product")?;
-    if changed == 0 {
-        // Either the form is stale, or it changes what a sold product is.
-        let sold = sqlx::query_scalar!(
-            r#"select exists (select from customer_order o where o.product_id = p.id) as "sold!"
-               from product p
-               where p.id = $1 and p.version = $2 and (p.kind <> $3 or p.currency <> $4)"#,
-            id,
-            version,
-            draft.kind as ProductKind,
-            draft.currency as Currency
-        )
-        .fetch_optional(pool)
-        .await
-        .or_internal("Failed to read a product")?
-        .unwrap_or(false);
-        let why = if sold {
-            SOLD_KIND_OR_CURRENCY
-        } else {
-            CHANGED_MEANWHILE
-        };
-        return Err(ShopError::Invalid(why.into()));
-    }
     tracing::info!(product = id, slug = %draft.slug, "product saved");
     Ok(())
+}
+
+/// Whether any order was ever made for product `id`: its kind and currency are then fixed.
+async fn has_orders(conn: &mut sqlx::PgConnection, id: i64) -> Result<bool, ShopError> {
+    sqlx::query_scalar!(
+        r#"select exists (select from customer_order where product_id = $1) as "sold!""#,
+        id
+    )
+    .fetch_one(conn)
+    .await
+    .or_internal("Failed to read a product's orders")
 }
 
 /// Publishes, unpublishes or archives product `id`. A download is published only with its file;
