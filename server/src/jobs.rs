@@ -15,6 +15,8 @@ use std::time::Duration;
 use app::housekeeping;
 use app::state::AppState;
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use underway::{Job, To, ZonedSchedule};
 
 use crate::mail::{self, Mailer};
@@ -92,8 +94,25 @@ async fn chores_once(chores: &Chores) -> anyhow::Result<()> {
         .map(drop)
 }
 
+/// This server's background workers. They stop with the server: each takes no new run and
+/// finishes the one under way, so mail being sent at a deploy is marked sent, not cut off
+/// after the send and sent again by the next run.
+pub struct Workers {
+    stop: CancellationToken,
+    running: JoinSet<()>,
+}
+
+impl Workers {
+    /// Tells every worker (and the schedule, if this server holds it) to stop, and waits until
+    /// the runs under way have finished.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        while self.running.join_next().await.is_some() {}
+    }
+}
+
 /// Migrates the queue's tables, queues one run now (the sweep on start), sets the schedule,
-/// and starts this server's worker, its bid for the schedule, and the removal of old tasks.
+/// and starts this server's workers, its bid for the schedule, and the removal of old tasks.
 ///
 /// The queue has a small pool of its own: its worker and scheduler keep connections (two
 /// listeners, the schedule's lock, the open transaction of a running task), and those must
@@ -102,7 +121,11 @@ pub async fn start(
     chores: Chores,
     database_url: &str,
     mailer: Option<Mailer>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Workers> {
+    let mut workers = Workers {
+        stop: CancellationToken::new(),
+        running: JoinSet::new(),
+    };
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(10))
@@ -138,7 +161,7 @@ pub async fn start(
     .await?;
 
     match mailer {
-        Some(mailer) => start_mail(shop_pool, pool.clone(), mailer, new_mail).await?,
+        Some(mailer) => start_mail(shop_pool, pool.clone(), mailer, new_mail, &mut workers).await?,
         None => tracing::warn!("SMTP_URL is not set: receipts and notices wait in the outbox"),
     }
     let deletion_pool = pool.clone();
@@ -148,20 +171,21 @@ pub async fn start(
             tracing::error!(error = %e, "the removal of old background tasks stopped");
         }
     });
-    work_on(&job, "housekeeping");
-    bid_for_schedule(&job, "housekeeping");
-    Ok(())
+    work_on(&job, "housekeeping", &mut workers);
+    bid_for_schedule(&job, "housekeeping", workers.stop.clone());
+    Ok(workers)
 }
 
-/// Starts this server's worker for `job`: one run at a time.
-fn work_on<I, S>(job: &Job<I, S>, name: &'static str)
+/// Starts this server's worker for `job`: one run at a time, until `workers` stop.
+fn work_on<I, S>(job: &Job<I, S>, name: &'static str, workers: &mut Workers)
 where
     I: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
     S: Clone + Send + Sync + 'static,
 {
     let mut worker = job.worker();
     worker.set_concurrency_limit(1);
-    tokio::spawn(async move {
+    worker.set_shutdown_token(workers.stop.clone());
+    workers.running.spawn(async move {
         if let Err(e) = worker.run().await {
             tracing::error!(error = %e, job = name, "a background worker stopped");
         }
@@ -169,20 +193,24 @@ where
 }
 
 /// Starts this server's bid for `job`'s schedule: the scheduler returns at once unless this
-/// server holds the schedule's lock, in which case it queues runs until the process ends;
-/// asking again every minute moves the schedule to another server when its holder stops.
-fn bid_for_schedule<I, S>(job: &Job<I, S>, name: &'static str)
+/// server holds the schedule's lock, in which case it queues runs until `stop`; asking again
+/// every minute moves the schedule to another server when its holder stops.
+fn bid_for_schedule<I, S>(job: &Job<I, S>, name: &'static str, stop: CancellationToken)
 where
     I: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
     S: Clone + Send + Sync + 'static,
 {
-    let scheduler = job.scheduler();
+    let mut scheduler = job.scheduler();
+    scheduler.set_shutdown_token(stop.clone());
     tokio::spawn(async move {
-        loop {
+        while !stop.is_cancelled() {
             if let Err(e) = scheduler.run().await {
                 tracing::warn!(error = %e, job = name, "a background schedule stopped; asking again");
             }
-            tokio::time::sleep(SCHEDULER_RETRY).await;
+            tokio::select! {
+                () = tokio::time::sleep(SCHEDULER_RETRY) => {}
+                () = stop.cancelled() => {}
+            }
         }
     });
 }
@@ -207,6 +235,7 @@ async fn start_mail(
     queue: sqlx::PgPool,
     mailer: Mailer,
     new_mail: app::outbox::NewMail,
+    workers: &mut Workers,
 ) -> anyhow::Result<()> {
     let job = Job::builder()
         .state((shop.clone(), mailer))
@@ -262,6 +291,6 @@ async fn start_mail(
             }
         }
     });
-    work_on(&job, "mail");
+    work_on(&job, "mail", workers);
     Ok(())
 }

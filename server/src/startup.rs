@@ -57,6 +57,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     pub state: AppState,
+    /// This server's background workers, when it runs them (`BACKGROUND_JOBS`).
+    workers: Option<crate::jobs::Workers>,
 }
 
 impl Application {
@@ -111,6 +113,7 @@ impl Application {
                 limits.forget_idle();
             }
         });
+        let mut workers = None;
         if settings.background_jobs {
             let public_url = state.shop.base_url().to_string();
             let mailer = settings
@@ -118,7 +121,7 @@ impl Application {
                 .as_ref()
                 .map(|url| crate::mail::Mailer::new(url, &settings.mail_from, &public_url))
                 .transpose()?;
-            crate::jobs::start(
+            let started = crate::jobs::start(
                 crate::jobs::Chores {
                     state: state.clone(),
                     order_ttl: settings.order_ttl,
@@ -129,6 +132,7 @@ impl Application {
             )
             .await
             .context("Failed to start the background jobs")?;
+            workers = Some(started);
         } else {
             tracing::warn!(
                 "BACKGROUND_JOBS is off: no event replay, order expiry or retention on this server"
@@ -140,6 +144,7 @@ impl Application {
             listener,
             router,
             state,
+            workers,
         })
     }
 
@@ -160,8 +165,8 @@ impl Application {
     }
 
     /// Serves until `stop` completes, then takes no new connections and finishes the requests
-    /// under way (a webhook mid-settlement, a download), for at most `DRAIN`. Idle keep-alive
-    /// connections are closed at once.
+    /// under way (a webhook mid-settlement, a download) and the background runs under way (mail
+    /// being sent), for at most `DRAIN`. Idle keep-alive connections are closed at once.
     pub async fn run_until(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
@@ -175,7 +180,7 @@ impl Application {
                 tracing::debug!(%error, "could not set TCP_NODELAY on a connection");
             }
         });
-        let stopping = Arc::new(tokio::sync::Notify::new());
+        let stopping = tokio_util::sync::CancellationToken::new();
         let told = stopping.clone();
         // The peer's address reaches server functions, for the rate limits.
         let serving = axum::serve(
@@ -186,15 +191,33 @@ impl Application {
         .with_graceful_shutdown(async move {
             stop.await;
             tracing::info!("stopping: no new connections; finishing the requests under way");
-            told.notify_one();
+            told.cancel();
         });
+        let workers = self.workers;
+        let finished = async {
+            let (served, ()) = tokio::join!(
+                async {
+                    let served = serving.await;
+                    // Should serving fail, the workers stop too.
+                    stopping.cancel();
+                    served
+                },
+                async {
+                    stopping.cancelled().await;
+                    if let Some(workers) = workers {
+                        workers.stop().await;
+                    }
+                }
+            );
+            served
+        };
         tokio::select! {
-            served = serving => served.context("server stopped"),
+            served = finished => served.context("server stopped"),
             () = async {
-                stopping.notified().await;
+                stopping.cancelled().await;
                 tokio::time::sleep(DRAIN).await;
             } => {
-                tracing::warn!(after = ?DRAIN, "stopped with requests still under way");
+                tracing::warn!(after = ?DRAIN, "stopped with requests or background runs still under way");
                 Ok(())
             }
         }

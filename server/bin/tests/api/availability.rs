@@ -121,6 +121,14 @@ async fn the_migrate_command_brings_an_empty_database_up_to_this_build() {
 /// Its own address is set elsewhere, so a server that bound that instead would never answer
 /// here. Returns the process and the address it serves.
 async fn serve_handed_down(app: &TestApp) -> (tokio::process::Child, String) {
+    serve_handed_down_with(app, &[]).await
+}
+
+/// [`serve_handed_down`] with settings `extra` on top.
+async fn serve_handed_down_with(
+    app: &TestApp,
+    extra: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
     let server = app.server_command(&["serve"]);
     let server = server.as_std();
     let mut held = tokio::process::Command::new("python3");
@@ -135,6 +143,7 @@ async fn serve_handed_down(app: &TestApp) -> (tokio::process::Child, String) {
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("BACKGROUND_JOBS", "false")
         .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .envs(extra.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
@@ -150,6 +159,24 @@ async fn serve_handed_down(app: &TestApp) -> (tokio::process::Child, String) {
         .to_string();
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (held, address)
+}
+
+/// Sends SIGTERM to `server` and waits until its port at `address` refuses new connections,
+/// which it closes as its stop begins.
+async fn tell_to_stop(server: &tokio::process::Child, address: &str) {
+    let pid = server.id().unwrap().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    eventually("the server refusing new connections", || async {
+        tokio::net::TcpStream::connect(address)
+            .await
+            .err()
+            .map(drop)
+    })
+    .await;
 }
 
 fn client() -> reqwest::Client {
@@ -222,20 +249,8 @@ async fn a_server_told_to_stop_finishes_the_webhook_under_way_and_takes_no_new_c
     })
     .await;
 
-    let pid = server.id().unwrap().to_string();
-    let signalled = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
     // It stops listening at once: a new connection is refused.
-    eventually("the server refusing new connections", || async {
-        tokio::net::TcpStream::connect(&address)
-            .await
-            .err()
-            .map(drop)
-    })
-    .await;
+    tell_to_stop(&server, &address).await;
 
     hold.rollback().await.unwrap();
     let answered = delivery
@@ -249,4 +264,89 @@ async fn a_server_told_to_stop_finishes_the_webhook_under_way_and_takes_no_new_c
         .unwrap();
     assert!(exit.success(), "{exit:?}");
     assert_eq!(app.order_status(&session.order_id).await, "paid");
+}
+
+/// An SMTP server for one message that holds its answer to the message: it says when the
+/// message has come (`arrived`) and answers only once told (`answer`).
+async fn smtp_holding_its_answer(
+    listener: tokio::net::TcpListener,
+    arrived: tokio::sync::oneshot::Sender<()>,
+    answer: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let (socket, _) = listener.accept().await?;
+    let (read, mut write) = socket.into_split();
+    let mut lines = tokio::io::BufReader::new(read).lines();
+    let mut arrived = Some(arrived);
+    let mut answer = Some(answer);
+    write.write_all(b"220 test ESMTP\r\n").await?;
+    while let Some(line) = lines.next_line().await? {
+        let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" | "HELO" => b"250 test\r\n",
+            "DATA" => {
+                write.write_all(b"354 go on\r\n").await?;
+                while lines.next_line().await?.is_some_and(|line| line != ".") {}
+                if let (Some(arrived), Some(answer)) = (arrived.take(), answer.take()) {
+                    let _ = arrived.send(());
+                    let _ = answer.await;
+                }
+                b"250 queued\r\n"
+            }
+            "QUIT" => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => b"250 OK\r\n",
+        };
+        write.write_all(reply).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_server_told_to_stop_finishes_the_mail_it_is_sending_and_marks_it_sent() {
+    let app = spawn().await;
+    // A paid order's receipt waits in the outbox (the test's shop sends no mail).
+    let session = app.checkout("field-recordings-vol-1").await;
+    app.set_email(&session, "stopping@example.com").await;
+    app.pay(&session, "pm_card_visa").await;
+    let payload = app.event_payload("payment_intent.succeeded").await;
+    assert_eq!(app.deliver_signed(&payload).await, StatusCode::OK);
+    let unsent = "select count(*) from outbound_email where kind = 'receipt' and sent_at is null";
+    assert_eq!(app.count(unsent).await, 1);
+
+    let smtp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let smtp_url = format!("smtp://{}", smtp.local_addr().unwrap());
+    let (arrived_tx, arrived) = tokio::sync::oneshot::channel();
+    let (answer, answer_rx) = tokio::sync::oneshot::channel();
+    let mail_server = tokio::spawn(smtp_holding_its_answer(smtp, arrived_tx, answer_rx));
+    let (mut server, address) = serve_handed_down_with(
+        &app,
+        &[("BACKGROUND_JOBS", "true"), ("SMTP_URL", smtp_url.as_str())],
+    )
+    .await;
+    // The mail job's run at start is sending the receipt; its answer is held.
+    tokio::time::timeout(Duration::from_secs(30), arrived)
+        .await
+        .expect("the receipt reaches the SMTP server")
+        .unwrap();
+
+    tell_to_stop(&server, &address).await;
+    // A server that did not wait for its workers would be gone within milliseconds of closing
+    // its port; this one waits for the mail's answer (up to its drain of 25 s).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        server.try_wait().unwrap().is_none(),
+        "the server waits for the mail under way"
+    );
+
+    answer.send(()).unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(20), server.wait())
+        .await
+        .expect("the server exits once its mail is sent")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(app.count(unsent).await, 0, "the receipt is marked sent");
+    mail_server.abort();
 }
