@@ -2,7 +2,9 @@
 //! amounts come from the database, webhooks are verified before anything is stored, and
 //! fulfilment happens exactly once whatever order or number of deliveries.
 
-use crate::helpers::{TestApp, WEBHOOK_SECRET, eventually, now, sign, spawn, spawn_with};
+use crate::helpers::{
+    TestApp, WEBHOOK_SECRET, eventually, lock_waiters, now, sign, spawn, spawn_with,
+};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -590,4 +592,51 @@ async fn a_tab_whose_session_cookie_was_replaced_still_sets_the_email_with_its_c
             .await
             .unwrap();
     assert_eq!(email.as_deref(), Some("buyer@example.com"));
+}
+
+#[tokio::test]
+async fn a_payment_settling_while_a_refund_of_it_is_recorded_ends_partly_refunded_with_its_notice()
+{
+    let app = spawn().await;
+    let session = app.checkout("field-recordings-vol-1").await;
+    app.pay(&session, "pm_card_visa").await;
+    let payload = app.event_payload("payment_intent.succeeded").await;
+    // A refund of part of the payment, reported before the payment itself, is being recorded:
+    // not yet committed when the payment's event arrives.
+    let mut refund = app.pool.begin().await.unwrap();
+    sqlx::query(
+        "update customer_order set amount_refunded_minor = 100, updated_at = now()
+         where public_id = $1",
+    )
+    .bind(&session.order_id)
+    .execute(&mut *refund)
+    .await
+    .unwrap();
+    let release = async {
+        // The delivery has read the order as it was and now waits for its row.
+        eventually("the delivery waiting for the order", || async {
+            (lock_waiters(&app.pool).await > 0).then_some(())
+        })
+        .await;
+        refund.commit().await.unwrap();
+    };
+    let (status, ()) = tokio::join!(app.deliver_signed(&payload), release);
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.order_status(&session.order_id).await,
+        "partially_refunded"
+    );
+    assert_eq!(
+        app.count("select count(*) from outbound_email where kind = 'refund'")
+            .await,
+        1,
+        "the refund's notice"
+    );
+    assert_eq!(app.count("select count(*) from entitlement").await, 1);
+    assert_eq!(
+        app.count("select count(*) from stripe_event where handled_at is not null")
+            .await,
+        1
+    );
 }
