@@ -103,8 +103,9 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Tells every worker (and the schedule, if this server holds it) to stop, and waits until
-    /// the runs under way have finished.
+    /// Tells every worker to stop, and waits until the runs under way have finished (a mail run
+    /// stops after the message it is sending). The schedule, if this server holds it, is given
+    /// up too, without waiting.
     pub async fn stop(mut self) {
         self.stop.cancel();
         while self.running.join_next().await.is_some() {}
@@ -238,10 +239,11 @@ async fn start_mail(
     workers: &mut Workers,
 ) -> anyhow::Result<()> {
     let job = Job::builder()
-        .state((shop.clone(), mailer))
+        .state((shop.clone(), mailer, workers.stop.clone()))
         .step(|cx, _run: SendMail| async move {
-            let (pool, mailer) = &cx.state;
-            mail::send_due(pool, mailer)
+            let (pool, mailer, stop) = &cx.state;
+            // A stop ends a long run (a sale's receipts) after the message being sent.
+            mail::send_due_until(pool, mailer, stop)
                 .await
                 .map_err(|e| underway::task::Error::Retryable(e.to_string()))?;
             To::done()

@@ -14,6 +14,7 @@ use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 
 /// How one mail run ends: what it sent, what had no address, what failed (and waits).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -90,10 +91,24 @@ pub async fn any_due(pool: &PgPool) -> Result<bool, sqlx::Error> {
 }
 
 /// Sends what is due in the outbox, oldest first.
-#[tracing::instrument(skip_all)]
 pub async fn send_due(pool: &PgPool, mailer: &Mailer) -> Result<Sent, sqlx::Error> {
+    send_due_until(pool, mailer, &CancellationToken::new()).await
+}
+
+/// [`send_due`], taking no further message once `stop` is cancelled (the server is stopping):
+/// the message being sent is finished and marked sent, and the rest wait for the next run, on
+/// whichever server.
+#[tracing::instrument(skip_all)]
+pub async fn send_due_until(
+    pool: &PgPool,
+    mailer: &Mailer,
+    stop: &CancellationToken,
+) -> Result<Sent, sqlx::Error> {
     let mut done = Sent::default();
     for _ in 0..BATCH {
+        if stop.is_cancelled() {
+            break;
+        }
         let mut tx = pool.begin().await?;
         // Another run may hold a row: it is skipped, not waited for.
         let due = sqlx::query_as!(

@@ -228,33 +228,52 @@ impl Application {
 /// container platform commonly allows between its SIGTERM and its SIGKILL.
 pub const DRAIN: Duration = Duration::from_secs(25);
 
-/// Completes when the process is told to stop: SIGTERM (a service manager, a deploy) or
-/// SIGINT (Ctrl-C; cargo-leptos restarting it under `dev.sh --watch`). Told a second time while
-/// it finishes its requests, the process ends at once.
-pub async fn stop_signal() {
-    told_to_stop().await;
-    tokio::spawn(async {
-        told_to_stop().await;
+/// Listens, from the moment it is called, for being told to stop: SIGTERM (a service manager,
+/// a deploy) or SIGINT (Ctrl-C; cargo-leptos restarting it under `dev.sh --watch`). The future
+/// completes once told; a stop told while the server is still starting takes effect as soon as
+/// it serves, instead of the signal's default (ending the process at once, background work
+/// under way and all). Told a second time, the process ends at once.
+pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::SignalKind;
+    let mut terminate = listen(SignalKind::terminate(), "SIGTERM");
+    let mut interrupt = listen(SignalKind::interrupt(), "SIGINT");
+    let told = tokio_util::sync::CancellationToken::new();
+    let stop = told.clone();
+    tokio::spawn(async move {
+        either(&mut terminate, &mut interrupt).await;
+        told.cancel();
+        either(&mut terminate, &mut interrupt).await;
         tracing::warn!("told to stop again: stopping now");
         std::process::exit(130);
     });
+    async move { stop.cancelled().await }
 }
 
-async fn told_to_stop() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
+fn listen(
+    kind: tokio::signal::unix::SignalKind,
+    name: &str,
+) -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind)
+        .inspect_err(|error| tracing::warn!(%error, "cannot listen for {name}"))
+        .ok()
+}
+
+/// Completes when either signal comes (one that could not be listened for never does).
+async fn either(
+    a: &mut Option<tokio::signal::unix::Signal>,
+    b: &mut Option<tokio::signal::unix::Signal>,
+) {
+    async fn one(signal: &mut Option<tokio::signal::unix::Signal>) {
+        match signal {
+            Some(signal) => {
                 signal.recv().await;
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C still stops the server");
-                std::future::pending::<()>().await;
-            }
+            None => std::future::pending().await,
         }
-    };
+    }
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+        () = one(a) => {}
+        () = one(b) => {}
     }
 }
 

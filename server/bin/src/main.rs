@@ -117,9 +117,12 @@ async fn run(inherited: Option<std::net::TcpListener>) -> anyhow::Result<()> {
                 Some(socket) => Listen::Inherited(socket),
                 None => Listen::Bind(addr),
             };
+            // Listened for before the background work starts, so that no stop finds it
+            // without a handler.
+            let stop = server::startup::stop_signal();
             let app = Application::build(settings, conf.leptos_options, listen, pages).await?;
             tracing::info!("storefront listening on http://{}", app.address());
-            app.run_until(server::startup::stop_signal()).await
+            app.run_until(stop).await
         }
         Some(Command::Migrate) => {
             let known = server::startup::migrate(&settings).await?;
