@@ -266,19 +266,35 @@ async fn a_server_told_to_stop_finishes_the_webhook_under_way_and_takes_no_new_c
     assert_eq!(app.order_status(&session.order_id).await, "paid");
 }
 
-/// An SMTP server for one message that holds its answer to the message: it says when the
-/// message has come (`arrived`) and answers only once told (`answer`).
+/// The first message and what to do with it: say it has come, then wait to be told to answer.
+type Held = std::sync::Arc<
+    tokio::sync::Mutex<
+        Option<(
+            tokio::sync::oneshot::Sender<()>,
+            tokio::sync::oneshot::Receiver<()>,
+        )>,
+    >,
+>;
+
+/// An SMTP server that holds its answer to the first message it is given: it says when that
+/// message has come (`arrived`) and answers it only once told (`answer`). Every other message,
+/// on any connection, is answered at once.
 async fn smtp_holding_its_answer(
     listener: tokio::net::TcpListener,
     arrived: tokio::sync::oneshot::Sender<()>,
     answer: tokio::sync::oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
+    let held: Held = std::sync::Arc::new(tokio::sync::Mutex::new(Some((arrived, answer))));
+    loop {
+        let (socket, _) = listener.accept().await?;
+        tokio::spawn(smtp_session(socket, held.clone()));
+    }
+}
+
+async fn smtp_session(socket: tokio::net::TcpStream, held: Held) -> std::io::Result<()> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let (socket, _) = listener.accept().await?;
     let (read, mut write) = socket.into_split();
     let mut lines = tokio::io::BufReader::new(read).lines();
-    let mut arrived = Some(arrived);
-    let mut answer = Some(answer);
     write.write_all(b"220 test ESMTP\r\n").await?;
     while let Some(line) = lines.next_line().await? {
         let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
@@ -287,7 +303,8 @@ async fn smtp_holding_its_answer(
             "DATA" => {
                 write.write_all(b"354 go on\r\n").await?;
                 while lines.next_line().await?.is_some_and(|line| line != ".") {}
-                if let (Some(arrived), Some(answer)) = (arrived.take(), answer.take()) {
+                let first = held.lock().await.take();
+                if let Some((arrived, answer)) = first {
                     let _ = arrived.send(());
                     let _ = answer.await;
                 }
