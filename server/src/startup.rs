@@ -238,7 +238,7 @@ pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
     let mut terminate = listen(SignalKind::terminate(), "SIGTERM");
     let mut interrupt = listen(SignalKind::interrupt(), "SIGINT");
     let told = tokio_util::sync::CancellationToken::new();
-    let stop = told.clone();
+    let stop = told.clone().cancelled_owned();
     tokio::spawn(async move {
         either(&mut terminate, &mut interrupt).await;
         told.cancel();
@@ -246,7 +246,7 @@ pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
         tracing::warn!("told to stop again: stopping now");
         std::process::exit(130);
     });
-    async move { stop.cancelled().await }
+    stop
 }
 
 fn listen(
