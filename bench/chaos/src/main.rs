@@ -50,9 +50,19 @@ struct Cli {
     /// Deliveries of each event.
     #[arg(long, default_value_t = 3, global = true)]
     copies: usize,
-    /// Deliveries in flight at once.
+    /// Deliveries in flight at once (with `--rate`, the most in flight).
     #[arg(long, default_value_t = 32, global = true)]
     concurrency: usize,
+    /// For `load`: send the payments at this many a second, on a fixed schedule, instead of
+    /// keeping `--concurrency` in flight. Latency is then counted from each delivery's place in
+    /// the schedule, so a server that falls behind shows it in its latency rather than by
+    /// slowing the sender.
+    #[arg(long, global = true)]
+    rate: Option<f64>,
+    /// For `load`: SQL run on the shop's database once it is migrated, before the orders are
+    /// made (to measure a schema change without building a server for it).
+    #[arg(long, global = true)]
+    setup_sql: Option<PathBuf>,
     /// The server binary to run.
     #[arg(long, default_value = "target/release/server", global = true)]
     server: PathBuf,
@@ -100,12 +110,15 @@ async fn main() -> anyhow::Result<()> {
         "{} not found: build it with `cargo build --release -p server-bin`",
         cli.server.display()
     );
+    let pace = match cli.rate {
+        Some(rate) => format!("{rate:.0} a second, at most {} in flight", cli.concurrency),
+        None => format!("{} in flight", cli.concurrency),
+    };
     println!(
-        "machine: {} cores; {} events x {} copies, {} in flight",
+        "machine: {} cores; {} events x {} copies, {pace}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         cli.events,
         cli.copies,
-        cli.concurrency
     );
     let runs = match cli.run {
         Run::All => vec![Run::Load, Run::PgRestart, Run::Sigkill, Run::TwoServers],
@@ -154,6 +167,12 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
     let standin = stripe_standin::spawn(Default::default()).await?;
     let mut shop = Shop::start(&cli.server, &db_url, &standin.base_url, name).await?;
     let pool = PgPool::connect(&db_url).await?;
+    if let Some(file) = cli.setup_sql.as_ref().filter(|_| run == Run::Load) {
+        let sql =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        sqlx::raw_sql(&sql).execute(&pool).await?;
+        println!("ran {} on the shop's database", file.display());
+    }
 
     let started = Instant::now();
     let Prepared {
@@ -184,7 +203,15 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
     let progress = deliveries.done.clone();
     let base = shop.base.clone();
     let concurrency = cli.concurrency;
-    let delivering = tokio::spawn(async move { deliveries.run(&[base], concurrency).await });
+    // Only the load run keeps to a schedule: the fault runs need deliveries in flight when the
+    // fault strikes, whatever the machine's speed.
+    let rate = cli.rate.filter(|_| run == Run::Load);
+    let delivering = tokio::spawn(async move {
+        match rate {
+            Some(rate) => deliveries.run_at_rate(&[base], concurrency, rate).await,
+            None => deliveries.run(&[base], concurrency).await,
+        }
+    });
 
     if run != Run::Load {
         while progress.load(Ordering::Relaxed) < total / 3 {
@@ -821,7 +848,7 @@ impl Deliveries {
                     let Some(event) = queue.lock().unwrap().pop() else {
                         break;
                     };
-                    deliver(&http, &urls, &event, &stats).await;
+                    deliver(&http, &urls, &event, &stats, Instant::now()).await;
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             })
@@ -837,17 +864,83 @@ impl Deliveries {
         stats.deliveries = self.total;
         Ok(stats)
     }
+
+    /// Delivers everything to `bases` on a fixed schedule of `rate` a second, the way webhooks
+    /// reach a shop: each sent when it is due, whether or not earlier ones were answered, with
+    /// at most `concurrency` in flight. A delivery that waits for a free slot, or whose sender
+    /// is late, counts that wait in its latency (which is measured from when it was due), so a
+    /// server that cannot keep up shows it in the percentiles and in the wall time.
+    async fn run_at_rate(
+        self,
+        bases: &[String],
+        concurrency: usize,
+        rate: f64,
+    ) -> anyhow::Result<Stats> {
+        ensure!(rate > 0.0, "--rate must be above 0");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .pool_max_idle_per_host(concurrency)
+            .build()?;
+        let urls: Arc<Vec<String>> = Arc::new(
+            bases
+                .iter()
+                .map(|base| format!("{base}/webhooks/stripe"))
+                .collect(),
+        );
+        let stats = Arc::new(Mutex::new(Stats {
+            answered_by: vec![0; bases.len()],
+            ..Stats::default()
+        }));
+        let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        let queue = std::mem::take(&mut *self.queue.lock().unwrap());
+        let started = Instant::now();
+        let mut sending = tokio::task::JoinSet::new();
+        for (n, event) in queue.into_iter().enumerate() {
+            let due = started + Duration::from_secs_f64(n as f64 / rate);
+            tokio::time::sleep_until(due.into()).await;
+            let (slots, done, stats, http, urls) = (
+                slots.clone(),
+                self.done.clone(),
+                stats.clone(),
+                http.clone(),
+                urls.clone(),
+            );
+            sending.spawn(async move {
+                let _slot = slots.acquire_owned().await.expect("never closed");
+                deliver(&http, &urls, &event, &stats, due).await;
+                done.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        while let Some(sent) = sending.join_next().await {
+            sent?;
+        }
+        let mut stats = Arc::try_unwrap(stats)
+            .map_err(|_| anyhow::anyhow!("deliveries finished"))?
+            .into_inner()
+            .unwrap();
+        stats.wall = started.elapsed();
+        stats.deliveries = self.total;
+        Ok(stats)
+    }
 }
 
 /// Delivers one copy as Stripe does: signed at send time, retried with a growing pause until a
-/// 2xx, for at most two minutes.
-async fn deliver(http: &reqwest::Client, urls: &[String], event: &str, stats: &Mutex<Stats>) {
+/// 2xx, for at most two minutes. The first attempt's latency counts from `due` (when the
+/// delivery was meant to go out), a retry's from its own send.
+async fn deliver(
+    http: &reqwest::Client,
+    urls: &[String],
+    event: &str,
+    stats: &Mutex<Stats>,
+    due: Instant,
+) {
     use rand::Rng;
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut pause = Duration::from_millis(50);
+    let mut from = Some(due);
     loop {
         let to = rand::rng().random_range(0..urls.len());
-        let sent = Instant::now();
+        let sent = from.take().unwrap_or_else(Instant::now);
         let result = http
             .post(&urls[to])
             .header("content-type", "application/json")
