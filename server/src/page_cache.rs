@@ -3,6 +3,11 @@
 //! so the first such visitor's page is kept and sent to the next ones without rendering it
 //! again. Only the nonce differs per response: each copy sent gets a fresh one.
 //!
+//! A browser asks for the page compressed, and compressing it again for every copy would cost
+//! more than rendering it. So a kept page is also deflated once, in the pieces between its
+//! nonces, and each gzip copy is those pieces in order with its fresh nonce between them as
+//! stored (uncompressed) deflate blocks: one stream, valid gzip, with only a CRC to compute.
+//!
 //! A kept page belongs to a generation of the catalog's in-memory copy (`CatalogCache`): a
 //! `catalog_changed` notification moves the generation and every kept page is stale at once;
 //! while notifications are not heard, nothing is kept or served. Anything else a page shows
@@ -35,6 +40,115 @@ struct Kept {
     content_type: HeaderValue,
     /// The nonce the page was rendered with, replaced in every copy sent.
     nonce: Option<String>,
+    /// The page deflated, for browsers that take gzip (`None` if deflating failed).
+    gzip: Option<Arc<Gzipped>>,
+}
+
+/// A page's text between its nonces, each piece deflated on its own (no piece refers back into
+/// another, since a nonce of a different length may sit between them) and ended on a byte
+/// boundary without closing the stream.
+struct Gzipped {
+    /// The raw pieces, for each copy's CRC.
+    raw: Vec<Bytes>,
+    deflated: Vec<Vec<u8>>,
+}
+
+impl Gzipped {
+    fn new(body: &Bytes, nonce: Option<&str>) -> std::io::Result<Self> {
+        use std::io::Write;
+        let raw: Vec<Bytes> = match nonce {
+            Some(nonce) => {
+                let mut pieces = Vec::new();
+                let mut rest = 0;
+                for at in occurrences(body, nonce.as_bytes()) {
+                    pieces.push(body.slice(rest..at));
+                    rest = at + nonce.len();
+                }
+                pieces.push(body.slice(rest..));
+                pieces
+            }
+            None => vec![body.clone()],
+        };
+        let deflated = raw
+            .iter()
+            .map(|piece| {
+                let mut encoder =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder.write_all(piece)?;
+                // A sync flush: the piece's blocks end on a byte boundary, the stream stays open.
+                encoder.flush()?;
+                Ok(std::mem::take(encoder.get_mut()))
+            })
+            .collect::<std::io::Result<_>>()?;
+        Ok(Self { raw, deflated })
+    }
+
+    /// The whole page as one gzip member, with `nonce` between the pieces.
+    fn with_nonce(&self, nonce: &str) -> Vec<u8> {
+        // A stored block holds at most 65,535 bytes; a nonce is a few dozen.
+        let len = u16::try_from(nonce.len()).expect("a nonce is short");
+        let size: usize = self.deflated.iter().map(Vec::len).sum();
+        let mut out = Vec::with_capacity(size + self.raw.len() * (nonce.len() + 5) + 20);
+        // Magic, deflate, no flags, no time, no extra flags, unknown system.
+        out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+        let mut crc = crc32fast::Hasher::new();
+        let mut total = 0usize;
+        for (n, (raw, deflated)) in self.raw.iter().zip(&self.deflated).enumerate() {
+            out.extend_from_slice(deflated);
+            crc.update(raw);
+            total += raw.len();
+            if n + 1 < self.raw.len() {
+                // A stored block, not the last: its header byte, LEN and its complement.
+                out.push(0);
+                out.extend_from_slice(&len.to_le_bytes());
+                out.extend_from_slice(&(!len).to_le_bytes());
+                out.extend_from_slice(nonce.as_bytes());
+                crc.update(nonce.as_bytes());
+                total += nonce.len();
+            }
+        }
+        // The last block: empty, fixed Huffman codes.
+        out.extend_from_slice(&[0x03, 0x00]);
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
+        // ISIZE is the length modulo 2^32 (a page is far smaller).
+        out.extend_from_slice(&(total as u32).to_le_bytes());
+        out
+    }
+}
+
+/// Where `needle` starts in `haystack`, occurrence after occurrence without overlaps (as
+/// `str::replace` finds them).
+fn occurrences<'a>(haystack: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        if needle.is_empty() {
+            return None;
+        }
+        let at = haystack[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)?
+            + from;
+        from = at + needle.len();
+        Some(at)
+    })
+}
+
+/// Whether the request's `Accept-Encoding` takes gzip (by name, with a quality above 0).
+fn takes_gzip(request: &Request) -> bool {
+    request
+        .headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let quality = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok());
+            name.eq_ignore_ascii_case("gzip") && quality.is_some_and(|q| q > 0.0)
+        })
 }
 
 impl PageCache {
@@ -91,7 +205,7 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
     let (Some(key), Some(generation)) = (key(&request), cache.catalog.generation()) else {
         return next.run(request).await;
     };
-    if let Some(hit) = cache.hit(&key, generation) {
+    if let Some(hit) = cache.hit(&key, generation, takes_gzip(&request)) {
         return hit;
     }
     let response = next.run(request).await;
@@ -118,6 +232,13 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
         && let Some(content_type) = parts.headers.get(header::CONTENT_TYPE).cloned()
     {
         let nonce = nonce_in(&body);
+        let gzip = match Gzipped::new(&body, nonce.as_deref()) {
+            Ok(gzip) => Some(Arc::new(gzip)),
+            Err(error) => {
+                tracing::warn!(%error, "a kept page could not be deflated");
+                None
+            }
+        };
         let mut pages = cache.pages.lock().unwrap_or_else(|e| e.into_inner());
         if pages.len() >= MOST_PAGES {
             pages.retain(|_, kept| kept.generation == generation);
@@ -132,6 +253,7 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
                 body: body.clone(),
                 content_type,
                 nonce,
+                gzip,
             },
         );
     }
@@ -142,27 +264,40 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
 }
 
 impl PageCache {
-    fn hit(&self, key: &str, generation: u64) -> Option<Response> {
-        let (body, content_type, nonce) = {
+    fn hit(&self, key: &str, generation: u64, gzip: bool) -> Option<Response> {
+        let (body, content_type, nonce, gzipped) = {
             let pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
             let kept = pages.get(key).filter(|k| k.generation == generation)?;
             (
                 kept.body.clone(),
                 kept.content_type.clone(),
                 kept.nonce.clone(),
+                kept.gzip.clone().filter(|_| gzip),
             )
         };
-        let body = match nonce {
-            Some(old) => {
-                let fresh = hex::encode(rand::random::<[u8; 16]>());
-                let text = String::from_utf8_lossy(&body).replace(&old, &fresh);
-                Body::from(text)
+        let fresh = nonce
+            .as_ref()
+            .map(|_| hex::encode(rand::random::<[u8; 16]>()));
+        let mut response = match (gzipped, nonce, fresh) {
+            (Some(gzipped), _, fresh) => {
+                let mut response = Response::new(Body::from(
+                    gzipped.with_nonce(fresh.as_deref().unwrap_or("")),
+                ));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                response
             }
-            None => Body::from(body),
+            (None, Some(old), Some(fresh)) => Response::new(Body::from(
+                String::from_utf8_lossy(&body).replace(&old, &fresh),
+            )),
+            (None, _, _) => Response::new(Body::from(body)),
         };
-        let mut response = Response::new(body);
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, content_type);
+        // What is sent depends on what the browser takes (the compression layer says so for
+        // what it compresses; it leaves a response already encoded alone).
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         headers.insert("x-page-cache", HeaderValue::from_static("hit"));
         Some(response)
     }
@@ -234,5 +369,68 @@ mod tests {
             Some("abcdefghijklmnopqrstuv")
         );
         assert_eq!(nonce_in(b"<p>no scripts</p>"), None);
+    }
+
+    fn gunzip(bytes: &[u8]) -> String {
+        use std::io::Read;
+        let mut text = String::new();
+        // Reads the whole member and checks its CRC and length at the end.
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut text)
+            .expect("valid gzip");
+        text
+    }
+
+    #[test]
+    fn a_kept_page_gzipped_in_pieces_reads_as_the_page_with_the_new_nonce() {
+        let old = "abcdefghijklmnopqrstuv";
+        let page = format!(
+            "<html><head><script nonce=\"{old}\">a()</script><style nonce=\"{old}\"></style>\
+             </head><body>{}<script nonce=\"{old}\">b()</script></body></html>",
+            "<p>The same paragraph, many times over.</p>".repeat(500)
+        );
+        let body = Bytes::from(page.clone());
+        let gzipped = Gzipped::new(&body, Some(old)).unwrap();
+        assert_eq!(gzipped.raw.len(), 4, "three nonces, four pieces");
+        for fresh in ["0123456789abcdef0123456789abcdef", "x"] {
+            let sent = gzipped.with_nonce(fresh);
+            assert_eq!(gunzip(&sent), page.replace(old, fresh));
+            assert!(sent.len() < page.len() / 10, "{} bytes", sent.len());
+        }
+        // Each copy has its own nonce, and nothing else differs.
+        let (a, b) = (
+            gzipped.with_nonce("first-nonce"),
+            gzipped.with_nonce("other-nonce"),
+        );
+        assert_ne!(gunzip(&a), gunzip(&b));
+        assert_eq!(
+            gunzip(&a).replace("first-nonce", "N"),
+            gunzip(&b).replace("other-nonce", "N")
+        );
+        // A page without a nonce is one piece.
+        let plain = Bytes::from_static(b"<p>no scripts</p>");
+        assert_eq!(
+            gunzip(&Gzipped::new(&plain, None).unwrap().with_nonce("")),
+            "<p>no scripts</p>"
+        );
+    }
+
+    #[test]
+    fn gzip_is_sent_only_to_a_browser_that_takes_it() {
+        let asking = |value: &str| {
+            let request = Request::builder()
+                .uri("/")
+                .header(header::ACCEPT_ENCODING, value)
+                .body(Body::empty())
+                .unwrap();
+            takes_gzip(&request)
+        };
+        assert!(asking("gzip, deflate, br, zstd"));
+        assert!(asking("br;q=1.0, GZIP;q=0.5"));
+        assert!(!asking("br"));
+        assert!(!asking("gzip;q=0"));
+        assert!(!asking("gzip;q=0.0, br"));
+        assert!(!asking("identity"));
+        assert!(!takes_gzip(&get("/", None)));
     }
 }

@@ -458,6 +458,39 @@ async fn catalog_pages_are_kept_for_visitors_without_a_session_each_with_its_own
         kept.replace(nonce(&kept), "N"),
         again.replace(nonce(&again), "N")
     );
+    // A browser taking gzip gets the kept page deflated, still with a nonce of its own.
+    let mut gzipped = Vec::new();
+    for _ in 0..2 {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/", app.base))
+            .header("accept-encoding", "gzip, deflate, br, zstd")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+        };
+        assert_eq!(header("x-page-cache").as_deref(), Some("hit"));
+        assert_eq!(header("content-encoding").as_deref(), Some("gzip"));
+        assert_eq!(header("vary").as_deref(), Some("accept-encoding"));
+        let bytes = resp.bytes().await.unwrap();
+        assert!(bytes.len() < kept.len() / 3, "{} bytes", bytes.len());
+        let mut page = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut page)
+            .expect("a whole gzip stream with its checksum");
+        gzipped.push(page);
+    }
+    assert_ne!(nonce(&gzipped[0]), nonce(&gzipped[1]));
+    assert_ne!(nonce(&gzipped[0]), nonce(&kept));
+    for page in &gzipped {
+        assert_eq!(
+            page.replace(nonce(page), "N"),
+            kept.replace(nonce(&kept), "N")
+        );
+    }
     assert!(kept.contains(r#"<a href="/sign-in">Sign in</a>"#), "{kept}");
 
     // A signed-in shopper gets their own page, never the kept one.
