@@ -55,7 +55,6 @@ struct Gzipped {
 
 impl Gzipped {
     fn new(body: &Bytes, nonce: Option<&str>) -> std::io::Result<Self> {
-        use std::io::Write;
         let raw: Vec<Bytes> = match nonce {
             Some(nonce) => {
                 let mut pieces = Vec::new();
@@ -71,16 +70,22 @@ impl Gzipped {
         };
         let deflated = raw
             .iter()
-            .map(|piece| {
-                let mut encoder =
-                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-                encoder.write_all(piece)?;
-                // A sync flush: the piece's blocks end on a byte boundary, the stream stays open.
-                encoder.flush()?;
-                Ok(std::mem::take(encoder.get_mut()))
-            })
+            .map(|piece| deflate_and_sync(piece))
             .collect::<std::io::Result<_>>()?;
-        Ok(Self { raw, deflated })
+        let gzipped = Self { raw, deflated };
+        // Read back once, as a browser would: a kept page is sent to every visitor, so a flaw
+        // here must cost its gzip copy, never a page.
+        let mut check = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&gzipped.with_nonce(nonce.unwrap_or(""))[..]),
+            &mut check,
+        )?;
+        if check.as_bytes() != &body[..] {
+            return Err(std::io::Error::other(
+                "the gzip copy does not read back as the page",
+            ));
+        }
+        Ok(gzipped)
     }
 
     /// The whole page as one gzip member, with `nonce` between the pieces.
@@ -116,6 +121,25 @@ impl Gzipped {
     }
 }
 
+/// `piece` deflated on its own and ended with a sync flush: its blocks end on a byte boundary
+/// and none is the last, so the stream can go on after it. One call with room for all of it:
+/// miniz (flate2's backend) holds back output that does not fit, and a flush that returns with
+/// output held back has not written its end (so `write::DeflateEncoder::flush` cannot be used
+/// here).
+fn deflate_and_sync(piece: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut deflate = flate2::Compress::new(flate2::Compression::default(), false);
+    // More than miniz's own block buffer (about 85 KB) beyond the worst case of stored blocks.
+    let mut out = Vec::with_capacity(piece.len() + piece.len() / 8 + 128 * 1024);
+    deflate
+        .compress_vec(piece, &mut out, flate2::FlushCompress::Sync)
+        .map_err(std::io::Error::other)?;
+    let synced = out.ends_with(&[0, 0, 0xff, 0xff]);
+    if deflate.total_in() != piece.len() as u64 || !synced {
+        return Err(std::io::Error::other("a page piece was not deflated whole"));
+    }
+    Ok(out)
+}
+
 /// Where `needle` starts in `haystack`, occurrence after occurrence without overlaps (as
 /// `str::replace` finds them).
 fn occurrences<'a>(haystack: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
@@ -145,7 +169,10 @@ fn takes_gzip(request: &Request) -> bool {
             let mut parts = item.split(';');
             let name = parts.next().unwrap_or_default().trim();
             let quality = parts
-                .find_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|p| {
+                    let p = p.trim();
+                    p.strip_prefix("q=").or_else(|| p.strip_prefix("Q="))
+                })
                 .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok());
             name.eq_ignore_ascii_case("gzip") && quality.is_some_and(|q| q > 0.0)
         })
@@ -416,6 +443,41 @@ mod tests {
     }
 
     #[test]
+    fn a_large_page_gzipped_in_pieces_reads_back_whole() {
+        // Text that compresses as a page does (words, not one repeated line), long enough for
+        // many deflate blocks, cut at lengths across a range so a block's end falls at different
+        // places near a piece's end.
+        let words = [
+            "<li>",
+            "</li>",
+            "product",
+            "price",
+            "class=\"card\"",
+            "1,500",
+            "a",
+            "the",
+        ];
+        let mut seed = 7u64;
+        let mut text = String::new();
+        while text.len() < 420_000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            text.push_str(words[(seed >> 33) as usize % words.len()]);
+            text.push_str(&((seed >> 20) % 1000).to_string());
+            text.push(' ');
+        }
+        let nonce = "abcdefghijklmnopqrstuv";
+        for cut in (0..24).map(|n| 380_000 + n * 1_531) {
+            let page = format!("<script nonce=\"{nonce}\"></script>{}", &text[..cut]);
+            let body = Bytes::from(page.clone());
+            let gzipped = Gzipped::new(&body, Some(nonce)).expect("deflated and read back");
+            assert_eq!(
+                gunzip(&gzipped.with_nonce("fresh")),
+                page.replace(nonce, "fresh")
+            );
+        }
+    }
+
+    #[test]
     fn gzip_is_sent_only_to_a_browser_that_takes_it() {
         let asking = |value: &str| {
             let request = Request::builder()
@@ -429,6 +491,7 @@ mod tests {
         assert!(asking("br;q=1.0, GZIP;q=0.5"));
         assert!(!asking("br"));
         assert!(!asking("gzip;q=0"));
+        assert!(!asking("gzip; Q=0"));
         assert!(!asking("gzip;q=0.0, br"));
         assert!(!asking("identity"));
         assert!(!takes_gzip(&get("/", None)));
