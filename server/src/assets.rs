@@ -133,8 +133,8 @@ impl Kept {
     }
 }
 
-/// Whether `Accept-Encoding` takes `coding` (named, and not with `q=0`).
-fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+/// Whether `Accept-Encoding` takes `coding` (named, and not with `q=0`; `q` in either case).
+pub(crate) fn accepts(headers: &HeaderMap, coding: &str) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
@@ -144,7 +144,10 @@ fn accepts(headers: &HeaderMap, coding: &str) -> bool {
             let mut parts = item.split(';');
             let name = parts.next().unwrap_or_default().trim();
             let weight = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
+                .filter_map(|p| {
+                    let p = p.trim();
+                    p.strip_prefix("q=").or_else(|| p.strip_prefix("Q="))
+                })
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
             name.eq_ignore_ascii_case(coding) && weight > 0.0

@@ -24,6 +24,8 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::assets::accepts;
+
 /// More distinct pages than this (a catalog of thousands) and the oldest generation's are
 /// dropped all at once; the next visits render them again.
 const MOST_PAGES: usize = 4096;
@@ -56,10 +58,12 @@ struct Gzipped {
 impl Gzipped {
     fn new(body: &Bytes, nonce: Option<&str>) -> std::io::Result<Self> {
         let raw: Vec<Bytes> = match nonce {
+            // A page with a nonce is text: `nonce_in` read it as such.
             Some(nonce) => {
+                let text = std::str::from_utf8(body).map_err(std::io::Error::other)?;
                 let mut pieces = Vec::new();
                 let mut rest = 0;
-                for at in occurrences(body, nonce.as_bytes()) {
+                for (at, _) in text.match_indices(nonce) {
                     pieces.push(body.slice(rest..at));
                     rest = at + nonce.len();
                 }
@@ -140,44 +144,6 @@ fn deflate_and_sync(piece: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Where `needle` starts in `haystack`, occurrence after occurrence without overlaps (as
-/// `str::replace` finds them).
-fn occurrences<'a>(haystack: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-    let mut from = 0;
-    std::iter::from_fn(move || {
-        if needle.is_empty() {
-            return None;
-        }
-        let at = haystack[from..]
-            .windows(needle.len())
-            .position(|w| w == needle)?
-            + from;
-        from = at + needle.len();
-        Some(at)
-    })
-}
-
-/// Whether the request's `Accept-Encoding` takes gzip (by name, with a quality above 0).
-fn takes_gzip(request: &Request) -> bool {
-    request
-        .headers()
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';');
-            let name = parts.next().unwrap_or_default().trim();
-            let quality = parts
-                .find_map(|p| {
-                    let p = p.trim();
-                    p.strip_prefix("q=").or_else(|| p.strip_prefix("Q="))
-                })
-                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok());
-            name.eq_ignore_ascii_case("gzip") && quality.is_some_and(|q| q > 0.0)
-        })
-}
-
 impl PageCache {
     pub fn new(catalog: CatalogCache) -> Self {
         Self {
@@ -232,7 +198,7 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
     let (Some(key), Some(generation)) = (key(&request), cache.catalog.generation()) else {
         return next.run(request).await;
     };
-    if let Some(hit) = cache.hit(&key, generation, takes_gzip(&request)) {
+    if let Some(hit) = cache.hit(&key, generation, accepts(request.headers(), "gzip")) {
         return hit;
     }
     let response = next.run(request).await;
@@ -302,23 +268,19 @@ impl PageCache {
                 kept.gzip.clone().filter(|_| gzip),
             )
         };
-        let fresh = nonce
-            .as_ref()
-            .map(|_| hex::encode(rand::random::<[u8; 16]>()));
-        let mut response = match (gzipped, nonce, fresh) {
-            (Some(gzipped), _, fresh) => {
-                let mut response = Response::new(Body::from(
-                    gzipped.with_nonce(fresh.as_deref().unwrap_or("")),
-                ));
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                response
-            }
-            (None, Some(old), Some(fresh)) => Response::new(Body::from(
+        let fresh = hex::encode(rand::random::<[u8; 16]>());
+        let mut response = if let Some(gzipped) = gzipped {
+            let mut response = Response::new(Body::from(gzipped.with_nonce(&fresh)));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            response
+        } else if let Some(old) = nonce {
+            Response::new(Body::from(
                 String::from_utf8_lossy(&body).replace(&old, &fresh),
-            )),
-            (None, _, _) => Response::new(Body::from(body)),
+            ))
+        } else {
+            Response::new(Body::from(body))
         };
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, content_type);
@@ -485,7 +447,7 @@ mod tests {
                 .header(header::ACCEPT_ENCODING, value)
                 .body(Body::empty())
                 .unwrap();
-            takes_gzip(&request)
+            accepts(request.headers(), "gzip")
         };
         assert!(asking("gzip, deflate, br, zstd"));
         assert!(asking("br;q=1.0, GZIP;q=0.5"));
@@ -494,6 +456,6 @@ mod tests {
         assert!(!asking("gzip; Q=0"));
         assert!(!asking("gzip;q=0.0, br"));
         assert!(!asking("identity"));
-        assert!(!takes_gzip(&get("/", None)));
+        assert!(!accepts(get("/", None).headers(), "gzip"));
     }
 }

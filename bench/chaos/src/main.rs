@@ -820,20 +820,7 @@ impl Deliveries {
 
     /// Delivers everything to `bases`, each attempt to one of them at random.
     async fn run(self, bases: &[String], concurrency: usize) -> anyhow::Result<Stats> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .pool_max_idle_per_host(concurrency)
-            .build()?;
-        let urls: Arc<Vec<String>> = Arc::new(
-            bases
-                .iter()
-                .map(|base| format!("{base}/webhooks/stripe"))
-                .collect(),
-        );
-        let stats = Arc::new(Mutex::new(Stats {
-            answered_by: vec![0; bases.len()],
-            ..Stats::default()
-        }));
+        let (http, urls, stats) = sender(bases, concurrency)?;
         let started = Instant::now();
         let workers = (0..concurrency).map(|_| {
             let (queue, done, stats, http, urls) = (
@@ -856,13 +843,7 @@ impl Deliveries {
         for worker in futures::future::join_all(workers).await {
             worker?;
         }
-        let mut stats = Arc::try_unwrap(stats)
-            .map_err(|_| anyhow::anyhow!("workers finished"))?
-            .into_inner()
-            .unwrap();
-        stats.wall = started.elapsed();
-        stats.deliveries = self.total;
-        Ok(stats)
+        finished(stats, started, self.total)
     }
 
     /// Delivers everything to `bases` on a fixed schedule of `rate` a second, the way webhooks
@@ -877,20 +858,7 @@ impl Deliveries {
         rate: f64,
     ) -> anyhow::Result<Stats> {
         ensure!(rate > 0.0, "--rate must be above 0");
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .pool_max_idle_per_host(concurrency)
-            .build()?;
-        let urls: Arc<Vec<String>> = Arc::new(
-            bases
-                .iter()
-                .map(|base| format!("{base}/webhooks/stripe"))
-                .collect(),
-        );
-        let stats = Arc::new(Mutex::new(Stats {
-            answered_by: vec![0; bases.len()],
-            ..Stats::default()
-        }));
+        let (http, urls, stats) = sender(bases, concurrency)?;
         let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
         let queue = std::mem::take(&mut *self.queue.lock().unwrap());
         let started = Instant::now();
@@ -914,14 +882,39 @@ impl Deliveries {
         while let Some(sent) = sending.join_next().await {
             sent?;
         }
-        let mut stats = Arc::try_unwrap(stats)
-            .map_err(|_| anyhow::anyhow!("deliveries finished"))?
-            .into_inner()
-            .unwrap();
-        stats.wall = started.elapsed();
-        stats.deliveries = self.total;
-        Ok(stats)
+        finished(stats, started, self.total)
     }
+}
+
+type Sender = (reqwest::Client, Arc<Vec<String>>, Arc<Mutex<Stats>>);
+
+/// What a run delivers with: an HTTP client keeping up to `concurrency` connections, each
+/// base's webhook URL, and the stats its deliveries add to.
+fn sender(bases: &[String], concurrency: usize) -> anyhow::Result<Sender> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let urls = bases
+        .iter()
+        .map(|base| format!("{base}/webhooks/stripe"))
+        .collect();
+    let stats = Stats {
+        answered_by: vec![0; bases.len()],
+        ..Stats::default()
+    };
+    Ok((http, Arc::new(urls), Arc::new(Mutex::new(stats))))
+}
+
+/// A run's stats once every delivery has ended (and dropped its handle on them).
+fn finished(stats: Arc<Mutex<Stats>>, started: Instant, total: usize) -> anyhow::Result<Stats> {
+    let mut stats = Arc::try_unwrap(stats)
+        .map_err(|_| anyhow::anyhow!("a delivery still holds the stats"))?
+        .into_inner()
+        .unwrap();
+    stats.wall = started.elapsed();
+    stats.deliveries = total;
+    Ok(stats)
 }
 
 /// Delivers one copy as Stripe does: signed at send time, retried with a growing pause until a
