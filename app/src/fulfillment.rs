@@ -86,7 +86,7 @@ async fn lock_order_row(
 
 /// What finding (or not) the order of a payment means: `None` for a payment that is not this
 /// shop's; an error for one that names an order this database does not have yet.
-fn found(
+pub(crate) fn found(
     order: Option<LockedOrder>,
     intent_id: &str,
     order_public_id: Option<&str>,
@@ -146,12 +146,53 @@ pub(crate) async fn settle_locked_intent(
     let Some(order) = found(order, intent.id.as_str(), order_ref(intent))? else {
         return Ok(Settled::NotOurs);
     };
+    match plan(intent, order) {
+        Plan::Unchanged(status) => Ok(Settled::Unchanged(status)),
+        Plan::Move(to) => {
+            let settled = to.settled();
+            apply(tx, std::slice::from_ref(&to)).await?;
+            Ok(settled)
+        }
+    }
+}
+
+/// What a PaymentIntent's state does to its locked order, decided before anything is written.
+pub(crate) enum Plan {
+    Unchanged(OrderStatus),
+    Move(Move),
+}
+
+/// An order's move to a new status, as [`apply`] writes it.
+pub(crate) struct Move {
+    order: LockedOrder,
+    to: OrderStatus,
+    failure: Option<String>,
+    intent: String,
+    receipt_email: Option<String>,
+    /// Whether the buyer is given what they paid for (and a receipt).
+    fulfil: bool,
+    /// The email the grant is kept for; unknown (never empty) when the payment had none.
+    grant_email: Option<String>,
+}
+
+impl Move {
+    fn settled(&self) -> Settled {
+        Settled::Changed {
+            from: self.order.status,
+            to: self.to,
+        }
+    }
+}
+
+/// Decides what `intent` does to `order`. Payments never move an order backwards, and an
+/// order is never called paid for another amount or currency than it costs.
+pub(crate) fn plan(intent: &PaymentIntent, order: LockedOrder) -> Plan {
     let Some(mut to) = next_status(
         order.status,
         &intent.status,
         intent.last_payment_error.is_some(),
     ) else {
-        return Ok(Settled::Unchanged(order.status));
+        return Plan::Unchanged(order.status);
     };
     if to == OrderStatus::Paid {
         let currency_matches = intent.currency.to_string() == order.currency.code();
@@ -186,80 +227,131 @@ pub(crate) async fn settle_locked_intent(
         ),
         _ => None,
     };
-    // Once paid, the buyer is given what they paid for (a grant, which starts as any dispute
-    // already reported says: read in this statement, after the order's lock was taken, so a
-    // dispute recorded while the settlement waited for that lock is seen), the order joins
-    // the verified account its email belongs to, and the receipt goes to the outbox: all in
-    // the one statement that moves the order, so a settlement is one round trip.
-    let fulfil = matches!(to, OrderStatus::Paid | OrderStatus::PartiallyRefunded);
-    // Unknown (null) when the payment carried no email: never an empty string.
     let grant_email = order
         .email
         .as_deref()
         .or(intent.receipt_email.as_deref())
-        .filter(|e| !e.is_empty());
-    let user_id = sqlx::query_scalar!(
-        r#"with moved as (
+        .filter(|e| !e.is_empty())
+        .map(str::to_string);
+    Plan::Move(Move {
+        fulfil: matches!(to, OrderStatus::Paid | OrderStatus::PartiallyRefunded),
+        to,
+        failure,
+        intent: intent.id.as_str().to_string(),
+        receipt_email: intent.receipt_email.clone(),
+        grant_email,
+        order,
+    })
+}
+
+/// Writes `moves` (each of a different locked order), in one statement for all of them: each
+/// order moves, and once paid, its buyer is given what they paid for (a grant, which starts as
+/// any dispute already reported says: read in this statement, after the order's lock was
+/// taken, so a dispute recorded while the settlement waited for that lock is seen), the order
+/// joins the verified account its email belongs to, and the receipt goes to the outbox. A
+/// settlement is then one round trip, and a batch of them one too.
+pub(crate) async fn apply(
+    tx: &mut Transaction<'_, Postgres>,
+    moves: &[Move],
+) -> Result<(), SettleError> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let orders: Vec<i64> = moves.iter().map(|m| m.order.id).collect();
+    let statuses: Vec<&str> = moves.iter().map(|m| m.to.code()).collect();
+    let failures: Vec<Option<&str>> = moves.iter().map(|m| m.failure.as_deref()).collect();
+    let intents: Vec<&str> = moves.iter().map(|m| m.intent.as_str()).collect();
+    let receipt_emails: Vec<Option<&str>> =
+        moves.iter().map(|m| m.receipt_email.as_deref()).collect();
+    let fulfils: Vec<bool> = moves.iter().map(|m| m.fulfil).collect();
+    let products: Vec<i64> = moves.iter().map(|m| m.order.product_id).collect();
+    let grant_emails: Vec<Option<&str>> = moves.iter().map(|m| m.grant_email.as_deref()).collect();
+    let users = sqlx::query!(
+        r#"with m as (
+               select * from unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                    $6::bool[], $7::int8[], $8::text[])
+                   as m(order_id, status, failure, intent, receipt_email, fulfil, product_id,
+                        grant_email)
+           ),
+           moved as (
                update customer_order o
-               set status = $2,
-                   failure_message = $3,
-                   payment_intent_id = coalesce(o.payment_intent_id, $4),
-                   email = coalesce(o.email, $5),
-                   paid_at = case when $2 in ('paid'::order_status, 'partially_refunded',
-                                              'refunded', 'needs_review')
+               set status = m.status::order_status,
+                   failure_message = m.failure,
+                   payment_intent_id = coalesce(o.payment_intent_id, m.intent),
+                   email = coalesce(o.email, m.receipt_email),
+                   paid_at = case when m.status in ('paid', 'partially_refunded', 'refunded',
+                                                    'needs_review')
                                   then coalesce(o.paid_at, now()) else o.paid_at end,
-                   user_id = case when $6 and o.user_id is null
+                   user_id = case when m.fulfil and o.user_id is null
                                   then (select u.id from app_user u
-                                        where u.email = lower(coalesce(o.email, $5))
+                                        where u.email = lower(coalesce(o.email, m.receipt_email))
                                           and u.email_verified_at is not null)
                                   else o.user_id end,
                    updated_at = now()
-               where o.id = $1
-               returning o.user_id
+               from m
+               where o.id = m.order_id
+               returning o.id, o.user_id
            ),
            granted as (
                insert into entitlement (order_id, product_id, email, suspended_at, revoked_at)
-               select $1, $7, $8,
+               select m.order_id, m.product_id, m.grant_email,
                       case when dispute.status = 'open' then now() end,
                       case when dispute.status = 'lost' then now() end
-               from (select order_dispute_status($1) as status) dispute
-               where $6
+               from m
+               cross join lateral (select order_dispute_status(m.order_id) as status) dispute
+               where m.fulfil
                on conflict on constraint entitlement_order_key do nothing
            ),
            receipt as (
                insert into outbound_email (kind, order_id, dedupe_key)
-               select 'receipt', $1, 'receipt:' || $1
-               where $6
+               select 'receipt', m.order_id, 'receipt:' || m.order_id
+               from m
+               where m.fulfil
                on conflict on constraint outbound_email_dedupe_key do nothing
            )
-           select user_id as "user_id?" from moved"#,
-        order.id,
-        to as OrderStatus,
-        failure,
-        intent.id.as_str(),
-        intent.receipt_email.as_deref(),
-        fulfil,
-        order.product_id,
-        grant_email
+           select id as "id!", user_id as "user_id?" from moved"#,
+        &orders as &[i64],
+        &statuses as &[&str],
+        &failures as &[Option<&str>],
+        &intents as &[&str],
+        &receipt_emails as &[Option<&str>],
+        &fulfils as &[bool],
+        &products as &[i64],
+        &grant_emails as &[Option<&str>]
     )
-    .fetch_one(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    if fulfil && order.pack_credits.is_some() {
-        // A pack brings its account's credit ledger up to date; a guest's pack waits for its
-        // email to join an account (`accounts::claim_guest_orders`).
-        if let Some(user) = user_id {
-            crate::credits::settle_packs(tx, user).await?;
+    if users.len() != moves.len() {
+        // Each order was locked by this transaction: one missing is a fault, never skipped.
+        return Err(sqlx::Error::Protocol(format!(
+            "{} of {} locked orders were moved",
+            users.len(),
+            moves.len()
+        ))
+        .into());
+    }
+    // A pack brings its account's credit ledger up to date; a guest's pack waits for its email
+    // to join an account (`accounts::claim_guest_orders`). Each account once, in order of
+    // their ids (whose locks a batch then takes in one order, as it takes its orders').
+    let mut pack_owners: Vec<i64> = moves
+        .iter()
+        .filter(|m| m.fulfil && m.order.pack_credits.is_some())
+        .filter_map(|m| users.iter().find(|u| u.id == m.order.id)?.user_id)
+        .collect();
+    pack_owners.sort_unstable();
+    pack_owners.dedup();
+    for user in pack_owners {
+        crate::credits::settle_packs(tx, user).await?;
+    }
+    for m in moves {
+        if m.to.is_paid() && m.order.amount_refunded_minor > 0 {
+            // Refunded (in part, or in full: then no receipt) before the payment was known
+            // here.
+            queue_mail(tx, Mail::Refund(m.order.amount_refunded_minor), m.order.id).await?;
         }
+        tracing::info!(order = m.order.id, from = ?m.order.status, to = ?m.to, "order settled");
     }
-    if to.is_paid() && order.amount_refunded_minor > 0 {
-        // Refunded (in part, or in full: then no receipt) before the payment was known here.
-        queue_mail(tx, Mail::Refund(order.amount_refunded_minor), order.id).await?;
-    }
-    tracing::info!(order = order.id, from = ?order.status, to = ?to, "order settled");
-    Ok(Settled::Changed {
-        from: order.status,
-        to,
-    })
+    Ok(())
 }
 
 /// [`settle_intent`] in a transaction of its own, for what Stripe said outside a webhook (the

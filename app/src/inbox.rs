@@ -6,6 +6,9 @@
 
 use serde_json::Value;
 
+mod batch;
+pub use batch::{Settler, settle_as_batch};
+
 use crate::domain::{Currency, OrderStatus};
 use crate::fulfillment::{self, LockedOrder, SettleError};
 use crate::state::AppState;
@@ -30,7 +33,7 @@ impl Source {
 
 /// The parts of an event the inbox reads before anything else, from its JSON as delivered
 /// (any other field is skipped, whatever its shape).
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct Envelope {
     pub id: String,
     #[serde(rename = "type")]
@@ -42,7 +45,7 @@ pub struct Envelope {
     data: Option<EnvelopeData>,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 struct EnvelopeData {
     #[serde(default)]
     object: Option<EnvelopeObject>,
@@ -50,7 +53,7 @@ struct EnvelopeData {
 
 /// What the inbox notes of an event's object. Read as loose JSON values: a payload of an
 /// unexpected shape is still stored, and refused later by the typed reading.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 struct EnvelopeObject {
     #[serde(default)]
     object: Value,
@@ -123,6 +126,29 @@ pub async fn take(
             return Err(HandleError::Unreadable(e.to_string()));
         }
     };
+    // A payment's event (the most of them, after a sale) is settled in a batch with others
+    // waiting (`batch`), when the settlers run.
+    let event = if fulfillment::intent_of(&event.data.object).is_some()
+        && event.livemode == state.live_mode
+    {
+        match state.settler.settle(envelope, payload, source, event).await {
+            Ok(outcome) => return outcome,
+            Err(event) => event,
+        }
+    } else {
+        event
+    };
+    settle_one(state, &incoming, &event).await
+}
+
+/// Settles an event on its own: claims it (and locks a payment's order in the same
+/// statement), settles what it is about and commits; if that fails, stores it unhandled with
+/// why.
+async fn settle_one(
+    state: &AppState,
+    incoming: &Incoming<'_>,
+    event: &stripe_webhook::Event,
+) -> Result<Handled, HandleError> {
     let mut tx = state.pool.begin().await?;
     // A payment's event locks its order in the statement that claims the event (not an event
     // of the other Stripe mode: that one is never acted on).
@@ -140,7 +166,7 @@ pub async fn take(
                     .await
                     .map(drop)
                     .map_err(HandleError::from),
-                None => settle_claimed(state, &mut tx, &event).await,
+                None => settle_claimed(state, &mut tx, event).await,
             };
             finish(state, tx, settled).await
         }

@@ -70,6 +70,8 @@ pub struct Shared {
     pub shop: ShopInfo,
     /// Rung after a commit that wrote mail, so this server's mail job sends it at once.
     pub new_mail: crate::outbox::NewMail,
+    /// Settles payment events in batches (see `inbox::batch`), once started.
+    pub settler: crate::inbox::Settler,
 }
 
 /// The shop as its pages present it: its name, where shoppers write to, where the seller's

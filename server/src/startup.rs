@@ -97,6 +97,7 @@ impl Application {
         if state.shop.public_url.is_none() {
             state.make_mut().shop.public_url = Some(format!("http://{addr}"));
         }
+        app::inbox::Settler::start(&state);
         tokio::spawn(cache::follow_changes(
             state.catalog.clone(),
             state.pool.clone(),
@@ -418,6 +419,7 @@ pub async fn connect(
             ),
         },
         new_mail: Default::default(),
+        settler: Default::default(),
     }))
 }
 

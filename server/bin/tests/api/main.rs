@@ -7,6 +7,7 @@ mod admin;
 mod assets;
 mod availability;
 mod bad_input;
+mod batches;
 mod catalog;
 mod catalog_admin;
 mod credits;
