@@ -607,8 +607,15 @@ pub async fn claim_guest_orders(
     email: &str,
 ) -> Result<u64, AccountError> {
     let claimed = sqlx::query!(
-        "update customer_order set user_id = $1, updated_at = now()
-         where user_id is null and email is not null and lower(email) = $2",
+        // Locked in order of their ids, as a batch of payments locks orders (`inbox::batch`).
+        "with theirs as (
+             select id from customer_order
+             where user_id is null and email is not null and lower(email) = $2
+             order by id
+             for no key update
+         )
+         update customer_order o set user_id = $1, updated_at = now()
+         from theirs where o.id = theirs.id and o.user_id is null",
         user,
         email
     )

@@ -258,7 +258,7 @@ pub(crate) async fn apply(
         return Ok(());
     }
     let orders: Vec<i64> = moves.iter().map(|m| m.order.id).collect();
-    let statuses: Vec<&str> = moves.iter().map(|m| m.to.code()).collect();
+    let statuses: Vec<OrderStatus> = moves.iter().map(|m| m.to).collect();
     let failures: Vec<Option<&str>> = moves.iter().map(|m| m.failure.as_deref()).collect();
     let intents: Vec<&str> = moves.iter().map(|m| m.intent.as_str()).collect();
     let receipt_emails: Vec<Option<&str>> =
@@ -268,19 +268,19 @@ pub(crate) async fn apply(
     let grant_emails: Vec<Option<&str>> = moves.iter().map(|m| m.grant_email.as_deref()).collect();
     let users = sqlx::query!(
         r#"with m as (
-               select * from unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[],
+               select * from unnest($1::int8[], $2::order_status[], $3::text[], $4::text[], $5::text[],
                                     $6::bool[], $7::int8[], $8::text[])
                    as m(order_id, status, failure, intent, receipt_email, fulfil, product_id,
                         grant_email)
            ),
            moved as (
                update customer_order o
-               set status = m.status::order_status,
+               set status = m.status,
                    failure_message = m.failure,
                    payment_intent_id = coalesce(o.payment_intent_id, m.intent),
                    email = coalesce(o.email, m.receipt_email),
-                   paid_at = case when m.status in ('paid', 'partially_refunded', 'refunded',
-                                                    'needs_review')
+                   paid_at = case when m.status in ('paid'::order_status, 'partially_refunded',
+                                                    'refunded', 'needs_review')
                                   then coalesce(o.paid_at, now()) else o.paid_at end,
                    user_id = case when m.fulfil and o.user_id is null
                                   then (select u.id from app_user u
@@ -311,7 +311,7 @@ pub(crate) async fn apply(
            )
            select id as "id!", user_id as "user_id?" from moved"#,
         &orders as &[i64],
-        &statuses as &[&str],
+        &statuses as &[OrderStatus],
         &failures as &[Option<&str>],
         &intents as &[&str],
         &receipt_emails as &[Option<&str>],
@@ -349,7 +349,7 @@ pub(crate) async fn apply(
             // here.
             queue_mail(tx, Mail::Refund(m.order.amount_refunded_minor), m.order.id).await?;
         }
-        tracing::info!(order = m.order.id, from = ?m.order.status, to = ?m.to, "order settled");
+        tracing::info!(order = m.order.id, intent = %m.intent, from = ?m.order.status, to = ?m.to, "order settled");
     }
     Ok(())
 }

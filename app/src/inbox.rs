@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 mod batch;
+use batch::Queued;
 pub use batch::{Settler, settle_as_batch};
 
 use crate::domain::{Currency, OrderStatus};
@@ -128,15 +129,16 @@ pub async fn take(
     };
     // A payment's event (the most of them, after a sale) is settled in a batch with others
     // waiting (`batch`), when the settlers run.
-    let event = if fulfillment::intent_of(&event.data.object).is_some()
-        && event.livemode == state.live_mode
-    {
-        match state.settler.settle(envelope, payload, source, event).await {
-            Ok(outcome) => return outcome,
-            Err(event) => event,
-        }
-    } else {
-        event
+    if fulfillment::intent_of(&event.data.object).is_none() || event.livemode != state.live_mode {
+        return settle_one(state, &incoming, &event).await;
+    }
+    let event = match state.settler.settle(envelope, payload, source, event).await {
+        Queued::Answered(outcome) => return outcome,
+        Queued::NotTaken(event) => event,
+        Queued::Lost => match serde_json::from_str::<stripe_webhook::Event>(payload) {
+            Ok(event) => event,
+            Err(e) => return Err(HandleError::Unreadable(e.to_string())),
+        },
     };
     settle_one(state, &incoming, &event).await
 }

@@ -8,20 +8,24 @@
 //!
 //! Exactly once holds as for a single delivery: each event's row is claimed in the
 //! transaction that acts on it. Two copies of an event in one batch settle it once (the second
-//! is answered as a later delivery is). If anything in a batch fails (an order not visible
-//! yet, a database error), the whole batch is rolled back and each of its deliveries goes
-//! through the single path, which stores a failure with its event.
+//! is answered as a later delivery is). An event whose order is not visible yet is stored
+//! unhandled with why, in the same transaction, and answered so that Stripe retries it. If
+//! anything else in a batch fails (a database error, a lock held too long), the whole batch is
+//! rolled back and each of its deliveries goes through the single path, which stores a failure
+//! with its event.
 //!
-//! Locks are taken in one order in every batch (event rows, then orders, then the accounts
-//! whose credit packs were paid, each by id), so two batches do not deadlock each other on
-//! them. (An order's second event in a batch is settled after the others, and may lock its
-//! account out of that order; should that ever deadlock, Postgres ends one batch and its
-//! events are settled one by one.)
+//! Locks are taken in one order in every batch (event rows by time and id, then orders by id,
+//! then the accounts whose credit packs were paid, by id), so two batches do not deadlock each
+//! other on them. (An order's second event in a batch is settled after the others, and may
+//! lock its account out of that order; should that ever deadlock, Postgres ends one batch and
+//! its events are settled one by one.) An event some earlier delivery handled stays locked
+//! until its batch ends, where the single path lets it go at once: its copy waits that long.
 
 use std::sync::{Arc, OnceLock};
 
 use stripe_shared::PaymentIntent;
 use tokio::sync::{Mutex, mpsc, oneshot};
+use tracing::Instrument;
 
 use super::{Envelope, HandleError, Handled, Incoming, Source};
 use crate::domain::{Currency, OrderStatus};
@@ -29,20 +33,42 @@ use crate::fulfillment::{self, LockedOrder};
 use crate::state::AppState;
 
 /// The most deliveries one transaction settles.
-const MOST: usize = 64;
+const MAX_BATCH: usize = 64;
 /// How many batches are settled at once. Two: while one waits for its commit, the next is
 /// under way.
 const SETTLERS: usize = 2;
 /// Deliveries that may wait for a settler; a delivery beyond them waits to be queued.
-const WAITING: usize = 4096;
+const QUEUE_CAPACITY: usize = 4096;
+/// How a batch's transaction begins: a batch waits this long at most for a lock (an order a
+/// person or a stuck connection holds), then goes down the single path, where only that
+/// order's event waits for it.
+const BEGIN_BATCH: &str =
+    "begin; set local lock_timeout = '2s'; set local statement_timeout = '10s'";
 
 /// A payment event waiting to be settled with others.
-pub(super) struct Delivery {
-    pub(super) envelope: Envelope,
-    pub(super) payload: String,
-    pub(super) source: Source,
-    pub(super) event: stripe_webhook::Event,
+struct Delivery {
+    envelope: Envelope,
+    payload: String,
+    source: Source,
+    event: stripe_webhook::Event,
+    /// The delivery's own span (its request), for what is logged of it on the single path.
+    span: tracing::Span,
     reply: oneshot::Sender<Result<Handled, HandleError>>,
+}
+
+impl Delivery {
+    /// Settles the delivery on its own, through the single path, and answers it.
+    async fn settle_alone(self, state: AppState) {
+        let incoming = Incoming {
+            envelope: &self.envelope,
+            payload: &self.payload,
+            source: self.source,
+        };
+        let outcome = super::settle_one(&state, &incoming, &self.event)
+            .instrument(self.span.clone())
+            .await;
+        let _ = self.reply.send(outcome);
+    }
 }
 
 /// The queue to the settlers, once they run (`Settler::start`). Until then, and if they have
@@ -50,10 +76,21 @@ pub(super) struct Delivery {
 #[derive(Clone, Default)]
 pub struct Settler(Arc<OnceLock<mpsc::Sender<Delivery>>>);
 
+/// What became of an event handed to the settlers.
+pub(super) enum Queued {
+    Answered(Result<Handled, HandleError>),
+    /// No settler runs: the event, to be settled on its own.
+    NotTaken(stripe_webhook::Event),
+    /// Its batch stopped before answering (a panic, logged). Whatever it did is rolled back
+    /// unless it had committed; the event is to be settled on its own, where it is then found
+    /// handled or settled now.
+    Lost,
+}
+
 impl Settler {
     /// Starts the settlers of `state` (once; a second call does nothing).
     pub fn start(state: &AppState) {
-        let (queue, waiting) = mpsc::channel(WAITING);
+        let (queue, waiting) = mpsc::channel(QUEUE_CAPACITY);
         if state.settler.0.set(queue).is_err() {
             return;
         }
@@ -63,16 +100,16 @@ impl Settler {
         }
     }
 
-    /// Settles `event` in the next batch, or gives it back if no settler runs.
+    /// Settles `event` in the next batch.
     pub(super) async fn settle(
         &self,
         envelope: &Envelope,
         payload: &str,
         source: Source,
         event: stripe_webhook::Event,
-    ) -> Result<Result<Handled, HandleError>, stripe_webhook::Event> {
+    ) -> Queued {
         let Some(queue) = self.0.get() else {
-            return Err(event);
+            return Queued::NotTaken(event);
         };
         let (reply, answer) = oneshot::channel();
         let delivery = Delivery {
@@ -80,36 +117,48 @@ impl Settler {
             payload: payload.to_owned(),
             source,
             event,
+            span: tracing::Span::current(),
             reply,
         };
         if let Err(mpsc::error::SendError(delivery)) = queue.send(delivery).await {
-            return Err(delivery.event);
+            return Queued::NotTaken(delivery.event);
         }
-        // A settler answers every delivery it takes; none is gone unless its task panicked.
-        Ok(answer
-            .await
-            .unwrap_or(Err(HandleError::Database(sqlx::Error::WorkerCrashed))))
+        match answer.await {
+            Ok(outcome) => Queued::Answered(outcome),
+            Err(_) => Queued::Lost,
+        }
     }
 }
 
-/// One settler: takes whatever deliveries are waiting (up to [`MOST`]) and settles them.
+/// One settler: takes whatever deliveries are waiting (up to [`MAX_BATCH`]) and settles them.
+/// Each batch runs as a task of its own, so a panic ends that batch (its deliveries are then
+/// settled one by one by their requests), not the settler.
 async fn settle_waiting(state: AppState, waiting: Arc<Mutex<mpsc::Receiver<Delivery>>>) {
-    let mut batch = Vec::with_capacity(MOST);
+    let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         {
             let mut waiting = waiting.lock().await;
-            if waiting.recv_many(&mut batch, MOST).await == 0 {
+            if waiting.recv_many(&mut batch, MAX_BATCH).await == 0 {
                 return;
             }
         }
-        settle_batch(&state, std::mem::take(&mut batch)).await;
+        let events = batch.len();
+        let settling = tokio::spawn(settle_batch(state.clone(), std::mem::take(&mut batch)));
+        if let Err(e) = settling.await {
+            tracing::error!(error = %e, events, "a batch of events stopped before it was answered");
+        }
     }
 }
 
 /// Settles `batch` in one transaction and answers each delivery; if that fails, settles each
-/// on its own.
-async fn settle_batch(state: &AppState, mut batch: Vec<Delivery>) {
-    batch.sort_by(|a, b| a.envelope.id.cmp(&b.envelope.id));
+/// on its own (and waits for them, so a failing database is not handed more at once than a
+/// batch).
+async fn settle_batch(state: AppState, mut batch: Vec<Delivery>) {
+    // By time, then id: an order's events are settled in the order they happened (as far as
+    // Stripe's seconds tell), and every batch claims event rows in one order.
+    batch.sort_by(|a, b| {
+        (a.envelope.created, &a.envelope.id).cmp(&(b.envelope.created, &b.envelope.id))
+    });
     let mut firsts: Vec<Delivery> = Vec::with_capacity(batch.len());
     let mut copies = Vec::new();
     for delivery in batch {
@@ -118,46 +167,45 @@ async fn settle_batch(state: &AppState, mut batch: Vec<Delivery>) {
             _ => firsts.push(delivery),
         }
     }
-    match together(state, &firsts).await {
+    let mut alone = tokio::task::JoinSet::new();
+    match together(&state, &firsts).await {
         Ok(outcomes) => {
-            if outcomes.contains(&Handled::Now) {
+            if outcomes.iter().any(|o| matches!(o, Ok(Handled::Now))) {
                 // A settlement may have written a receipt or a refund notice.
                 state.new_mail.written();
             }
+            let mut settled = std::collections::HashSet::new();
             for (delivery, outcome) in firsts.into_iter().zip(outcomes) {
-                let _ = delivery.reply.send(Ok(outcome));
+                if outcome.is_ok() {
+                    settled.insert(delivery.envelope.id.clone());
+                }
+                let _ = delivery.reply.send(outcome);
             }
             for copy in copies {
-                // Its first copy in the batch handled it.
-                let _ = copy.reply.send(Ok(Handled::Before));
+                if settled.contains(&copy.envelope.id) {
+                    // Its first copy in the batch handled it, or found it handled.
+                    let _ = copy.reply.send(Ok(Handled::Before));
+                } else {
+                    // Its first copy could not be settled: this one is answered as a delivery
+                    // of it on its own would be, never as done.
+                    alone.spawn(copy.settle_alone(state.clone()));
+                }
             }
         }
         Err(e) => {
-            match &e {
-                // An event ahead of its order: the single path stores it for a later delivery.
-                HandleError::NotYet(_) => tracing::debug!(
-                    error = %e,
-                    events = firsts.len(),
-                    "a batch names an order not visible yet; each event is settled on its own"
-                ),
-                _ => tracing::warn!(
-                    error = %e,
-                    events = firsts.len(),
-                    "a batch of events was rolled back; each is settled on its own"
-                ),
-            }
+            tracing::warn!(
+                error = %e,
+                events = firsts.len(),
+                "a batch of events was rolled back; each is settled on its own"
+            );
             for delivery in firsts.into_iter().chain(copies) {
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let incoming = Incoming {
-                        envelope: &delivery.envelope,
-                        payload: &delivery.payload,
-                        source: delivery.source,
-                    };
-                    let outcome = super::settle_one(&state, &incoming, &delivery.event).await;
-                    let _ = delivery.reply.send(outcome);
-                });
+                alone.spawn(delivery.settle_alone(state.clone()));
             }
+        }
+    }
+    while let Some(done) = alone.join_next().await {
+        if let Err(e) = done {
+            tracing::error!(error = %e, "an event settled on its own stopped before it was answered");
         }
     }
 }
@@ -169,26 +217,39 @@ struct Found {
     payment_intent_id: Option<String>,
 }
 
-/// Claims and settles `batch` (distinct events, sorted by id) in one transaction, and commits:
-/// each event's outcome, in the batch's order. Nothing is kept if it fails.
-#[tracing::instrument(skip_all, fields(events = batch.len()))]
-async fn together(state: &AppState, batch: &[Delivery]) -> Result<Vec<Handled>, HandleError> {
+/// Claims and settles `batch` (distinct events, in the order every batch takes them) in one
+/// transaction, and commits: each event's outcome, in the batch's order. An event whose order
+/// is not visible yet is stored unhandled with why, as the single path stores it. Nothing is
+/// kept if it fails.
+#[tracing::instrument(skip_all, fields(events = batch.len()), err)]
+async fn together(
+    state: &AppState,
+    batch: &[Delivery],
+) -> Result<Vec<Result<Handled, HandleError>>, HandleError> {
     let intents: Vec<&PaymentIntent> = batch
         .iter()
         .map(|d| {
-            fulfillment::intent_of(&d.event.data.object).ok_or_else(|| {
-                HandleError::Unreadable("a batched event is not about a payment".into())
-            })
+            fulfillment::intent_of(&d.event.data.object)
+                .filter(|_| d.event.livemode == state.live_mode)
+                .ok_or_else(|| {
+                    HandleError::Unreadable("a batched event is not a payment of this mode".into())
+                })
         })
         .collect::<Result<_, _>>()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.pool.begin_with(BEGIN_BATCH).await?;
     let claimed = claim(&mut tx, batch).await?;
-    let mine: Vec<&PaymentIntent> = intents
+    let mut outcomes: Vec<Result<Handled, HandleError>> = claimed
         .iter()
-        .zip(&claimed)
-        .filter_map(|(intent, claimed)| claimed.then_some(*intent))
+        .map(|&claimed| {
+            Ok(if claimed {
+                Handled::Now
+            } else {
+                Handled::Before
+            })
+        })
         .collect();
-    let mut orders = lock_orders(&mut tx, &mine).await?;
+    let mine: Vec<usize> = (0..batch.len()).filter(|&i| claimed[i]).collect();
+    let mut orders = lock_orders(&mut tx, mine.iter().map(|&i| intents[i])).await?;
     // Each claimed event's order, found as the single path finds it: by its intent, or else by
     // the order its metadata names that has no intent yet. An order's first event in the batch
     // is decided here, and all of those moves are written in one statement; a later event of
@@ -196,7 +257,9 @@ async fn together(state: &AppState, batch: &[Delivery]) -> Result<Vec<Handled>, 
     // it, or given it its intent).
     let mut moves = Vec::new();
     let mut later = Vec::new();
-    for intent in &mine {
+    let mut not_yet = Vec::new();
+    for i in mine {
+        let intent = intents[i];
         let found = orders
             .iter()
             .position(|o| o.payment_intent_id.as_deref() == Some(intent.id.as_str()))
@@ -206,36 +269,41 @@ async fn together(state: &AppState, batch: &[Delivery]) -> Result<Vec<Handled>, 
                     .iter()
                     .position(|o| o.payment_intent_id.is_none() && o.public_id == named)
             });
-        let Some(i) = found else {
-            // Not this shop's payment: acknowledged and left. Or one naming an order not
-            // visible yet: the batch goes down the single path before anything is written.
-            fulfillment::found(None, intent.id.as_str(), fulfillment::order_ref(intent))?;
+        let Some(found) = found else {
+            // Not this shop's payment: acknowledged and left. Or one that names an order not
+            // visible yet: kept for a later delivery.
+            if let Err(e) =
+                fulfillment::found(None, intent.id.as_str(), fulfillment::order_ref(intent))
+            {
+                not_yet.push(batch[i].envelope.id.as_str());
+                outcomes[i] = Err(e.into());
+            }
             continue;
         };
-        match orders[i].order.take() {
+        match orders[found].order.take() {
             Some(order) => {
                 if let fulfillment::Plan::Move(to) = fulfillment::plan(intent, order) {
                     moves.push(to);
                 }
             }
-            None => later.push(*intent),
+            None => later.push(intent),
         }
     }
     fulfillment::apply(&mut tx, &moves).await?;
     for intent in later {
         fulfillment::settle_intent(&mut tx, intent).await?;
     }
+    if !not_yet.is_empty() {
+        sqlx::query!(
+            "update stripe_event set handled_at = null, last_error = 'order not visible yet'
+             where id = any($1)",
+            &not_yet as &[&str]
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
-    Ok(claimed
-        .into_iter()
-        .map(|claimed| {
-            if claimed {
-                Handled::Now
-            } else {
-                Handled::Before
-            }
-        })
-        .collect())
+    Ok(outcomes)
 }
 
 /// Stores the batch's events as handled and takes the right to act on each, as
@@ -282,18 +350,17 @@ async fn claim(
 
 /// Locks the orders `intents` pay for, in order of their ids, as `fulfillment::lock_order`
 /// locks one: by intent, or by the order named in the metadata that has no intent yet.
-async fn lock_orders(
+async fn lock_orders<'a>(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    intents: &[&PaymentIntent],
+    intents: impl Iterator<Item = &'a PaymentIntent>,
 ) -> Result<Vec<Found>, sqlx::Error> {
-    if intents.is_empty() {
+    let (ids, named): (Vec<&str>, Vec<Option<&str>>) = intents
+        .map(|i| (i.id.as_str(), fulfillment::order_ref(i)))
+        .unzip();
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = intents.iter().map(|i| i.id.as_str()).collect();
-    let named: Vec<&str> = intents
-        .iter()
-        .filter_map(|i| fulfillment::order_ref(i))
-        .collect();
+    let named: Vec<&str> = named.into_iter().flatten().collect();
     let rows = sqlx::query!(
         r#"select id, product_id, email, amount_minor, currency as "currency: Currency",
                   status as "status: OrderStatus", amount_refunded_minor, pack_credits,
@@ -328,7 +395,9 @@ async fn lock_orders(
 
 /// Settles `payloads` (events as delivered, signature checked) as one batch, as a settler does
 /// the deliveries waiting for it, and answers each in their order: for tests and tools, which
-/// cannot time deliveries into one batch. Each must be a payment's event of the shop's mode.
+/// cannot time deliveries into one batch. A batch with any event other than a payment's of the
+/// shop's mode is settled event by event, as the settlers never see one.
+#[doc(hidden)]
 pub async fn settle_as_batch(
     state: &AppState,
     payloads: &[&str],
@@ -345,6 +414,7 @@ pub async fn settle_as_batch(
                 payload: payload.to_string(),
                 source: Source::Webhook,
                 event,
+                span: tracing::Span::current(),
                 reply,
             }),
             Err(e) => {
@@ -353,14 +423,10 @@ pub async fn settle_as_batch(
         }
         answers.push(answer);
     }
-    settle_batch(state, batch).await;
+    settle_batch(state.clone(), batch).await;
     let mut outcomes = Vec::with_capacity(answers.len());
     for answer in answers {
-        outcomes.push(
-            answer
-                .await
-                .unwrap_or(Err(HandleError::Database(sqlx::Error::WorkerCrashed))),
-        );
+        outcomes.push(answer.await.expect("a batch answers every delivery"));
     }
     outcomes
 }

@@ -1,12 +1,14 @@
 //! Payment events settled together (`inbox::settle_as_batch`, what the settlers run on the
 //! deliveries waiting for them): one transaction settles every event of a batch once, copies
-//! in the batch are answered as later deliveries, and a batch that cannot be settled whole is
-//! settled event by event, so one event ahead of its order holds up none of the others.
+//! in the batch are answered as later deliveries, and an event ahead of its order is kept for
+//! later without holding up the others. That a batch was one transaction shows in its events'
+//! `handled_at`: `now()` is the time its transaction began.
 
 use app::inbox::{HandleError, Handled, settle_as_batch};
 
 use crate::helpers::{
-    Session, TestApp, call, credit_balance, mail_catcher, spawn, unique_address, verified_account,
+    Session, TestApp, call, credit_balance, eventually, mail_catcher, spawn, unique_address,
+    verified_account,
 };
 
 /// Three orders of three products, each paid at the stand-in (whose events are not delivered),
@@ -186,8 +188,49 @@ async fn credit_packs_of_two_accounts_paid_in_one_batch_add_each_ones_credits_on
 
     assert_eq!(answers, [Ok(Handled::Now), Ok(Handled::Now)]);
     assert_eq!(again, [Ok(Handled::Before), Ok(Handled::Before)]);
+    assert_eq!(
+        app.count("select count(distinct handled_at) from stripe_event")
+            .await,
+        1,
+        "both settled in one transaction"
+    );
     for shopper in &shoppers {
         assert_eq!(credit_balance(&app, shopper).await, 1000);
     }
     assert_eq!(app.count("select count(*) from credit_entry").await, 2);
+}
+
+#[tokio::test]
+async fn an_order_someone_else_holds_locked_keeps_back_only_its_own_event() {
+    let app = spawn().await;
+    let paid = three_paid_at_stripe(&app).await;
+    // A person's transaction (or a stuck connection) holds the first order.
+    let mut holder = app.pool.begin().await.unwrap();
+    sqlx::query("select id from customer_order where public_id = $1 for update")
+        .bind(&paid[0].0.order_id)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let payloads: Vec<String> = paid.iter().map(|(_, p)| p.clone()).collect();
+    let state = app.state.clone();
+    let batch = tokio::spawn(async move {
+        let payloads: Vec<&str> = payloads.iter().map(String::as_str).collect();
+        outcomes(settle_as_batch(&state, &payloads).await)
+    });
+
+    // The batch gives up waiting for that lock and settles its events one by one: the other
+    // two orders are paid while the first is still held.
+    for (session, _) in &paid[1..] {
+        eventually(format!("{} paid", session.order_id), || async {
+            (app.order_status(&session.order_id).await == "paid").then_some(())
+        })
+        .await;
+    }
+    assert_eq!(app.order_status(&paid[0].0.order_id).await, "pending");
+    assert!(!batch.is_finished(), "the held order's event waits for it");
+
+    holder.rollback().await.unwrap();
+    assert_eq!(batch.await.unwrap(), vec![Ok(Handled::Now); 3]);
+    assert_eq!(app.order_status(&paid[0].0.order_id).await, "paid");
+    assert_eq!(app.count("select count(*) from entitlement").await, 3);
 }
