@@ -143,6 +143,13 @@ pub async fn take(
     settle_one(state, &incoming, &event).await
 }
 
+/// How a delivery's transaction begins, alone or in a batch: it waits at most 2 s for a lock
+/// (an order a person's transaction or a stuck connection holds), then fails and is stored
+/// unhandled with why, for Stripe's retry or the inbox's replay, rather than keep a settler,
+/// and every payment queued behind it, waiting.
+const BEGIN_SETTLING: &str =
+    "begin; set local lock_timeout = '2s'; set local statement_timeout = '10s'";
+
 /// Settles an event on its own: claims it (and locks a payment's order in the same
 /// statement), settles what it is about and commits; if that fails, stores it unhandled with
 /// why.
@@ -151,7 +158,7 @@ async fn settle_one(
     incoming: &Incoming<'_>,
     event: &stripe_webhook::Event,
 ) -> Result<Handled, HandleError> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.pool.begin_with(BEGIN_SETTLING).await?;
     // A payment's event locks its order in the statement that claims the event (not an event
     // of the other Stripe mode: that one is never acted on).
     let intent =
