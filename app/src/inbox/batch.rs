@@ -53,6 +53,25 @@ struct Delivery {
 }
 
 impl Delivery {
+    /// A delivery of `event` made in the current span, and where its answer will come.
+    fn new(
+        envelope: Envelope,
+        payload: String,
+        source: Source,
+        event: stripe_webhook::Event,
+    ) -> (Self, oneshot::Receiver<Result<Handled, HandleError>>) {
+        let (reply, answer) = oneshot::channel();
+        let delivery = Delivery {
+            envelope,
+            payload,
+            source,
+            event,
+            span: tracing::Span::current(),
+            reply,
+        };
+        (delivery, answer)
+    }
+
     /// Settles the delivery on its own, through the single path, and answers it.
     async fn settle_alone(self, state: AppState) {
         let incoming = Incoming {
@@ -107,15 +126,7 @@ impl Settler {
         let Some(queue) = self.0.get() else {
             return Queued::NotTaken(event);
         };
-        let (reply, answer) = oneshot::channel();
-        let delivery = Delivery {
-            envelope: envelope.clone(),
-            payload: payload.to_owned(),
-            source,
-            event,
-            span: tracing::Span::current(),
-            reply,
-        };
+        let (delivery, answer) = Delivery::new(envelope.clone(), payload.to_owned(), source, event);
         if let Err(mpsc::error::SendError(delivery)) = queue.send(delivery).await {
             return Queued::NotTaken(delivery.event);
         }
@@ -409,20 +420,19 @@ pub async fn settle_as_batch(
     for payload in payloads {
         let read = serde_json::from_str::<Envelope>(payload)
             .and_then(|envelope| Ok((envelope, serde_json::from_str(payload)?)));
-        let (reply, answer) = oneshot::channel();
-        match read {
-            Ok((envelope, event)) => batch.push(Delivery {
-                envelope,
-                payload: payload.to_string(),
-                source: Source::Webhook,
-                event,
-                span: tracing::Span::current(),
-                reply,
-            }),
-            Err(e) => {
-                let _ = reply.send(Err(HandleError::Unreadable(e.to_string())));
+        let answer = match read {
+            Ok((envelope, event)) => {
+                let (delivery, answer) =
+                    Delivery::new(envelope, payload.to_string(), Source::Webhook, event);
+                batch.push(delivery);
+                answer
             }
-        }
+            Err(e) => {
+                let (reply, answer) = oneshot::channel();
+                let _ = reply.send(Err(HandleError::Unreadable(e.to_string())));
+                answer
+            }
+        };
         answers.push(answer);
     }
     settle_batch(state.clone(), batch).await;
