@@ -169,6 +169,10 @@ echo "$paced" | grep -q "^OK" || { echo "$paced"; echo "the paced webhook run fa
 figure "webhook at 2,000/s offered: fulfilled/s" "$(echo "$paced" | sed -nE 's/.* ([0-9]+) distinct events\/s.*/\1/p' | tail -1)" ev/s
 figure "webhook at 2,000/s offered: p50" "$(echo "$paced" | sed -nE 's/.*p50 ([0-9.]+) ms.*/\1/p' | tail -1)" ms
 figure "webhook at 2,000/s offered: p99" "$(echo "$paced" | sed -nE 's/.*p99 ([0-9.]+) ms.*/\1/p' | tail -1)" ms
+figure "webhook at 2,000/s offered: slowest" "$(echo "$paced" | sed -nE 's/^latency of answered .*max ([0-9.]+) ms$/\1/p' | tail -1)" ms
+figure "webhook at 2,000/s offered: write-ahead log per event" "$(echo "$paced" | sed -nE 's/^write-ahead log while .*: ([0-9.]+) KiB per event.*/\1/p')" KiB
+# Where its slowest answers were, by when they were due (to lay beside Postgres's log).
+echo "$paced" | sed -n '/^delivered 6000/,$p' | awk '/^slowest moments/ { on = 1; print; next } on && /^  / { print; next } { on = 0 }'
 
 # Two servers on one database (bench/chaos/src/two_servers.rs): 1,000 events x 3 to either at
 # random, one server SIGKILLed mid-run, a price change timed across them, background work once.

@@ -257,6 +257,58 @@ pub(crate) async fn apply(
     if moves.is_empty() {
         return Ok(());
     }
+    let users = write_moves(tx, moves).await?;
+    if users.len() != moves.len() {
+        // Each order was locked by this transaction: one missing is a fault, never skipped.
+        return Err(sqlx::Error::Protocol(format!(
+            "{} of {} locked orders were moved",
+            users.len(),
+            moves.len()
+        ))
+        .into());
+    }
+    // A pack brings its account's credit ledger up to date; a guest's pack waits for its email
+    // to join an account (`accounts::claim_guest_orders`). Each account once, in order of
+    // their ids (whose locks a batch then takes in one order, as it takes its orders').
+    let mut pack_owners: Vec<i64> = moves
+        .iter()
+        .filter(|m| m.fulfil && m.order.pack_credits.is_some())
+        .filter_map(|m| users.iter().find(|u| u.id == m.order.id)?.user_id)
+        .collect();
+    pack_owners.sort_unstable();
+    pack_owners.dedup();
+    for user in pack_owners {
+        crate::credits::settle_packs(tx, user).await?;
+    }
+    for m in moves {
+        if m.to.is_paid() && m.order.amount_refunded_minor > 0 {
+            // Refunded (in part, or in full: then no receipt) before the payment was known
+            // here.
+            queue_mail(tx, Mail::Refund(m.order.amount_refunded_minor), m.order.id).await?;
+        }
+        tracing::info!(order = m.order.id, intent = %m.intent, from = ?m.order.status, to = ?m.to, "order settled");
+    }
+    Ok(())
+}
+
+/// Has `tx`'s connection parse the statement that writes moves, look up its types and load
+/// what Postgres needs to plan it, by running it with nothing to write. For connections kept
+/// for settling (`inbox::batch`): their first batch then costs what any other does.
+pub(crate) async fn prepare(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+    write_moves(tx, &[]).await.map(drop)
+}
+
+/// An order [`write_moves`] moved, and the account it belongs to now.
+struct Moved {
+    id: i64,
+    user_id: Option<i64>,
+}
+
+/// The statement of [`apply`], run even with no moves.
+async fn write_moves(
+    tx: &mut Transaction<'_, Postgres>,
+    moves: &[Move],
+) -> Result<Vec<Moved>, sqlx::Error> {
     let orders: Vec<i64> = moves.iter().map(|m| m.order.id).collect();
     let statuses: Vec<OrderStatus> = moves.iter().map(|m| m.to).collect();
     let failures: Vec<Option<&str>> = moves.iter().map(|m| m.failure.as_deref()).collect();
@@ -266,7 +318,8 @@ pub(crate) async fn apply(
     let fulfils: Vec<bool> = moves.iter().map(|m| m.fulfil).collect();
     let products: Vec<i64> = moves.iter().map(|m| m.order.product_id).collect();
     let grant_emails: Vec<Option<&str>> = moves.iter().map(|m| m.grant_email.as_deref()).collect();
-    let users = sqlx::query!(
+    sqlx::query_as!(
+        Moved,
         r#"with m as (
                select * from unnest($1::int8[], $2::order_status[], $3::text[], $4::text[], $5::text[],
                                     $6::bool[], $7::int8[], $8::text[])
@@ -320,38 +373,7 @@ pub(crate) async fn apply(
         &grant_emails as &[Option<&str>]
     )
     .fetch_all(&mut **tx)
-    .await?;
-    if users.len() != moves.len() {
-        // Each order was locked by this transaction: one missing is a fault, never skipped.
-        return Err(sqlx::Error::Protocol(format!(
-            "{} of {} locked orders were moved",
-            users.len(),
-            moves.len()
-        ))
-        .into());
-    }
-    // A pack brings its account's credit ledger up to date; a guest's pack waits for its email
-    // to join an account (`accounts::claim_guest_orders`). Each account once, in order of
-    // their ids (whose locks a batch then takes in one order, as it takes its orders').
-    let mut pack_owners: Vec<i64> = moves
-        .iter()
-        .filter(|m| m.fulfil && m.order.pack_credits.is_some())
-        .filter_map(|m| users.iter().find(|u| u.id == m.order.id)?.user_id)
-        .collect();
-    pack_owners.sort_unstable();
-    pack_owners.dedup();
-    for user in pack_owners {
-        crate::credits::settle_packs(tx, user).await?;
-    }
-    for m in moves {
-        if m.to.is_paid() && m.order.amount_refunded_minor > 0 {
-            // Refunded (in part, or in full: then no receipt) before the payment was known
-            // here.
-            queue_mail(tx, Mail::Refund(m.order.amount_refunded_minor), m.order.id).await?;
-        }
-        tracing::info!(order = m.order.id, intent = %m.intent, from = ?m.order.status, to = ?m.to, "order settled");
-    }
-    Ok(())
+    .await
 }
 
 /// [`settle_intent`] in a transaction of its own, for what Stripe said outside a webhook (the

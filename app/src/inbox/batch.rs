@@ -12,8 +12,9 @@
 //! unhandled with why, in the same transaction, and answered so that Stripe retries it. If
 //! anything else in a batch fails (a database error, a lock held too long), the whole batch is
 //! rolled back and each of its deliveries goes through the single path, which stores a failure
-//! with its event. A batch of one takes the single path at once: its statements are fewer and
-//! lighter, so a shop that is not busy answers as fast as before batches.
+//! with its event. A lone delivery is a batch of one: on the settlers' own connections, kept
+//! open and ready (`settlers_pool`), it answers faster than the single path on the shop's pool
+//! (at 300/s offered, p99 4.1-4.2 ms against 4.5-6.2; bench/RESULTS.md, session 18).
 //!
 //! Locks are taken in one order in every batch (event rows by time and id, then orders by id,
 //! then the accounts whose credit packs were paid, by id), so two batches do not deadlock each
@@ -23,6 +24,7 @@
 //! until its batch ends, where the single path lets it go at once: its copy waits that long.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use stripe_shared::PaymentIntent;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -40,6 +42,13 @@ const MAX_BATCH: usize = 64;
 const SETTLERS: usize = 2;
 /// Deliveries that may wait for a settler; a delivery beyond them waits to be queued.
 const QUEUE_CAPACITY: usize = 4096;
+/// How long a settler's connection may sit unused before it is checked (a round trip) as it
+/// is taken, so that one dropped while idle is found then rather than by a batch.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(30);
+/// The longest a batch may take. Past it (a connection that stopped answering without being
+/// closed), the batch is given up and each delivery settled on its own: whatever the batch
+/// committed is then found handled, and nothing else was kept.
+const BATCH_DEADLINE: Duration = Duration::from_secs(12);
 
 /// A payment event waiting to be settled with others.
 struct Delivery {
@@ -110,8 +119,13 @@ impl Settler {
             return;
         }
         let waiting = Arc::new(Mutex::new(waiting));
+        let connections = settlers_pool(&state.pool);
         for _ in 0..SETTLERS {
-            tokio::spawn(settle_waiting(state.clone(), waiting.clone()));
+            tokio::spawn(settle_waiting(
+                state.clone(),
+                connections.clone(),
+                waiting.clone(),
+            ));
         }
     }
 
@@ -137,10 +151,79 @@ impl Settler {
     }
 }
 
-/// One settler: takes whatever deliveries are waiting (up to [`MAX_BATCH`]) and settles them.
-/// Each batch runs as a task of its own, so a panic ends that batch (its deliveries are then
-/// settled one by one by their requests), not the settler.
-async fn settle_waiting(state: AppState, waiting: Arc<Mutex<mpsc::Receiver<Delivery>>>) {
+/// The settlers' own connections, one each, beside the shop's pool (with the same address and
+/// options, named `storefront-settler` in `pg_stat_activity`), opened at start and kept. Two
+/// things a batch would otherwise pay for (bench/RESULTS.md, 2026-12-07, session 18):
+/// - A connection new to the batch statements first parses them, looks up their types (a
+///   round trip each) and fills its catalog caches: 5-15 ms for its first batch. Out of the
+///   shop's pool of 16, the first burst after a quiet spell found a cold connection for batch
+///   after batch, which put most of its p99 into its first 150 ms. The settlers' two are
+///   readied as they open (`warm_up`).
+/// - The shop's pool checks every idle connection with a round trip before handing it out.
+///   A settler's connection is checked only after [`CHECK_AFTER_IDLE`] unused. Should one have
+///   died sooner (a restart of Postgres), its batch fails and each delivery is settled on its
+///   own through the shop's pool, whose check stands; the dead connection is dropped when it
+///   is handed back, and another opened.
+///
+/// The database sees these two connections beyond `DATABASE_POOL_SIZE`.
+fn settlers_pool(shop: &sqlx::PgPool) -> sqlx::PgPool {
+    let options = (*shop.connect_options())
+        .clone()
+        .application_name("storefront-settler");
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(SETTLERS as u32)
+        .min_connections(SETTLERS as u32)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|connection, taken| {
+            Box::pin(async move {
+                if taken.idle_for > CHECK_AFTER_IDLE {
+                    sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
+        .after_connect(|connection, _| Box::pin(warm_up(connection)))
+        .connect_lazy_with(options)
+}
+
+/// Readies a new settler's connection: the statements every batch runs (its claim, its
+/// orders' lock, its moves) run once with nothing in them, in a transaction rolled back, so
+/// the connection has them parsed, their types looked up and its catalog caches filled. Best
+/// effort: should the database refuse them (read-only after a failover, a migration holding a
+/// table), the connection is used as it is, and only a connection that failed is refused.
+async fn warm_up(connection: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    let mut tx = connection.begin_with(super::BEGIN_SETTLING).await?;
+    let readied = async {
+        claim(&mut tx, &[]).await?;
+        lock_order_rows(&mut tx, &[], &[]).await?;
+        fulfillment::prepare(&mut tx).await
+    }
+    .await;
+    tx.rollback().await?;
+    if let Err(e) = readied {
+        if matches!(
+            e,
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)
+        ) {
+            return Err(e);
+        }
+        tracing::warn!(error = %e, "a settler's connection could not be readied; used as it is");
+    }
+    Ok(())
+}
+
+/// One settler: takes whatever deliveries are waiting (up to [`MAX_BATCH`]) and settles them
+/// on `connections`. Each batch runs as a task of its own, so a panic ends that batch (its
+/// deliveries are then settled one by one by their requests), not the settler.
+async fn settle_waiting(
+    state: AppState,
+    connections: sqlx::PgPool,
+    waiting: Arc<Mutex<mpsc::Receiver<Delivery>>>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         {
@@ -150,28 +233,26 @@ async fn settle_waiting(state: AppState, waiting: Arc<Mutex<mpsc::Receiver<Deliv
             }
         }
         let events = batch.len();
-        let settling = tokio::spawn(settle_batch(state.clone(), std::mem::take(&mut batch)));
+        let settling = tokio::spawn(settle_batch(
+            state.clone(),
+            connections.clone(),
+            std::mem::take(&mut batch),
+        ));
         if let Err(e) = settling.await {
             tracing::error!(error = %e, events, "a batch of events stopped before it was answered");
         }
     }
 }
 
-/// Settles `batch` in one transaction and answers each delivery; if that fails, settles each
-/// on its own (and waits for them, so a failing database is not handed more at once than a
-/// batch).
-async fn settle_batch(state: AppState, mut batch: Vec<Delivery>) {
+/// Settles `batch` in one transaction on one of `connections` and answers each delivery; if
+/// that fails, settles each on its own through the shop's pool (and waits for them, so a
+/// failing database is not handed more at once than a batch).
+async fn settle_batch(state: AppState, connections: sqlx::PgPool, mut batch: Vec<Delivery>) {
     // By time, then id: an order's events are settled in the order they happened (as far as
     // Stripe's seconds tell), and every batch claims event rows in one order.
     batch.sort_by(|a, b| {
         (a.envelope.created, &a.envelope.id).cmp(&(b.envelope.created, &b.envelope.id))
     });
-    if batch.len() == 1 {
-        if let Some(delivery) = batch.pop() {
-            delivery.settle_alone(state).await;
-        }
-        return;
-    }
     let mut firsts: Vec<Delivery> = Vec::with_capacity(batch.len());
     let mut copies = Vec::new();
     for delivery in batch {
@@ -181,7 +262,12 @@ async fn settle_batch(state: AppState, mut batch: Vec<Delivery>) {
         }
     }
     let mut alone = tokio::task::JoinSet::new();
-    match together(&state, &firsts).await {
+    let settled =
+        match tokio::time::timeout(BATCH_DEADLINE, together(&state, &connections, &firsts)).await {
+            Ok(settled) => settled.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer from the database in {BATCH_DEADLINE:?}")),
+        };
+    match settled {
         Ok(outcomes) => {
             if outcomes.iter().any(|o| matches!(o, Ok(Handled::Now))) {
                 // A settlement may have written a receipt or a refund notice.
@@ -237,6 +323,7 @@ struct Found {
 #[tracing::instrument(skip_all, fields(events = batch.len()), err)]
 async fn together(
     state: &AppState,
+    connections: &sqlx::PgPool,
     batch: &[Delivery],
 ) -> Result<Vec<Result<Handled, HandleError>>, HandleError> {
     let intents: Vec<&PaymentIntent> = batch
@@ -249,7 +336,7 @@ async fn together(
                 })
         })
         .collect::<Result<_, _>>()?;
-    let mut tx = state.pool.begin_with(super::BEGIN_SETTLING).await?;
+    let mut tx = connections.begin_with(super::BEGIN_SETTLING).await?;
     let claimed = claim(&mut tx, batch).await?;
     let mut outcomes: Vec<Result<Handled, HandleError>> = claimed
         .iter()
@@ -374,6 +461,15 @@ async fn lock_orders<'a>(
         return Ok(Vec::new());
     }
     let named: Vec<&str> = named.into_iter().flatten().collect();
+    lock_order_rows(tx, &ids, &named).await
+}
+
+/// The statement of [`lock_orders`], run even with nothing to lock.
+async fn lock_order_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ids: &[&str],
+    named: &[&str],
+) -> Result<Vec<Found>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select id, product_id, email, amount_minor, currency as "currency: Currency",
                   status as "status: OrderStatus", amount_refunded_minor, pack_credits,
@@ -382,8 +478,8 @@ async fn lock_orders<'a>(
            where payment_intent_id = any($1) or (public_id = any($2) and payment_intent_id is null)
            order by id
            for no key update"#,
-        &ids as &[&str],
-        &named as &[&str]
+        ids as &[&str],
+        named as &[&str]
     )
     .fetch_all(&mut **tx)
     .await?;
@@ -435,7 +531,7 @@ pub async fn settle_as_batch(
         };
         answers.push(answer);
     }
-    settle_batch(state.clone(), batch).await;
+    settle_batch(state.clone(), state.pool.clone(), batch).await;
     let mut outcomes = Vec::with_capacity(answers.len());
     for answer in answers {
         outcomes.push(answer.await.expect("a batch answers every delivery"));

@@ -63,6 +63,13 @@ struct Cli {
     /// made (to measure a schema change without building a server for it).
     #[arg(long, global = true)]
     setup_sql: Option<PathBuf>,
+    /// For `load`: a setting of its Postgres cluster, `name=value` (repeatable), e.g.
+    /// `log_min_duration_statement=10` to see what a tail waited on.
+    #[arg(long = "pg-setting", global = true)]
+    pg_settings: Vec<String>,
+    /// For `load`: where to keep its Postgres cluster's log once the run is over.
+    #[arg(long, global = true)]
+    pg_log: Option<PathBuf>,
     /// The server binary to run.
     #[arg(long, default_value = "target/release/server", global = true)]
     server: PathBuf,
@@ -156,7 +163,11 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
     // machine's own insert ceiling on the same cluster.
     let cluster = match run {
         Run::PgRestart => Some(Cluster::start(&[]).await?),
-        Run::Load => Some(Cluster::start(&["shared_preload_libraries=pg_stat_statements"]).await?),
+        Run::Load => {
+            let mut settings = vec!["shared_preload_libraries=pg_stat_statements"];
+            settings.extend(cli.pg_settings.iter().map(String::as_str));
+            Some(Cluster::start(&settings).await?)
+        }
         _ => None,
     };
     let admin_url = match &cluster {
@@ -164,6 +175,11 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
         None => cli.admin_url.clone(),
     };
     let db_url = fresh_database(&admin_url, name).await?;
+    if let Some(c) = cluster.as_ref().filter(|_| run == Run::Load) {
+        // Before the shop's orders are made, as the database made just before did: the
+        // checkpoint ends here, not as the deliveries begin.
+        c.ready_wal().await?;
+    }
     let standin = stripe_standin::spawn(Default::default()).await?;
     let mut shop = Shop::start(&cli.server, &db_url, &standin.base_url, name).await?;
     let pool = PgPool::connect(&db_url).await?;
@@ -277,6 +293,10 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
             c.insert_ceiling(cli.concurrency, stats.wall, cli.events)
                 .await?;
         }
+        if let Some(to) = cli.pg_log.as_ref().filter(|_| run == Run::Load) {
+            std::fs::copy(c.dir.join("log"), to)
+                .with_context(|| format!("keeping the cluster's log as {}", to.display()))?;
+        }
         c.remove().await;
     }
     check
@@ -290,6 +310,7 @@ async fn scenario(cli: &Cli, run: Run) -> anyhow::Result<()> {
 /// the count is the durable commits (and rolled-back writes) of everything on the cluster.
 struct StatementCount {
     xid_before: i64,
+    wal_before: String,
 }
 
 impl StatementCount {
@@ -302,6 +323,9 @@ impl StatementCount {
             .await?;
         Ok(Self {
             xid_before: Self::next_xid(pool).await?,
+            wal_before: sqlx::query_scalar("select pg_current_wal_lsn()::text")
+                .fetch_one(pool)
+                .await?,
         })
     }
 
@@ -317,6 +341,11 @@ impl StatementCount {
 
     async fn print(self, pool: &PgPool, events: usize) -> anyhow::Result<()> {
         let commits = Self::next_xid(pool).await? - self.xid_before;
+        let wal: f64 =
+            sqlx::query_scalar("select pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8")
+                .bind(&self.wal_before)
+                .fetch_one(pool)
+                .await?;
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "select regexp_replace(left(query, 70), '\\s+', ' ', 'g'), calls
              from pg_stat_statements
@@ -332,6 +361,11 @@ impl StatementCount {
             "round trips while the payments were delivered: {:.2} statements and {:.2} commits per event ({statements} statements and {commits} writing transactions in all, background work included)",
             per(statements),
             per(commits)
+        );
+        println!(
+            "write-ahead log while the payments were delivered: {:.1} KiB per event ({:.1} MiB in all)",
+            wal / events as f64 / 1024.0,
+            wal / 1024.0 / 1024.0
         );
         for (query, calls) in rows.iter().take(12) {
             println!("  {:>6.2}/event  {query}", per(*calls));
@@ -573,6 +607,30 @@ impl Cluster {
         .await
     }
 
+    /// Readies the write-ahead log as a database that has been running has it. Postgres makes
+    /// each 16 MB log file as it first needs it, filling it with zeros, and reuses the old ones
+    /// at each checkpoint; a cluster made for the run has none to reuse, so every 16 MB of log
+    /// (about every two seconds of the 2,000/s run) a commit waited some 10 ms for a new file
+    /// (bench/RESULTS.md, 2026-12-07, session 18). Some 200 MB of throwaway log and a
+    /// checkpoint leave files to reuse, as on a shop's database.
+    async fn ready_wal(&self) -> anyhow::Result<()> {
+        let admin = PgPool::connect(&self.admin_url()).await?;
+        sqlx::raw_sql(
+            "create table chaos_wal_ready as
+                 select repeat('x', 500) as filler from generate_series(1, 350000);
+             drop table chaos_wal_ready;
+             checkpoint;",
+        )
+        .execute(&admin)
+        .await?;
+        let files: i64 = sqlx::query_scalar("select count(*) from pg_ls_waldir()")
+            .fetch_one(&admin)
+            .await?;
+        println!("write-ahead log readied as a running database's: {files} files of 16 MB");
+        admin.close().await;
+        Ok(())
+    }
+
     /// The machine's ceiling for durable one-row inserts, each its own transaction, measured
     /// with pgbench on this cluster: with one client and with as many as the run had in
     /// flight. Prints the run's rate beside both.
@@ -794,8 +852,12 @@ struct Deliveries {
 struct Stats {
     wall: Duration,
     deliveries: usize,
-    /// Latency of every attempt that got a 2xx.
-    ok_latencies: Vec<Duration>,
+    /// Every attempt that got a 2xx: when it was due (or, for a retry, sent), and how long
+    /// its answer took from then.
+    ok: Vec<(Instant, Duration)>,
+    /// When the run began, by the monotonic clock and by the wall clock (to line its slow
+    /// moments up with the database's log).
+    started: Option<(Instant, std::time::SystemTime)>,
     /// Answers with a 2xx, by the server (index into the bases) that gave them.
     answered_by: Vec<usize>,
     /// Answers that were not 2xx, by status; 0 means no answer (connection refused or reset).
@@ -914,6 +976,8 @@ fn finished(stats: Arc<Mutex<Stats>>, started: Instant, total: usize) -> anyhow:
         .unwrap();
     stats.wall = started.elapsed();
     stats.deliveries = total;
+    let since = started.elapsed();
+    stats.started = Some((started, std::time::SystemTime::now() - since));
     Ok(stats)
 }
 
@@ -946,7 +1010,7 @@ async fn deliver(
         {
             let mut stats = stats.lock().unwrap();
             if (200..300).contains(&status) {
-                stats.ok_latencies.push(took);
+                stats.ok.push((sent, took));
                 stats.answered_by[to] += 1;
                 return;
             }
@@ -971,7 +1035,7 @@ fn sign(payload: &str) -> String {
 
 impl Stats {
     fn print(&self, distinct: usize) {
-        let mut lat = self.ok_latencies.clone();
+        let mut lat: Vec<Duration> = self.ok.iter().map(|&(_, took)| took).collect();
         lat.sort();
         let pct = |p: f64| {
             lat.get(((lat.len() as f64 * p).ceil() as usize).saturating_sub(1))
@@ -1005,6 +1069,55 @@ impl Stats {
         }
         if self.gave_up > 0 {
             println!("GAVE UP on {} deliveries after two minutes", self.gave_up);
+        }
+        self.print_slow_moments(pct(0.99));
+    }
+
+    /// The run's slowest moments: the 100 ms stretches (by when deliveries were due) holding
+    /// more than their share of answers slower than the run's p99, each with its wall-clock
+    /// time in UTC, so a tail can be laid beside Postgres's log (checkpoints, autovacuum) or
+    /// the server's. Up to eight, in time order.
+    fn print_slow_moments(&self, p99_ms: f64) {
+        const WINDOW: Duration = Duration::from_millis(100);
+        let Some((started, wall_start)) = self.started else {
+            return;
+        };
+        let mut windows: std::collections::BTreeMap<u64, (usize, usize, Duration)> =
+            Default::default();
+        for &(due, took) in &self.ok {
+            let at = due.saturating_duration_since(started);
+            let w = windows
+                .entry((at.as_millis() / WINDOW.as_millis()) as u64)
+                .or_default();
+            w.0 += 1;
+            if took.as_secs_f64() * 1000.0 > p99_ms {
+                w.1 += 1;
+            }
+            w.2 = w.2.max(took);
+        }
+        let mut slow: Vec<_> = windows.into_iter().filter(|(_, w)| w.1 > 0).collect();
+        if slow.is_empty() {
+            return;
+        }
+        slow.sort_by_key(|(_, w)| std::cmp::Reverse(w.1));
+        slow.truncate(8);
+        slow.sort_by_key(|&(n, _)| n);
+        println!("slowest moments (100 ms by due time; answers slower than p99 / all, max):");
+        for (n, (all, over, max)) in slow {
+            let offset = WINDOW * n as u32;
+            let wall = wall_start + offset;
+            let ms = wall
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() % 86_400_000);
+            println!(
+                "  +{:6.1} s ({:02}:{:02}:{:02}.{:03} UTC): {over}/{all}, max {:.1} ms",
+                offset.as_secs_f64(),
+                ms / 3_600_000,
+                ms / 60_000 % 60,
+                ms / 1000 % 60,
+                ms % 1000,
+                max.as_secs_f64() * 1000.0
+            );
         }
     }
 }

@@ -244,3 +244,74 @@ async fn an_order_someone_else_holds_locked_keeps_back_only_its_own_event() {
     assert_eq!(app.order_status(&paid[0].0.order_id).await, "paid");
     assert_eq!(app.count("select count(*) from entitlement").await, 3);
 }
+
+/// The settlers' own connections to the test's database (`storefront-settler`), once both
+/// are open and at rest (past their first statements): each one's backend and the last
+/// statement it ran.
+async fn settlers_connections(app: &TestApp) -> Vec<(i32, String)> {
+    for _ in 0..200 {
+        let open: Vec<(i32, String)> = sqlx::query_as(
+            "select pid, query from pg_stat_activity
+             where application_name = 'storefront-settler' and datname = current_database()
+               and state = 'idle' and query <> ''
+             order by pid",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        if open.len() == 2 {
+            return open;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the settlers' two connections did not open");
+}
+
+#[tokio::test]
+async fn the_settlers_open_their_connections_ready_and_open_new_ones_when_those_die() {
+    let app = spawn().await;
+    let paid = three_paid_at_stripe(&app).await;
+
+    // Opened at start, each readied by a transaction it rolled back.
+    let first = settlers_connections(&app).await;
+    assert_eq!(
+        first.iter().map(|(_, q)| q.as_str()).collect::<Vec<_>>(),
+        ["ROLLBACK", "ROLLBACK"]
+    );
+    let killed: Vec<i32> = first.iter().map(|(pid, _)| *pid).collect();
+    sqlx::query("select pg_terminate_backend(pid) from unnest($1::int4[]) pid")
+        .bind(&killed)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    // Each of the next two batches takes a dead connection (the pool hands out its idle ones
+    // oldest first), fails, and its delivery is settled on its own.
+    for (session, payload) in &paid[..2] {
+        assert_eq!(app.deliver_signed(payload).await, 200);
+        assert_eq!(app.order_status(&session.order_id).await, "paid");
+    }
+    // New connections take the dead ones' place, readied as the first were.
+    let reopened = settlers_connections(&app).await;
+    assert!(reopened.iter().all(|(pid, _)| !killed.contains(pid)));
+    assert!(
+        reopened.iter().all(|(_, q)| q == "ROLLBACK"),
+        "{reopened:?}"
+    );
+    assert_eq!(app.deliver_signed(&paid[2].1).await, 200);
+    assert_eq!(app.order_status(&paid[2].0.order_id).await, "paid");
+
+    assert_eq!(app.count("select count(*) from entitlement").await, 3);
+    assert_eq!(
+        app.count("select count(*) from outbound_email where kind = 'receipt'")
+            .await,
+        3
+    );
+    assert_eq!(
+        app.count(
+            "select count(*) from stripe_event where handled_at is not null and attempts = 1"
+        )
+        .await,
+        3
+    );
+}
