@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 bash scripts/setup.sh >/dev/null
-cargo build --locked --release -p server-bin -p chaos
+# The same crates as bench/run.sh builds, so one after the other rebuilds nothing (with a
+# different set, some dependency features differ and much is built again).
+cargo build --locked --release -p server-bin -p stripe-standin -p chaos
 [ -f target/site-release/pkg/asset-name ] || bash scripts/build-site.sh release
 minutes=${1:-10}
 out=$(target/release/chaos soak --minutes "$minutes" --pages "${2:-100}" --checkouts "${3:-10}" 2>&1 | tee /dev/stderr) || true
