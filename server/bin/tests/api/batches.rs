@@ -28,6 +28,25 @@ async fn three_paid_at_stripe(app: &TestApp) -> Vec<(Session, String)> {
     paid
 }
 
+/// The three orders of [`three_paid_at_stripe`] fulfilled once each: one grant and one receipt
+/// apiece, and each event claimed at its first attempt.
+async fn assert_three_fulfilled_once(app: &TestApp) {
+    assert_eq!(app.count("select count(*) from entitlement").await, 3);
+    assert_eq!(
+        app.count("select count(*) from outbound_email where kind = 'receipt'")
+            .await,
+        3
+    );
+    assert_eq!(
+        app.count(
+            "select count(*) from stripe_event where handled_at is not null and attempts = 1"
+        )
+        .await,
+        3,
+        "each event claimed once"
+    );
+}
+
 fn outcomes(answers: Vec<Result<Handled, HandleError>>) -> Vec<Result<Handled, String>> {
     answers
         .into_iter()
@@ -58,20 +77,7 @@ async fn a_batch_of_payments_fulfils_each_order_once_and_a_copy_in_it_is_answere
     for (session, _) in &paid {
         assert_eq!(app.order_status(&session.order_id).await, "paid");
     }
-    assert_eq!(app.count("select count(*) from entitlement").await, 3);
-    assert_eq!(
-        app.count("select count(*) from outbound_email where kind = 'receipt'")
-            .await,
-        3
-    );
-    assert_eq!(
-        app.count(
-            "select count(*) from stripe_event where handled_at is not null and attempts = 1"
-        )
-        .await,
-        3,
-        "each event claimed once"
-    );
+    assert_three_fulfilled_once(&app).await;
     assert_eq!(
         app.count("select count(distinct handled_at) from stripe_event")
             .await,
@@ -301,17 +307,5 @@ async fn the_settlers_open_their_connections_ready_and_open_new_ones_when_those_
     assert_eq!(app.deliver_signed(&paid[2].1).await, 200);
     assert_eq!(app.order_status(&paid[2].0.order_id).await, "paid");
 
-    assert_eq!(app.count("select count(*) from entitlement").await, 3);
-    assert_eq!(
-        app.count("select count(*) from outbound_email where kind = 'receipt'")
-            .await,
-        3
-    );
-    assert_eq!(
-        app.count(
-            "select count(*) from stripe_event where handled_at is not null and attempts = 1"
-        )
-        .await,
-        3
-    );
+    assert_three_fulfilled_once(&app).await;
 }
